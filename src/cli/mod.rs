@@ -1,0 +1,53 @@
+//! The headless command-line front end: argument parsing (clap) and one module per subcommand.
+//! Errors are reported here with `anyhow`, displayed with their whole context chain.
+
+use clap::{Parser, Subcommand};
+
+mod augment;
+mod corpus;
+mod demo;
+mod eval;
+mod info;
+
+/// DPDA Workbench: dual-path data-augmented training for speech deepfake detection.
+#[derive(Parser, Debug)]
+#[command(name = "dpda", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply RawBoost to one file or to every audio file in a folder.
+    Augment(augment::Args),
+    /// Evaluate a score file against a key: EER, thresholds, t-DCF, minDCF.
+    Eval(eval::Args),
+    /// The built-in demo corpus.
+    #[command(subcommand)]
+    Corpus(corpus::CorpusCommand),
+    /// Show an audio file's format, sample rate, duration and peak.
+    Info(info::Args),
+    /// Run the end-to-end demo on the built-in demo corpus.
+    Demo(demo::Args),
+}
+
+/// Parse argv, run the command, map errors to an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Augment(a)) => augment::run(a),
+        Some(Command::Eval(a)) => eval::run(a),
+        Some(Command::Corpus(c)) => corpus::run(c),
+        Some(Command::Info(a)) => info::run(a),
+        Some(Command::Demo(a)) => demo::run(a),
+        None => demo::run(demo::Args::default()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

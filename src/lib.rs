@@ -1,0 +1,13 @@
+//! DPDA Workbench: dual-path data-augmented training for speech deepfake detection.
+//!
+//! The library holds everything that can be tested without a display or a sound card: audio file
+//! I/O, RawBoost augmentation, features, corpora, metrics and the command-line front end. The
+//! desktop workbench (feature `gui`) and audio devices (feature `audio`) sit on top of it.
+
+pub mod audio;
+pub mod augment;
+pub mod cli;
+pub mod data;
+pub mod features;
+pub mod metrics;
+pub mod rng;
