@@ -124,7 +124,10 @@ fn constructed_2021_for_and_asvspoof5_keys() {
     assert_eq!(for_key.entries[1].label, Label::Bonafide);
     // FoR names lacking ".wav" and names carrying it meet at the same stem.
     assert_eq!(utt_stem(&for_key.entries[2].utt_id), "file3");
-    assert_eq!(utt_stem("testing/real/file2.wav"), for_key.entries[1].utt_id);
+    assert_eq!(
+        utt_stem("testing/real/file2.wav"),
+        for_key.entries[1].utt_id
+    );
 
     let a5 = load_key(
         &fixture("asvspoof5_constructed.tsv"),

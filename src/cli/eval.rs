@@ -130,7 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if trials.is_empty() {
             bail!(
                 "no trials in subset '{subset}' (subsets in the key: {})",
-                if available.is_empty() { "none" } else { &available }
+                if available.is_empty() {
+                    "none"
+                } else {
+                    &available
+                }
             );
         }
     }
@@ -167,12 +171,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let (attacks, conditions) = if args.breakdown {
-        let a = eer_by_group(&attack_groups(trials.iter().map(|t| {
-            (t.score, t.label == Label::Bonafide, t.attack.as_deref())
-        })))?;
-        let c = eer_by_group(&condition_groups(trials.iter().map(|t| {
-            (t.score, t.label == Label::Bonafide, t.condition.as_deref())
-        })))?;
+        let a = eer_by_group(&attack_groups(
+            trials
+                .iter()
+                .map(|t| (t.score, t.label == Label::Bonafide, t.attack.as_deref())),
+        ))?;
+        let c =
+            eer_by_group(&condition_groups(trials.iter().map(|t| {
+                (t.score, t.label == Label::Bonafide, t.condition.as_deref())
+            })))?;
         (a, c)
     } else {
         (Vec::new(), Vec::new())
