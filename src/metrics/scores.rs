@@ -102,22 +102,40 @@ pub enum ScoreError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("{scores} does not cover the same trials as {key}: {details}")]
-    Mismatch {
-        scores: PathBuf,
-        key: PathBuf,
-        /// Key trials without a score.
-        n_missing: usize,
-        missing_first: Vec<String>,
-        /// Scored trials not in the key.
-        n_unknown: usize,
-        unknown_first: Vec<String>,
-        /// Trials present in both.
-        n_common: usize,
-        details: String,
-    },
+    /// The score file and the key name different trials (boxed: it carries name lists).
+    #[error("{0}")]
+    Mismatch(Box<TrialMismatch>),
     #[error("cannot write scores: {0}")]
     Write(#[source] std::io::Error),
+}
+
+/// Which trials a score file and a key disagree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialMismatch {
+    pub scores: PathBuf,
+    pub key: PathBuf,
+    /// Key trials without a score.
+    pub n_missing: usize,
+    pub missing_first: Vec<String>,
+    /// Scored trials not in the key.
+    pub n_unknown: usize,
+    pub unknown_first: Vec<String>,
+    /// Trials present in both.
+    pub n_common: usize,
+    /// The human summary: counts and first names.
+    pub details: String,
+}
+
+impl fmt::Display for TrialMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} does not cover the same trials as {}: {}",
+            self.scores.display(),
+            self.key.display(),
+            self.details
+        )
+    }
 }
 
 /// Read a score file.
@@ -405,15 +423,17 @@ pub fn join_scores(
         .filter(|e| !used.contains_key(utt_stem(&e.utt_id)))
         .map(|e| e.utt_id.clone())
         .collect();
-    let mismatch = |details: String| ScoreError::Mismatch {
-        scores: scores.path.clone(),
-        key: key.path.clone(),
-        n_missing: missing.len(),
-        missing_first: missing.iter().take(SHOW_FIRST).cloned().collect(),
-        n_unknown: unknown.len(),
-        unknown_first: unknown.iter().take(SHOW_FIRST).cloned().collect(),
-        n_common: trials.len(),
-        details,
+    let mismatch = |details: String| {
+        ScoreError::Mismatch(Box::new(TrialMismatch {
+            scores: scores.path.clone(),
+            key: key.path.clone(),
+            n_missing: missing.len(),
+            missing_first: missing.iter().take(SHOW_FIRST).cloned().collect(),
+            n_unknown: unknown.len(),
+            unknown_first: unknown.iter().take(SHOW_FIRST).cloned().collect(),
+            n_common: trials.len(),
+            details,
+        }))
     };
     let mut parts = Vec::new();
     if !missing.is_empty() {
@@ -597,17 +617,10 @@ mod tests {
 
         let s = parse("k1 0.9\nk2 0.1\nzz 0.5\n").unwrap();
         match join_scores(&s, &key(), JoinPolicy::RequireAll).unwrap_err() {
-            ScoreError::Mismatch {
-                n_missing,
-                missing_first,
-                n_unknown,
-                unknown_first,
-                n_common,
-                ..
-            } => {
-                assert_eq!((n_missing, n_unknown, n_common), (1, 1, 2));
-                assert_eq!(missing_first, ["k3"]);
-                assert_eq!(unknown_first, ["zz"]);
+            ScoreError::Mismatch(m) => {
+                assert_eq!((m.n_missing, m.n_unknown, m.n_common), (1, 1, 2));
+                assert_eq!(m.missing_first, ["k3"]);
+                assert_eq!(m.unknown_first, ["zz"]);
             }
             other => panic!("unexpected {other}"),
         }

@@ -1,7 +1,8 @@
 //! Tandem detection cost function (t-DCF) of a countermeasure in front of a fixed ASV system:
-//! the ASVspoof 2021 formulation (`compute_tDCF` of the 2021 evaluation package, C0 + C1·Pmiss_cm
-//! + C2·Pfa_cm normalised by C0 + min(C1, C2)) and the 2019 legacy one (`compute_tDCF` of the
-//! 2019 package / AASIST's `evaluation.py`, C1·Pmiss_cm + C2·Pfa_cm normalised by min(C1, C2)).
+//! the ASVspoof 2021 formulation (`compute_tDCF` of the 2021 evaluation package: C0 plus
+//! C1·Pmiss_cm plus C2·Pfa_cm, normalised by C0 + min(C1, C2)) and the 2019 legacy one
+//! (`compute_tDCF` of the 2019 package and AASIST's `evaluation.py`: C1·Pmiss_cm plus C2·Pfa_cm,
+//! normalised by min(C1, C2)).
 //!
 //! ASV error rates are taken at the ASV EER threshold. Called by `dpda eval --asv-scores`.
 
