@@ -566,21 +566,24 @@ fn parse_delimited(
 
 /// Keep the first entry of each trial (compared by [`utt_stem`]) and report the others.
 fn drop_duplicates(entries: &mut Vec<KeyEntry>, sink: &mut Sink) -> Result<(), DataError> {
-    let mut first_line: HashMap<String, usize> = HashMap::with_capacity(entries.len());
-    let mut keep = Vec::with_capacity(entries.len());
-    for entry in entries.drain(..) {
-        let stem = utt_stem(&entry.utt_id).to_string();
-        if let Some(&first) = first_line.get(&stem) {
-            sink.report(
-                entry.line,
-                format!("duplicate trial '{}' (first on line {first})", entry.utt_id),
-            )?;
-            continue;
+    let mut keep = vec![true; entries.len()];
+    {
+        let mut first_line: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let stem = utt_stem(&entry.utt_id);
+            if let Some(&first) = first_line.get(stem) {
+                sink.report(
+                    entry.line,
+                    format!("duplicate trial '{}' (first on line {first})", entry.utt_id),
+                )?;
+                keep[i] = false;
+            } else {
+                first_line.insert(stem, entry.line);
+            }
         }
-        first_line.insert(stem, entry.line);
-        keep.push(entry);
     }
-    *entries = keep;
+    let mut flags = keep.into_iter();
+    entries.retain(|_| flags.next().unwrap_or(true));
     Ok(())
 }
 

@@ -197,7 +197,7 @@ pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<Scor
         _ => None,
     };
     let mut entries = Vec::new();
-    let mut first_line: HashMap<String, usize> = HashMap::new();
+    let mut first_line: HashMap<&str, usize> = HashMap::new();
     for (line, raw) in lines(text) {
         if raw.trim().is_empty() {
             continue;
@@ -254,9 +254,9 @@ pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<Scor
         if score.is_nan() {
             return Err(line_err(line, "score is NaN".to_string()));
         }
-        let utt_id = fields[utt_col].to_string();
-        let stem = utt_stem(&utt_id).to_string();
-        if let Some(&first) = first_line.get(&stem) {
+        let utt_id = fields[utt_col];
+        let stem = utt_stem(utt_id);
+        if let Some(&first) = first_line.get(stem) {
             return Err(line_err(
                 line,
                 format!("duplicate trial '{utt_id}' (first scored on line {first})"),
@@ -264,7 +264,7 @@ pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<Scor
         }
         first_line.insert(stem, line);
         entries.push(ScoreEntry {
-            utt_id,
+            utt_id: utt_id.to_string(),
             score,
             line,
         });
@@ -392,22 +392,22 @@ pub fn join_scores(
     key: &Key,
     policy: JoinPolicy,
 ) -> Result<Joined, ScoreError> {
-    let by_stem: HashMap<&str, &ScoreEntry> = scores
+    let by_stem: HashMap<&str, usize> = scores
         .entries
         .iter()
-        .map(|e| (utt_stem(&e.utt_id), e))
+        .enumerate()
+        .map(|(i, e)| (utt_stem(&e.utt_id), i))
         .collect();
     let mut trials = Vec::with_capacity(key.entries.len());
     let mut missing = Vec::new();
-    let mut used: HashMap<&str, ()> = HashMap::with_capacity(key.entries.len());
+    let mut used = vec![false; scores.entries.len()];
     for k in &key.entries {
-        let stem = utt_stem(&k.utt_id);
-        match by_stem.get(stem) {
-            Some(s) => {
-                used.insert(stem, ());
+        match by_stem.get(utt_stem(&k.utt_id)) {
+            Some(&i) => {
+                used[i] = true;
                 trials.push(JoinedTrial {
                     utt_id: k.utt_id.clone(),
-                    score: s.score,
+                    score: scores.entries[i].score,
                     label: k.label,
                     attack: k.attack.clone(),
                     condition: k.condition.clone(),
@@ -420,8 +420,9 @@ pub fn join_scores(
     let unknown: Vec<String> = scores
         .entries
         .iter()
-        .filter(|e| !used.contains_key(utt_stem(&e.utt_id)))
-        .map(|e| e.utt_id.clone())
+        .zip(&used)
+        .filter(|(_, &u)| !u)
+        .map(|(e, _)| e.utt_id.clone())
         .collect();
     let mismatch = |details: String| {
         ScoreError::Mismatch(Box::new(TrialMismatch {
