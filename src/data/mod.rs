@@ -6,6 +6,8 @@
 //! the first problem is an error or every problem is skipped and reported; nothing is dropped
 //! silently.
 
+pub mod protocol;
+
 use std::fmt;
 use std::path::PathBuf;
 
