@@ -83,9 +83,16 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
         let is_wave = bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE";
         if is_wave {
             match super::wav::decode_wav_full(Cursor::new(bytes), path) {
-                // hound reads only integer PCM and 32-bit float; symphonia also knows A-law,
-                // µ-law and 64-bit float, so give it a chance before reporting.
-                Err(AudioError::Unsupported { .. }) => decode_symphonia(bytes, path),
+                // hound reads only integer PCM and 32-bit float and calls other fmt chunks
+                // unsupported or ill-formed; symphonia also knows A-law, µ-law and 64-bit float.
+                // If it fails too, its "unsupported codec" is the better message.
+                Err(hound_err @ (AudioError::Unsupported { .. } | AudioError::Corrupt { .. })) => {
+                    match decode_symphonia(bytes, path) {
+                        Ok(decoded) => Ok(decoded),
+                        Err(e @ AudioError::Unsupported { .. }) => Err(e),
+                        Err(_) => Err(hound_err),
+                    }
+                }
                 other => other,
             }
         } else {
@@ -205,7 +212,14 @@ fn decode_symphonia(bytes: &[u8], path: &Path) -> Result<Decoded, AudioError> {
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| symphonia_error(e, path))?;
+        .map_err(|e| match e {
+            SymphoniaError::Unsupported(_) => AudioError::Unsupported {
+                path: path.to_path_buf(),
+                detail: "not a recognised audio file (no WAV, FLAC, Ogg or MP3 stream found)"
+                    .to_string(),
+            },
+            other => symphonia_error(other, path),
+        })?;
     let unsupported = |detail: &str| AudioError::Unsupported {
         path: path.to_path_buf(),
         detail: detail.to_string(),

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 /// Why an audio file could not be read, decoded, resampled or written.
+///
+/// I/O causes are part of the message (field `io`, not a `source`), so a `{:#}` chain does not
+/// print them twice.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file is missing or unreadable.
-    #[error("cannot open audio file {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot open audio file {}: {io}", path.display())]
+    Open { path: PathBuf, io: std::io::Error },
     /// The file has zero bytes.
     #[error("audio file {} is empty (0 bytes)", path.display())]
     EmptyFile { path: PathBuf },
@@ -58,9 +58,6 @@ pub enum AudioError {
     #[error("cannot write WAV file {}: {detail}", path.display())]
     Write { path: PathBuf, detail: String },
     /// A folder could not be listed.
-    #[error("cannot list folder {}: {source}", path.display())]
-    ReadDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot list folder {}: {io}", path.display())]
+    ReadDir { path: PathBuf, io: std::io::Error },
 }

@@ -24,9 +24,9 @@ pub fn find_audio_files(dir: &Path) -> Result<Vec<PathBuf>, AudioError> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
-        let read_dir_error = |source| AudioError::ReadDir {
+        let read_dir_error = |io| AudioError::ReadDir {
             path: folder.clone(),
-            source,
+            io,
         };
         for entry in std::fs::read_dir(&folder).map_err(read_dir_error)? {
             let entry = entry.map_err(read_dir_error)?;

@@ -80,9 +80,9 @@ pub fn to_16k(clip: Clip, path: &Path) -> Result<Clip, AudioError> {
 
 /// Read a whole file, mapping a missing or unreadable file and an empty one to typed errors.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
-    let bytes = std::fs::read(path).map_err(|source| AudioError::Open {
+    let bytes = std::fs::read(path).map_err(|io| AudioError::Open {
         path: path.to_path_buf(),
-        source,
+        io,
     })?;
     if bytes.is_empty() {
         return Err(AudioError::EmptyFile {

@@ -4,7 +4,10 @@
 //! resampler, whose anti-aliasing filter sits just below the lower Nyquist frequency. Odd rates whose
 //! reduced ratio would need a huge FFT use its asynchronous windowed-sinc resampler (256 taps,
 //! Blackman-Harris², cubic interpolation), of the same quality. Both trim the filter delay, so the
-//! output lines up with the input and has round(len · to / from) samples (±1).
+//! output lines up with the input and has round(len · to / from) samples (±1). rubato trims whole
+//! samples only: a sub-sample offset remains for non-integer ratios (measured: half an input
+//! sample at 44.1 and 22.05 kHz, about 1.5 at 44.101 kHz; none at 48 or 8 kHz), 11 µs at 44.1 kHz
+//! and far below anything a detector's front end resolves.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{

@@ -128,12 +128,10 @@ fn hound_error(err: hound::Error, path: &Path) -> AudioError {
             path,
             detail: "a WAV codec other than integer PCM or 32-bit float".to_string(),
         },
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Corrupt {
-                path,
-                detail: "unexpected end of data in the WAV header (truncated file)".to_string(),
-            }
-        }
+        hound::Error::IoError(e) => AudioError::Corrupt {
+            path,
+            detail: format!("the WAV header is cut short or unreadable ({e})"),
+        },
         other => AudioError::Corrupt {
             path,
             detail: other.to_string(),
