@@ -170,17 +170,25 @@ mod tests {
 
     #[test]
     fn passband_and_transition_band() {
-        // 7.5 kHz sits in the anti-aliasing filter's transition band just below 8 kHz: it is
-        // attenuated but not removed; 6 kHz is passed essentially untouched.
-        let x = sine(6_000.0, 48_000, 24_000, 0.5);
-        let y = resample(&x, 48_000, 16_000).unwrap();
-        let amp = tone_amplitude(&y, 16_000, 6_000.0);
-        assert!((amp - 0.5).abs() < 0.01, "6 kHz amplitude {amp}");
-
-        let x = sine(7_500.0, 48_000, 24_000, 0.5);
-        let y = resample(&x, 48_000, 16_000).unwrap();
-        let gain_db = 20.0 * (tone_amplitude(&y, 16_000, 7_500.0) / 0.5).log10();
-        assert!(gain_db < 0.5, "7.5 kHz gain {gain_db:.1} dB");
+        // Below 16 kHz's Nyquist the tone is kept (6 kHz untouched; 7.5 kHz, in the transition
+        // band of the slower sinc path, loses at most 6 dB); just above it (8.2 kHz) it is
+        // removed. Measured: 48 kHz → 0.0 / −0.0 / −144 dB; 44.101 kHz → −0.0 / −4.3 / −42 dB.
+        for from_hz in [48_000u32, 44_101] {
+            let gain_db = |tone_hz: f64| {
+                let x = sine(tone_hz, from_hz, from_hz as usize / 2, 0.5);
+                let y = resample(&x, from_hz, 16_000).unwrap();
+                20.0 * (rms_middle(&y) / (0.5 / 2f64.sqrt())).log10()
+            };
+            let g = gain_db(6_000.0);
+            assert!(g.abs() < 0.1, "{from_hz}: 6 kHz gain {g:.2} dB");
+            let g = gain_db(7_500.0);
+            assert!(
+                (-6.0..0.5).contains(&g),
+                "{from_hz}: 7.5 kHz gain {g:.2} dB"
+            );
+            let g = gain_db(8_200.0);
+            assert!(g < -40.0, "{from_hz}: 8.2 kHz gain {g:.2} dB");
+        }
     }
 
     #[test]
