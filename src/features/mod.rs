@@ -14,7 +14,7 @@ mod stft;
 pub use lfcc::{Lfcc, LfccConfig, LfccScratch};
 pub use spectrogram::{
     log_mel_spectrogram, log_power_spectrogram, power_spectrogram, MelConfig, Spectrogram,
-    SpectrogramConfig,
+    SpectrogramConfig, SpectrogramScale,
 };
 
 /// Errors from building a feature extractor or computing features.
