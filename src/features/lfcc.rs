@@ -388,9 +388,10 @@ impl Lfcc {
 
         let n_fft = self.stft.n_fft() as f32;
         for t in 0..num_frames {
-            self.stft
-                .frame_power(signal, t, &mut scratch.stft, &mut scratch.power)?;
-            let band = &scratch.power[self.min_bin..self.max_bin];
+            // Bins above the band are never read, so their power is not computed.
+            let power = &mut scratch.power[..self.max_bin];
+            self.stft.frame_power(signal, t, &mut scratch.stft, power)?;
+            let band = &power[self.min_bin..];
             for (log_value, filter) in scratch.log_fb.iter_mut().zip(&self.filters) {
                 let bins = &band[filter.first_bin..filter.first_bin + filter.weights.len()];
                 let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();

@@ -77,7 +77,8 @@ impl PowerStft {
         }
     }
 
-    /// Write the one-sided power `|X_k|²` of frame `t` of `samples` into `power` (`num_bins` long).
+    /// Write the one-sided power `|X_k|²` of frame `t` of `samples` into `power`, for bins
+    /// `0..power.len()` (at most `num_bins`; callers that use only a low band pass a shorter slice).
     pub(crate) fn frame_power(
         &self,
         samples: &[f32],
