@@ -166,7 +166,7 @@ impl LfccConfig {
                 ),
             );
         }
-        if !(self.max_freq_fraction <= 1.0) {
+        if self.max_freq_fraction.is_nan() || self.max_freq_fraction > 1.0 {
             return bad(
                 "max_freq_fraction",
                 format!("must be at most 1, got {}", self.max_freq_fraction),

@@ -112,7 +112,7 @@ impl MelConfig {
                 ),
             });
         }
-        if !(f_max_hz <= nyquist_hz) {
+        if f_max_hz.is_nan() || f_max_hz > nyquist_hz {
             return Err(FeatureError::InvalidConfig {
                 field: "f_max_hz",
                 message: format!(
