@@ -6,7 +6,7 @@
 //!
 //! # Reference
 //! The baseline (asvspoof-challenge/2021, `LA/Baseline-LFCC-LCNN/project/baseline_LA/model.py`; the
-//! DF baseline links to the same project) builds `LFCC(320, 160, 1024, 16000, 20, with_energy=True,
+//! DF baseline's README is a link to the LA one) builds `LFCC(320, 160, 1024, 16000, 20, with_energy=True,
 //! max_freq=0.5)` from `sandbox/util_frontend.py` of nii-yamagishilab/project-NN-Pytorch-scripts.
 //! Every step and default below is taken from those two files:
 //!
@@ -19,7 +19,7 @@
 //! | FFT size | 1024 (`n_fft`) | `model.py`: `fft_n = [1024]` |
 //! | window | periodic Hamming of 320 samples, centred in the 1024 buffer | `torch.hamming_window(fl)` (periodic by default) passed to `torch.stft` |
 //! | framing | `center=True`, zero padding of `n_fft/2` each side (`pad_mode="constant"`): `1 + n/160` frames, frame `t` centred on sample `160·t` | `torch.stft` defaults plus `pad_mode="constant"` |
-//! | spectrum | power `|X_k|²`, one-sided `n_fft/2+1` bins | `torch.norm(stft, 2, -1).pow(2)` |
+//! | spectrum | power (squared magnitude) of the one-sided `n_fft/2+1` bins | `torch.norm(stft, 2, -1).pow(2)` |
 //! | band | bins `[⌊min·(n_fft/2+1)⌋, ⌊max·(n_fft/2+1)⌋)`, min 0, max 0.5 → bins 0..256 (0–3.98 kHz) (`min_freq_fraction`, `max_freq_fraction`) | `model.py`: `lfcc_max_freq = 0.5`; `LFCC.__init__` |
 //! | filter bank | 20 linear triangles (`num_filters`); frequency axis `sr/2 · linspace(min, max, bins)`, edges `linspace(f_min, f_max, 20+2)`, Matlab `trimf` (strict inequalities, 1 at the apex), unnormalised | `model.py`: `lfcc_dim = [20]`; `trimf`, `LFCC.__init__` |
 //! | log | `log10(fb + ε)`, ε = f32 epsilon = 1.1920929e-7 (`log_floor`) | `torch.finfo(torch.float32).eps` |
@@ -29,8 +29,8 @@
 //! | output | `[frames, 60]`: 20 static, 20 Δ, 20 ΔΔ | `torch.cat((lfcc, Δ, ΔΔ), 2)` |
 //!
 //! One quirk is kept on purpose: the filter bank's frequency axis is `linspace(0, 4000 Hz, 256)`,
-//! a spacing of 15.686 Hz, while the 1024-point FFT's bins are 15.625 Hz apart, so the filters sit
-//! about 0.4 % higher than their nominal frequencies. With the full band (`max_freq_fraction = 1`)
+//! a spacing of 15.686 Hz, while the 1024-point FFT's bins are 15.625 Hz apart, so each filter
+//! actually collects energy from about 0.4 % below its nominal frequencies. With the full band (`max_freq_fraction = 1`)
 //! the axis and the bins agree. The 2019-era LFCC-LCNN recipes of the same repository use
 //! `n_fft = 512` over the full band; [`LfccConfig::full_band_512`] gives that variant.
 //!
