@@ -6,6 +6,9 @@
 //! the first problem is an error or every problem is skipped and reported; nothing is dropped
 //! silently.
 
+pub mod corpus;
+pub mod demo;
+
 use std::fmt;
 use std::path::PathBuf;
 
