@@ -8,6 +8,7 @@
 
 pub mod corpus;
 pub mod demo;
+pub mod protocol;
 
 use std::fmt;
 use std::path::PathBuf;
