@@ -150,6 +150,15 @@ impl Resonator {
         self.a = 1.0 - self.b - self.c;
     }
 
+    /// Magnitude response at `freq_hz` (for levelling resonators tuned far from DC).
+    pub fn gain_at(&self, freq_hz: f64, sample_rate_hz: f64) -> f64 {
+        let w = std::f64::consts::TAU * freq_hz / sample_rate_hz;
+        // |1 − b e^{−jω} − c e^{−2jω}|
+        let re = 1.0 - self.b * w.cos() - self.c * (2.0 * w).cos();
+        let im = self.b * w.sin() + self.c * (2.0 * w).sin();
+        self.a.abs() / (re * re + im * im).sqrt().max(1e-12)
+    }
+
     /// Filter one sample.
     #[inline]
     pub fn process(&mut self, x: f64) -> f64 {

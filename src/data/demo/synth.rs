@@ -204,6 +204,7 @@ pub fn render_bonafide(speaker: &Speaker, num_samples: usize, rng: &mut Rng) -> 
     let mut cycle_amp = 1.0f64;
     let mut prev_flow = 0.0f64;
     let mut prev_fric = 0.0f64;
+    let mut fric_gain = 1.0f64;
     let duration_s = num_samples as f64 / FS;
     let vibrato_hz = rng.uniform(3.0, 6.0);
     let vibrato_phase = rng.uniform(0.0, std::f64::consts::TAU);
@@ -226,6 +227,10 @@ pub fn render_bonafide(speaker: &Speaker, num_samples: usize, rng: &mut Rng) -> 
             }
             fric_res.tune(fric_centre[n], 0.3 * fric_centre[n], FS);
             fric_res2.tune((fric_centre[n] * 1.3).min(7200.0), 1500.0, FS);
+            // Unity-DC resonators tuned high have large peak gains; level the burst at its centre.
+            fric_gain = 1.0
+                / (fric_res.gain_at(fric_centre[n], FS) * fric_res2.gain_at(fric_centre[n], FS))
+                    .max(1e-9);
         }
 
         // Glottal source with a declining, accented, slightly wavering F0.
@@ -251,7 +256,7 @@ pub fn render_bonafide(speaker: &Speaker, num_samples: usize, rng: &mut Rng) -> 
 
         // Fricative: white noise through two resonators, then a first difference (high-pass).
         let noise = rng.normal();
-        let fric = fric_res2.process(fric_res.process(noise));
+        let fric = fric_res2.process(fric_res.process(noise)) * fric_gain;
         let fric_hp = fric - prev_fric;
         prev_fric = fric;
         let sample = voiced * 0.5 + f_s * fric_hp * 0.25;
