@@ -513,6 +513,19 @@ pub fn ensure_cached_with_progress(
     Ok(final_dir)
 }
 
+/// One split of the cached demo corpus, generated on first use (see [`ensure_cached`]).
+pub fn load_split(
+    size: DemoSize,
+    seed: u64,
+    cache_root: &Path,
+    split: Split,
+) -> Result<super::corpus::Corpus, DataError> {
+    let root = ensure_cached(size, seed, cache_root)?;
+    let mut corpus = super::corpus::load_asvspoof2019_la(&root, split, super::OnProblem::Fail)?;
+    corpus.name = format!("demo corpus ({size}, seed {seed}) {split}");
+    Ok(corpus)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
