@@ -21,7 +21,8 @@ pub enum Attack {
     /// Sinusoidal model: up to 24 spectral peaks per 10 ms, frequencies quantised to a
     /// quarter-tone grid, resynthesised with free-running oscillators.
     D03,
-    /// Narrow-band channel: low-pass to 3.6 kHz, 8 kHz μ-law 8-bit, upsampled back to 16 kHz.
+    /// Telephone channel: 300 Hz high-pass, low-pass to 3.4 kHz, 8 kHz μ-law 8-bit, upsampled
+    /// back to 16 kHz.
     D04,
     /// Mel-envelope resynthesis: the STFT magnitude is smoothed through 32 mel bands and
     /// recombined with the original phase (unseen in training).
@@ -288,12 +289,16 @@ fn sinusoidal(x: &[f32]) -> Vec<f32> {
     y
 }
 
-/// G.711-like telephone channel: band-limit, decimate to 8 kHz, μ-law (μ = 255) 8-bit
-/// quantisation, then zero-stuff and interpolate back to 16 kHz.
+/// G.711-like telephone channel: band-limit to 300–3400 Hz, decimate to 8 kHz, μ-law (μ = 255)
+/// 8-bit quantisation, then zero-stuff and interpolate back to 16 kHz.
 fn narrow_band(x: &[f32]) -> Vec<f32> {
-    let taps = lowpass_fir(63, 3600.0, FS);
+    let taps = lowpass_fir(63, 3400.0, FS);
     let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9) as f64;
-    let input: Vec<f64> = x.iter().map(|&v| v as f64 / peak * 0.9).collect();
+    let mut input: Vec<f64> = x.iter().map(|&v| v as f64 / peak * 0.9).collect();
+    // Two passes of a second-order Butterworth high-pass at 300 Hz: the telephone band's floor.
+    for _ in 0..2 {
+        highpass_biquad(&mut input, 300.0);
+    }
     let low = fir_same(&input, &taps);
     let mu = 255.0f64;
     let narrow: Vec<f64> = low
@@ -316,6 +321,25 @@ fn narrow_band(x: &[f32]) -> Vec<f32> {
         .into_iter()
         .map(|v| v as f32)
         .collect()
+}
+
+/// In-place second-order Butterworth high-pass (RBJ Audio EQ Cookbook, Q = 1/√2).
+fn highpass_biquad(x: &mut [f64], cutoff_hz: f64) {
+    let w0 = std::f64::consts::TAU * cutoff_hz / FS;
+    let alpha = w0.sin() / std::f64::consts::SQRT_2;
+    let cos = w0.cos();
+    let a0 = 1.0 + alpha;
+    let (b0, b1, b2) = ((1.0 + cos) / 2.0 / a0, -(1.0 + cos) / a0, (1.0 + cos) / 2.0 / a0);
+    let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    for v in x.iter_mut() {
+        let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        x2 = x1;
+        x1 = *v;
+        y2 = y1;
+        y1 = y;
+        *v = y;
+    }
 }
 
 /// Triangular mel filters (HTK mel scale) over `num_bins` FFT bins, normalised so that the
@@ -471,6 +495,12 @@ mod tests {
             (re * re + im * im).sqrt()
         };
         assert!(energy_at(&y, 6000.0) < 0.02 * energy_at(&y, 500.0));
+        let bass: Vec<f32> = (0..8000)
+            .map(|n| (std::f64::consts::TAU * 100.0 * n as f64 / FS).sin() as f32 * 0.3)
+            .chain(x.iter().copied())
+            .collect();
+        let y = narrow_band(&bass);
+        assert!(energy_at(&y[..8000], 100.0) < 0.1 * energy_at(&y[8000..], 500.0));
         assert!(energy_at(&x, 6000.0) > 0.5 * energy_at(&x, 500.0));
     }
 
