@@ -50,6 +50,9 @@ use super::{DataError, Label};
 use crate::audio::flac_write::{write_flac, FlacWriteError};
 use crate::rng::Rng;
 
+/// The seed the CLI and the workbench use when none is given.
+pub const DEFAULT_SEED: u64 = 2024;
+
 /// Version of the generator; part of the cache marker, bumped whenever output audio changes.
 pub const GENERATOR_VERSION: u32 = 1;
 
