@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use dpda::data::corpus::{
-    load_asvspoof2019_la, load_asvspoof2021, load_csv, load_for, load_in_the_wild, Split,
-    Track2021,
+    load_asvspoof2019_la, load_asvspoof2021, load_csv, load_for, load_in_the_wild, Split, Track2021,
 };
 use dpda::data::demo::{
     ensure_cached, Attack, DemoCorpus, DemoSize, COMPLETE_MARKER, DEMO_SAMPLE_RATE_HZ,
@@ -71,7 +70,11 @@ fn clips_are_finite_bounded_and_within_the_length_range() {
     for item in &corpus.items {
         let x = corpus.render(item);
         let duration_s = x.len() as f64 / DEMO_SAMPLE_RATE_HZ as f64;
-        assert!((min_s..=max_s).contains(&duration_s), "{} {duration_s}", item.utt_id);
+        assert!(
+            (min_s..=max_s).contains(&duration_s),
+            "{} {duration_s}",
+            item.utt_id
+        );
         assert!(x.iter().all(|v| v.is_finite()), "{}", item.utt_id);
         let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(peak <= 1.0 && peak > 0.01, "{} peak {peak}", item.utt_id);
@@ -100,7 +103,10 @@ fn every_attack_changes_its_source_but_keeps_its_level_and_length() {
         assert!((0.8..1.25).contains(&ratio), "{attack:?} RMS ratio {ratio}");
         let diff: Vec<f32> = source.iter().zip(&spoof).map(|(a, b)| a - b).collect();
         let relative_change = rms(&diff) / rms(&source);
-        assert!(relative_change > 0.1, "{attack:?} barely changed: {relative_change}");
+        assert!(
+            relative_change > 0.1,
+            "{attack:?} barely changed: {relative_change}"
+        );
     }
     // The pipelines differ from one another too, not only from the source.
     let item = &corpus.items[0];
@@ -111,7 +117,11 @@ fn every_attack_changes_its_source_but_keeps_its_level_and_length() {
         .collect();
     for i in 0..outputs.len() {
         for j in i + 1..outputs.len() {
-            let d: Vec<f32> = outputs[i].iter().zip(&outputs[j]).map(|(a, b)| a - b).collect();
+            let d: Vec<f32> = outputs[i]
+                .iter()
+                .zip(&outputs[j])
+                .map(|(a, b)| a - b)
+                .collect();
             assert!(rms(&d) > 0.05 * rms(&source), "D0{} vs D0{}", i + 1, j + 1);
         }
     }
@@ -167,7 +177,10 @@ fn ensure_cached_writes_once_then_reuses_and_replaces_stale_copies() {
     let probe = dir.join("ASVspoof2019_LA_train/flac/probe.txt");
     std::fs::write(&probe, "kept if reused").unwrap();
     assert_eq!(ensure_cached(DemoSize::Tiny, 5, root.path()).unwrap(), dir);
-    assert!(probe.is_file(), "a complete cache must be reused, not rewritten");
+    assert!(
+        probe.is_file(),
+        "a complete cache must be reused, not rewritten"
+    );
     // No temporary folders are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(root.path())
         .unwrap()
@@ -180,7 +193,10 @@ fn ensure_cached_writes_once_then_reuses_and_replaces_stale_copies() {
     assert_eq!(ensure_cached(DemoSize::Tiny, 5, root.path()).unwrap(), dir);
     assert!(!probe.exists());
     let train = load_asvspoof2019_la(&dir, Split::Train, OnProblem::Fail).unwrap();
-    assert_eq!(train.utterances.len(), DemoSize::Tiny.spec(Split::Train).num_utterances());
+    assert_eq!(
+        train.utterances.len(),
+        DemoSize::Tiny.spec(Split::Train).num_utterances()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +225,12 @@ fn la2019_tree(root: &Path) -> std::path::PathBuf {
          LA_0080 LA_T_0000004 - A04 maybe\n\
          LA_0081 LA_T_0000005\n",
     );
-    for id in ["LA_T_0000001", "LA_T_0000002", "LA_T_0000004", "LA_T_0000005"] {
+    for id in [
+        "LA_T_0000001",
+        "LA_T_0000002",
+        "LA_T_0000004",
+        "LA_T_0000005",
+    ] {
         touch_audio(&root.join(format!("ASVspoof2019_LA_train/flac/{id}.flac")));
     }
     protocol
@@ -229,14 +250,26 @@ fn la2019_loader_reports_missing_duplicate_unknown_and_malformed_lines() {
     assert_eq!(lines, [3, 4, 5, 6], "{:?}", corpus.problems);
     assert!(corpus.problems.iter().all(|p| p.file == protocol));
     let text: Vec<String> = corpus.problems.iter().map(|p| p.to_string()).collect();
-    assert!(text.iter().any(|t| t.contains(":3: audio file missing")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains(":4:") && t.contains("duplicate")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains(":5:") && t.contains("unknown label 'maybe'")));
+    assert!(
+        text.iter().any(|t| t.contains(":3: audio file missing")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains(":4:") && t.contains("duplicate")),
+        "{text:?}"
+    );
+    assert!(text
+        .iter()
+        .any(|t| t.contains(":5:") && t.contains("unknown label 'maybe'")));
 
     match load_asvspoof2019_la(root.path(), Split::Train, OnProblem::Fail) {
         Err(DataError::Problem(p)) => {
             let message = p.to_string();
-            assert!(message.contains("ASVspoof2019.LA.cm.train.trn.txt:"), "{message}");
+            assert!(
+                message.contains("ASVspoof2019.LA.cm.train.trn.txt:"),
+                "{message}"
+            );
         }
         other => panic!("expected the first problem as an error, got {other:?}"),
     }
@@ -255,17 +288,39 @@ fn asvspoof2021_loader_filters_by_trial_list_and_subset() {
          LA_0043 DF_E_2000024 mp3m4a asvspoof - bonafide notrim eval - - - - -\n\
          LA_0044 DF_E_2000025 mp3m4a asvspoof - bonafide notrim hidden_track - - - - -\n",
     );
-    for id in ["DF_E_2000011", "DF_E_2000013", "DF_E_2000024", "DF_E_2000025"] {
-        touch_audio(&root.path().join(format!("ASVspoof2021_DF_eval/flac/{id}.flac")));
+    for id in [
+        "DF_E_2000011",
+        "DF_E_2000013",
+        "DF_E_2000024",
+        "DF_E_2000025",
+    ] {
+        touch_audio(
+            &root
+                .path()
+                .join(format!("ASVspoof2021_DF_eval/flac/{id}.flac")),
+        );
     }
     let list = root.path().join("ASVspoof2021.DF.cm.eval.trl.txt");
     write(&list, "DF_E_2000011\nDF_E_2000013\nDF_E_2000024\n");
-    let all = load_asvspoof2021(root.path(), Track2021::Df, &key, None, None, OnProblem::Fail)
-        .unwrap();
+    let all = load_asvspoof2021(
+        root.path(),
+        Track2021::Df,
+        &key,
+        None,
+        None,
+        OnProblem::Fail,
+    )
+    .unwrap();
     assert_eq!(all.counts(), (2, 2));
-    let listed =
-        load_asvspoof2021(root.path(), Track2021::Df, &key, Some(&list), None, OnProblem::Fail)
-            .unwrap();
+    let listed = load_asvspoof2021(
+        root.path(),
+        Track2021::Df,
+        &key,
+        Some(&list),
+        None,
+        OnProblem::Fail,
+    )
+    .unwrap();
     assert_eq!(listed.utterances.len(), 3);
     let eval_only = load_asvspoof2021(
         root.path(),
@@ -278,7 +333,10 @@ fn asvspoof2021_loader_filters_by_trial_list_and_subset() {
     .unwrap();
     let ids: Vec<_> = eval_only.utterances.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(ids, ["DF_E_2000013", "DF_E_2000024"]);
-    assert_eq!(eval_only.utterances[0].attack.as_deref(), Some("Task1-team20"));
+    assert_eq!(
+        eval_only.utterances[0].attack.as_deref(),
+        Some("Task1-team20")
+    );
     // A listed trial missing from the key is reported against the trial list.
     write(&list, "DF_E_2000011\nDF_E_9999999\n");
     let partial = load_asvspoof2021(
@@ -308,7 +366,10 @@ fn in_the_wild_loader_reads_meta_csv() {
     let corpus = load_in_the_wild(root.path(), OnProblem::SkipAndReport).unwrap();
     assert_eq!(corpus.counts(), (1, 1));
     assert_eq!(corpus.utterances[0].id, "0");
-    assert_eq!(corpus.utterances[0].speaker.as_deref(), Some("Alec Guinness"));
+    assert_eq!(
+        corpus.utterances[0].speaker.as_deref(),
+        Some("Alec Guinness")
+    );
     assert_eq!(corpus.problems.len(), 1);
     assert_eq!(corpus.problems[0].line, 4);
     assert!(load_in_the_wild(root.path(), OnProblem::Fail).is_err());

@@ -139,7 +139,9 @@ fn put_coded_number(w: &mut BitWriter, n: u64) {
 /// One subframe: the cheapest FIXED predictor (order 0–4) or VERBATIM.
 fn put_subframe(w: &mut BitWriter, block: &[i32]) {
     let verbatim_bits = block.len() as u64 * BITS_PER_SAMPLE as u64;
-    let mut best: Option<(u64, usize, Vec<i32>, u32, Vec<u32>)> = None;
+    // (coded bits, predictor order, residual, partition order, Rice parameters)
+    type Choice = (u64, usize, Vec<i32>, u32, Vec<u32>);
+    let mut best: Option<Choice> = None;
     for order in 0..=4usize.min(block.len().saturating_sub(1)) {
         let residual = fixed_residual(block, order);
         let (rice_bits, partition_order, params) = best_rice_coding(&residual, block.len(), order);
@@ -355,10 +357,21 @@ mod tests {
         let mut hint = Hint::new();
         hint.with_extension("flac");
         let mut format = symphonia::default::get_probe()
-            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
             .unwrap();
         let track = format.default_track(TrackType::Audio).unwrap().clone();
-        let params = track.codec_params.as_ref().unwrap().audio().unwrap().clone();
+        let params = track
+            .codec_params
+            .as_ref()
+            .unwrap()
+            .audio()
+            .unwrap()
+            .clone();
         let rate = params.sample_rate.unwrap();
         let mut decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
@@ -412,7 +425,10 @@ mod tests {
             .map(|i| if i % 3 == 0 { i16::MIN } else { i16::MAX })
             .collect();
         let silence = vec![0i16; n];
-        for channels in [vec![&tone[..]], vec![&extremes[..], &silence[..], &tone[..]]] {
+        for channels in [
+            vec![&tone[..]],
+            vec![&extremes[..], &silence[..], &tone[..]],
+        ] {
             let bytes = encode_flac_i16(&channels, 16_000).unwrap();
             let (rate, decoded) = decode(bytes);
             assert_eq!(rate, 16_000);
@@ -433,16 +449,25 @@ mod tests {
         for scale in [0u32, 1, 3, 40, 1000, 30_000] {
             let residual: Vec<i32> = (0..512)
                 .map(|_| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
                     let u = ((state >> 33) as f64) / (1u64 << 31) as f64;
                     // Laplacian-like magnitudes, the usual shape of prediction residuals.
                     let m = (-(1.0 - u).ln() * scale as f64) as i32;
-                    if state & 1 == 0 { m } else { -m }
+                    if state & 1 == 0 {
+                        m
+                    } else {
+                        -m
+                    }
                 })
                 .collect();
             let (bits, order, _) = best_rice_coding(&residual, 512, 0);
             let folded: Vec<u32> = residual.iter().map(|&r| zigzag(r)).collect();
-            let exhaustive = (0..=MAX_RICE_PARAM).map(|k| rice_bits(&folded, k)).min().unwrap();
+            let exhaustive = (0..=MAX_RICE_PARAM)
+                .map(|k| rice_bits(&folded, k))
+                .min()
+                .unwrap();
             // At partition order 0 the estimate must be as good as trying every parameter.
             if order == 0 {
                 assert_eq!(bits, 6 + 4 + exhaustive, "scale {scale}");

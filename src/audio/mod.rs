@@ -9,10 +9,10 @@
 mod decode;
 mod error;
 mod files;
+pub mod flac_write;
 mod pad;
 mod resample;
 mod wav;
-pub mod flac_write;
 
 use std::path::Path;
 

@@ -51,9 +51,11 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         ProgressBar::new(corpus.items.len() as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} files, {elapsed} (ETA {eta})")
-            .context("progress bar template")?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:40}] {pos}/{len} files, {elapsed} (ETA {eta})",
+        )
+        .context("progress bar template")?
+        .progress_chars("=> "),
     );
     bar.set_prefix("demo corpus");
     let summary = corpus

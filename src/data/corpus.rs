@@ -183,7 +183,10 @@ fn entries_to_utterances(
             problems.report(
                 key_path,
                 entry.line,
-                format!("audio file missing: {}", audio_dir.join(&file_name).display()),
+                format!(
+                    "audio file missing: {}",
+                    audio_dir.join(&file_name).display()
+                ),
             )?;
             continue;
         }
@@ -284,7 +287,11 @@ pub fn load_asvspoof2021(
         let mut unlabelled: Vec<&String> = wanted.difference(&keyed).collect();
         unlabelled.sort();
         for id in unlabelled {
-            problems.report(list_path, 0, format!("trial '{id}' is not in the key {}", key.display()))?;
+            problems.report(
+                list_path,
+                0,
+                format!("trial '{id}' is not in the key {}", key.display()),
+            )?;
         }
         key_problems = problems.list;
         entries.retain(|e| wanted.contains(utt_stem(&e.utt_id)));
@@ -292,7 +299,9 @@ pub fn load_asvspoof2021(
     if let Some(subset) = subset {
         entries.retain(|e| e.subset.as_deref() == Some(subset));
     }
-    let eval_dir = root.join(format!("ASVspoof2021_{}_eval", track.name())).join("flac");
+    let eval_dir = root
+        .join(format!("ASVspoof2021_{}_eval", track.name()))
+        .join("flac");
     let audio_dir = if eval_dir.is_dir() {
         eval_dir
     } else {
@@ -302,7 +311,15 @@ pub fn load_asvspoof2021(
         Some(s) => format!("ASVspoof 2021 {} eval ({s})", track.name()),
         None => format!("ASVspoof 2021 {} eval", track.name()),
     };
-    entries_to_utterances(name, key, entries, key_problems, &audio_dir, "flac", on_problem)
+    entries_to_utterances(
+        name,
+        key,
+        entries,
+        key_problems,
+        &audio_dir,
+        "flac",
+        on_problem,
+    )
 }
 
 /// Load In-the-Wild: `meta.csv` (`file,speaker,label`, labels `bona-fide`/`spoof`) and the WAVs
@@ -422,9 +439,10 @@ pub fn load_csv(csv_path: &Path, on_problem: OnProblem) -> Result<Corpus, DataEr
             speaker: entry.speaker,
         });
     }
-    let name = csv_path
-        .file_name()
-        .map_or_else(|| "CSV corpus".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = csv_path.file_name().map_or_else(
+        || "CSV corpus".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(Corpus {
         name,
         utterances,

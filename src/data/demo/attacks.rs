@@ -187,7 +187,8 @@ fn lpc_vocoder(x: &[f32], rng: &mut Rng) -> Vec<f32> {
         }
         let voiced = r[0] > 1e-10 && best.0 / r[0] > 0.35;
         let period = best.1.max(1) as f64;
-        for n in start..(start + hop).min(x.len()) {
+        let stop = (start + hop).min(x.len());
+        for out in y[start..stop].iter_mut() {
             let excitation = if voiced {
                 pulse_phase += 1.0 / period;
                 if pulse_phase >= 1.0 {
@@ -208,7 +209,7 @@ fn lpc_vocoder(x: &[f32], rng: &mut Rng) -> Vec<f32> {
             }
             history.rotate_right(1);
             history[0] = s;
-            y[n] = s as f32;
+            *out = s as f32;
         }
         start += hop;
     }
@@ -272,9 +273,9 @@ fn sinusoidal(x: &[f32]) -> Vec<f32> {
         for &g in &active {
             let (a0, a1) = (amps[f][g] as f64, amps[next][g] as f64);
             let mut phase = phases[g];
-            for n in begin..end {
-                let t = (n - begin) as f64 / stft.hop as f64;
-                y[n] += ((a0 + (a1 - a0) * t) * phase.sin()) as f32;
+            for (i, out) in y[begin..end].iter_mut().enumerate() {
+                let t = i as f64 / stft.hop as f64;
+                *out += ((a0 + (a1 - a0) * t) * phase.sin()) as f32;
                 phase += increments[g];
             }
             phases[g] = phase % std::f64::consts::TAU;
@@ -282,7 +283,8 @@ fn sinusoidal(x: &[f32]) -> Vec<f32> {
         // Silent oscillators keep running so that re-entering partials stay coherent.
         for g in 0..grid_len {
             if amps[f][g] == 0.0 && amps[next][g] == 0.0 {
-                phases[g] = (phases[g] + increments[g] * (end - begin) as f64) % std::f64::consts::TAU;
+                phases[g] =
+                    (phases[g] + increments[g] * (end - begin) as f64) % std::f64::consts::TAU;
             }
         }
     }
@@ -329,7 +331,11 @@ fn highpass_biquad(x: &mut [f64], cutoff_hz: f64) {
     let alpha = w0.sin() / std::f64::consts::SQRT_2;
     let cos = w0.cos();
     let a0 = 1.0 + alpha;
-    let (b0, b1, b2) = ((1.0 + cos) / 2.0 / a0, -(1.0 + cos) / a0, (1.0 + cos) / 2.0 / a0);
+    let (b0, b1, b2) = (
+        (1.0 + cos) / 2.0 / a0,
+        -(1.0 + cos) / a0,
+        (1.0 + cos) / 2.0 / a0,
+    );
     let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
     let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
     for v in x.iter_mut() {
@@ -397,8 +403,12 @@ fn mel_envelope(x: &[f32]) -> Vec<f32> {
             })
             .collect();
         for (k, c) in frame.iter_mut().enumerate() {
-            let envelope: f32 =
-                filters.iter().zip(&bands).map(|(f, b)| f[k] * b).sum::<f32>() / coverage[k];
+            let envelope: f32 = filters
+                .iter()
+                .zip(&bands)
+                .map(|(f, b)| f[k] * b)
+                .sum::<f32>()
+                / coverage[k];
             let n = mag[k];
             *c = if n > 1e-9 {
                 *c * (envelope / n)
@@ -470,7 +480,10 @@ mod tests {
         let rho1 = a1 / (1.0 - a2);
         let rho2 = a1 * rho1 + a2;
         let (a, err) = levinson(&[1.0, rho1, rho2]);
-        assert!((a[0] - a1).abs() < 1e-12 && (a[1] - a2).abs() < 1e-12, "{a:?}");
+        assert!(
+            (a[0] - a1).abs() < 1e-12 && (a[1] - a2).abs() < 1e-12,
+            "{a:?}"
+        );
         assert!(err > 0.0 && err < 1.0);
     }
 
@@ -479,8 +492,8 @@ mod tests {
         let x: Vec<f32> = (0..8000)
             .map(|n| {
                 let t = n as f64 / FS;
-                ((std::f64::consts::TAU * 500.0 * t).sin() + (std::f64::consts::TAU * 6000.0 * t).sin())
-                    as f32
+                ((std::f64::consts::TAU * 500.0 * t).sin()
+                    + (std::f64::consts::TAU * 6000.0 * t).sin()) as f32
                     * 0.3
             })
             .collect();
@@ -514,7 +527,10 @@ mod tests {
         let crossings = |s: &[f32]| s.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
         let f_out = crossings(&y[2000..14_000]) as f64 / 0.75;
         let expected = 440.0 * 2f64.powf(3.0 / 12.0);
-        assert!((f_out - expected).abs() < 0.03 * expected, "{f_out} vs {expected}");
+        assert!(
+            (f_out - expected).abs() < 0.03 * expected,
+            "{f_out} vs {expected}"
+        );
     }
 
     #[test]

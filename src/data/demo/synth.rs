@@ -78,9 +78,15 @@ impl Speaker {
 enum Segment {
     Silence,
     /// Voiced vowel with its (F1, F2, F3) target index and an F0 accent in semitones.
-    Vowel { vowel: usize, accent: f64 },
+    Vowel {
+        vowel: usize,
+        accent: f64,
+    },
     /// Noise burst shaped around `centre_hz`; `voiced` adds a weak glottal source (like /z/, /v/).
-    Fricative { centre_hz: f64, voiced: bool },
+    Fricative {
+        centre_hz: f64,
+        voiced: bool,
+    },
 }
 
 /// Sequence of (segment, length in samples) filling exactly `num_samples`.
