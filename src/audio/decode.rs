@@ -1,0 +1,355 @@
+//! Decoding any supported file into one mono stream, plus the facts `dpda info` reports.
+//!
+//! RIFF/WAVE goes through hound (8/16/24/32-bit integer PCM and 32-bit float); FLAC, Ogg/Vorbis and
+//! MP3 (and WAV codecs hound lacks, such as A-law) go through symphonia. Both paths feed a
+//! [`MonoMixer`] that checks every sample is finite, tracks the peak and averages the channels.
+//! Decoding is strict: a corrupt packet or a stream shorter than its header announces is an
+//! error, never a silently shortened clip.
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+use super::{read_file, AudioError, Clip};
+
+/// Format facts and level of one audio file, as `dpda info` prints them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AudioInfo {
+    /// The file these facts describe.
+    pub path: PathBuf,
+    /// Container short name, e.g. `wav`, `flac`, `ogg`, `mp3`.
+    pub container: String,
+    /// Codec short name, e.g. `pcm_s16le`, `flac`, `vorbis`, `mp3`.
+    pub codec: String,
+    /// Number of channels in the file.
+    pub channels: u16,
+    /// Native sample rate in Hz.
+    pub sample_rate_hz: u32,
+    /// Bits per stored sample, when the codec has such a thing (not for lossy codecs).
+    pub bits_per_sample: Option<u32>,
+    /// Decoded frames (samples per channel), after gapless trimming.
+    pub num_frames: u64,
+    /// `num_frames / sample_rate_hz`.
+    pub duration_s: f64,
+    /// Largest |sample| over all channels, full scale = 1.
+    pub peak: f32,
+}
+
+/// A fully decoded file: its facts and its mono downmix.
+pub(crate) struct Decoded {
+    pub info: AudioInfo,
+    pub mono: Vec<f32>,
+}
+
+/// Decode an in-memory file to mono at its native rate; `path` names it in errors and its
+/// extension is a format hint.
+pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Clip, AudioError> {
+    let decoded = decode_full(bytes, path)?;
+    Ok(Clip {
+        samples: decoded.mono,
+        sample_rate_hz: decoded.info.sample_rate_hz,
+    })
+}
+
+/// Container, codec, channels, native rate, bit depth, length and peak of an audio file.
+pub fn info(path: &Path) -> Result<AudioInfo, AudioError> {
+    let bytes = read_file(path)?;
+    info_from_bytes(&bytes, path)
+}
+
+/// [`info`] for a file already in memory; `path` names it in errors.
+pub fn info_from_bytes(bytes: &[u8], path: &Path) -> Result<AudioInfo, AudioError> {
+    decode_full(bytes, path).map(|d| d.info)
+}
+
+/// Decode with whichever backend fits, behind a last-resort panic guard.
+pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    // The decoders are third-party parsers of untrusted bytes; the fuzz test finds none that
+    // panic today, but a panic in one must still reach the caller as an error naming the file.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let is_wave = bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE";
+        if is_wave {
+            match super::wav::decode_wav_full(Cursor::new(bytes), path) {
+                // hound reads only integer PCM and 32-bit float; symphonia also knows A-law,
+                // µ-law and 64-bit float, so give it a chance before reporting.
+                Err(AudioError::Unsupported { .. }) => decode_symphonia(bytes, path),
+                other => other,
+            }
+        } else {
+            decode_symphonia(bytes, path)
+        }
+    }));
+    let decoded = outcome.map_err(|_| AudioError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "the decoder failed on malformed data".to_string(),
+    })??;
+    if decoded.mono.is_empty() {
+        return Err(AudioError::NoSamples {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(decoded)
+}
+
+/// Averages interleaved channels into mono while checking finiteness and tracking the peak.
+pub(crate) struct MonoMixer<'p> {
+    path: &'p Path,
+    channels: usize,
+    mono: Vec<f32>,
+    peak: f32,
+    /// Samples of the frame being assembled (interleaved input may end mid-frame in a chunk).
+    partial: Vec<f32>,
+}
+
+impl<'p> MonoMixer<'p> {
+    pub fn new(path: &'p Path, channels: usize, capacity_frames: usize) -> Self {
+        MonoMixer {
+            path,
+            channels: channels.max(1),
+            mono: Vec::with_capacity(capacity_frames),
+            peak: 0.0,
+            partial: Vec::with_capacity(channels.max(1)),
+        }
+    }
+
+    /// Frames completed so far.
+    pub fn num_frames(&self) -> u64 {
+        self.mono.len() as u64
+    }
+
+    /// Add one sample of interleaved data.
+    pub fn push(&mut self, x: f32) -> Result<(), AudioError> {
+        if !x.is_finite() {
+            return Err(AudioError::NonFinite {
+                path: self.path.to_path_buf(),
+                frame: self.mono.len() as u64,
+                channel: u16::try_from(self.partial.len()).unwrap_or(u16::MAX),
+                value: x,
+            });
+        }
+        self.peak = self.peak.max(x.abs());
+        self.partial.push(x);
+        if self.partial.len() == self.channels {
+            let sum: f32 = self.partial.iter().sum();
+            self.mono.push(sum / self.channels as f32);
+            self.partial.clear();
+        }
+        Ok(())
+    }
+
+    /// The mono samples and the peak; an unfinished last frame is corruption, not data to drop.
+    pub fn finish(self) -> Result<(Vec<f32>, f32), AudioError> {
+        if !self.partial.is_empty() {
+            return Err(AudioError::Corrupt {
+                path: self.path.to_path_buf(),
+                detail: format!(
+                    "the data ends in the middle of a frame ({} of {} channels)",
+                    self.partial.len(),
+                    self.channels
+                ),
+            });
+        }
+        Ok((self.mono, self.peak))
+    }
+}
+
+/// Map a symphonia error to ours, keeping its message.
+fn symphonia_error(err: SymphoniaError, path: &Path) -> AudioError {
+    let path = path.to_path_buf();
+    match err {
+        SymphoniaError::Unsupported(what) => AudioError::Unsupported {
+            path,
+            detail: what.to_string(),
+        },
+        SymphoniaError::ResetRequired => AudioError::Unsupported {
+            path,
+            detail: "chained streams with changing parameters".to_string(),
+        },
+        SymphoniaError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Corrupt {
+                path,
+                detail: "unexpected end of data (truncated file)".to_string(),
+            }
+        }
+        other => AudioError::Corrupt {
+            path,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// FLAC, Ogg/Vorbis, MP3 and the WAV codecs hound does not read.
+fn decode_symphonia(bytes: &[u8], path: &Path) -> Result<Decoded, AudioError> {
+    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| symphonia_error(e, path))?;
+    let unsupported = |detail: &str| AudioError::Unsupported {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    };
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| unsupported("no decodable audio track"))?;
+    let track_id = track.id;
+    let expected_frames = track.num_frames;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| unsupported("the audio track has no codec parameters"))?
+        .clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| symphonia_error(e, path))?;
+    let container = format.format_info().short_name.to_string();
+    let codec = decoder.codec_info().short_name.to_string();
+
+    let capacity_frames = expected_frames
+        .map(|n| n.min(bytes.len() as u64 * 16) as usize)
+        .unwrap_or(0);
+    let mut mixer: Option<MonoMixer> = None;
+    let mut sample_rate_hz = params.sample_rate.unwrap_or(0);
+    let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+    let mut interleaved: Vec<f32> = Vec::new();
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            Err(e) => return Err(symphonia_error(e, path)),
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        let buf = decoder
+            .decode(&packet)
+            .map_err(|e| symphonia_error(e, path))?;
+        let spec = buf.spec();
+        let (buf_rate_hz, buf_channels) = (spec.rate(), spec.channels().count());
+        match &mixer {
+            None => {
+                sample_rate_hz = buf_rate_hz;
+                channels = buf_channels;
+                mixer = Some(MonoMixer::new(path, channels, capacity_frames));
+            }
+            Some(_) if buf_rate_hz != sample_rate_hz || buf_channels != channels => {
+                return Err(unsupported(&format!(
+                    "the stream changes from {sample_rate_hz} Hz × {channels} channels to \
+                     {buf_rate_hz} Hz × {buf_channels} channels"
+                )));
+            }
+            Some(_) => {}
+        }
+        buf.copy_to_vec_interleaved(&mut interleaved);
+        if let Some(m) = mixer.as_mut() {
+            for &x in &interleaved {
+                m.push(x)?;
+            }
+        }
+    }
+    let Some(mixer) = mixer else {
+        return Err(AudioError::NoSamples {
+            path: path.to_path_buf(),
+        });
+    };
+    let decoded_frames = mixer.num_frames();
+    if let Some(expected) = expected_frames {
+        if decoded_frames < expected {
+            return Err(AudioError::Truncated {
+                path: path.to_path_buf(),
+                expected_frames: expected,
+                decoded_frames,
+            });
+        }
+    }
+    if sample_rate_hz == 0 || channels == 0 {
+        return Err(AudioError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("invalid stream: {sample_rate_hz} Hz, {channels} channels"),
+        });
+    }
+    let (mono, peak) = mixer.finish()?;
+    Ok(Decoded {
+        info: AudioInfo {
+            path: path.to_path_buf(),
+            container,
+            codec,
+            channels: u16::try_from(channels).unwrap_or(u16::MAX),
+            sample_rate_hz,
+            bits_per_sample: params.bits_per_sample,
+            num_frames: decoded_frames,
+            duration_s: decoded_frames as f64 / f64::from(sample_rate_hz),
+            peak,
+        },
+        mono,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixer_averages_channels_and_tracks_peak() {
+        let path = Path::new("x.wav");
+        let mut m = MonoMixer::new(path, 2, 0);
+        for x in [0.5f32, -0.25, 1.0, 0.0, -0.75, -0.25] {
+            m.push(x).unwrap();
+        }
+        assert_eq!(m.num_frames(), 3);
+        let (mono, peak) = m.finish().unwrap();
+        assert_eq!(mono, vec![0.125, 0.5, -0.5]);
+        assert_eq!(peak, 1.0);
+    }
+
+    #[test]
+    fn mixer_rejects_nan_and_partial_frames() {
+        let path = Path::new("dir/bad.wav");
+        let mut m = MonoMixer::new(path, 2, 0);
+        m.push(0.1).unwrap();
+        m.push(0.2).unwrap();
+        m.push(0.3).unwrap();
+        let err = m.push(f32::NAN).unwrap_err();
+        assert!(matches!(
+            err,
+            AudioError::NonFinite {
+                frame: 1,
+                channel: 1,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("dir/bad.wav"));
+
+        let mut m = MonoMixer::new(path, 3, 0);
+        m.push(0.1).unwrap();
+        assert!(matches!(m.finish(), Err(AudioError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn empty_bytes_is_empty_file_error() {
+        let err = decode_bytes(&[], Path::new("e.flac")).unwrap_err();
+        assert!(matches!(err, AudioError::EmptyFile { .. }));
+    }
+}

@@ -1,0 +1,271 @@
+//! WAV reading and writing through hound, on files or any in-memory `Read`/`Write + Seek`.
+//!
+//! Integer samples are scaled by 1/2^(bits−1) on read (the soundfile/librosa convention, so a
+//! 16-bit sample s reads as s/32768) and written as round(x·2^15) clamped to the 16-bit range, so
+//! a 16-bit file survives read → write unchanged.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use hound::{SampleFormat, WavSpec};
+
+use super::decode::{AudioInfo, Decoded, MonoMixer};
+use super::{AudioError, Clip};
+
+/// Sample encoding of a written WAV file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WavFormat {
+    /// 16-bit signed integer PCM (clips to [-1, 1)).
+    Int16,
+    /// 32-bit IEEE float (lossless for `f32` samples).
+    Float32,
+}
+
+/// Write mono samples to a WAV file at `path`.
+pub fn write_wav(
+    path: &Path,
+    samples: &[f32],
+    sample_rate_hz: u32,
+    format: WavFormat,
+) -> Result<(), AudioError> {
+    check_writable(samples, sample_rate_hz, path)?;
+    let file = std::fs::File::create(path).map_err(|e| AudioError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    encode_wav(
+        std::io::BufWriter::new(file),
+        samples,
+        sample_rate_hz,
+        format,
+        path,
+    )
+}
+
+/// Write mono samples as WAV to any seekable writer (e.g. a `Cursor<Vec<u8>>`); `path` names
+/// the destination in errors.
+pub fn encode_wav<W: Write + Seek>(
+    writer: W,
+    samples: &[f32],
+    sample_rate_hz: u32,
+    format: WavFormat,
+    path: &Path,
+) -> Result<(), AudioError> {
+    check_writable(samples, sample_rate_hz, path)?;
+    let write_error = |e: hound::Error| AudioError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let (bits_per_sample, sample_format) = match format {
+        WavFormat::Int16 => (16, SampleFormat::Int),
+        WavFormat::Float32 => (32, SampleFormat::Float),
+    };
+    let spec = WavSpec {
+        channels: 1,
+        sample_rate: sample_rate_hz,
+        bits_per_sample,
+        sample_format,
+    };
+    let mut wav = hound::WavWriter::new(writer, spec).map_err(write_error)?;
+    match format {
+        WavFormat::Int16 => {
+            for &x in samples {
+                let q = (x * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16;
+                wav.write_sample(q).map_err(write_error)?;
+            }
+        }
+        WavFormat::Float32 => {
+            for &x in samples {
+                wav.write_sample(x).map_err(write_error)?;
+            }
+        }
+    }
+    wav.finalize().map_err(write_error)
+}
+
+/// Refuse what would make an unreadable or lying file: NaN/Inf, a zero rate, > 4 GiB of data.
+fn check_writable(samples: &[f32], sample_rate_hz: u32, path: &Path) -> Result<(), AudioError> {
+    let fail = |detail: String| {
+        Err(AudioError::Write {
+            path: path.to_path_buf(),
+            detail,
+        })
+    };
+    if sample_rate_hz == 0 {
+        return fail("sample rate 0 Hz".to_string());
+    }
+    if samples.len() > (u32::MAX / 4) as usize {
+        return fail(format!(
+            "{} samples do not fit in a WAV file",
+            samples.len()
+        ));
+    }
+    if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
+        return fail(format!("sample {i} is {}", samples[i]));
+    }
+    Ok(())
+}
+
+/// Decode WAV from any reader (e.g. a `Cursor`) to mono at its native rate; `path` names it in
+/// errors.
+pub fn decode_wav<R: Read>(reader: R, path: &Path) -> Result<Clip, AudioError> {
+    let decoded = decode_wav_full(reader, path)?;
+    if decoded.mono.is_empty() {
+        return Err(AudioError::NoSamples {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Clip {
+        samples: decoded.mono,
+        sample_rate_hz: decoded.info.sample_rate_hz,
+    })
+}
+
+fn hound_error(err: hound::Error, path: &Path) -> AudioError {
+    let path = path.to_path_buf();
+    match err {
+        hound::Error::Unsupported => AudioError::Unsupported {
+            path,
+            detail: "a WAV codec other than integer PCM or 32-bit float".to_string(),
+        },
+        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Corrupt {
+                path,
+                detail: "unexpected end of data in the WAV header (truncated file)".to_string(),
+            }
+        }
+        other => AudioError::Corrupt {
+            path,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Decode WAV through hound into the mono downmix and the file's facts.
+pub(crate) fn decode_wav_full<R: Read>(reader: R, path: &Path) -> Result<Decoded, AudioError> {
+    let mut wav = hound::WavReader::new(reader).map_err(|e| hound_error(e, path))?;
+    let spec = wav.spec();
+    let corrupt = |detail: String| AudioError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(corrupt(format!(
+            "invalid header: {} channels, {} Hz",
+            spec.channels, spec.sample_rate
+        )));
+    }
+    let expected_frames = u64::from(wav.duration());
+    // The header's length is untrusted: reserve no more than a tenth of a second up front.
+    let capacity_frames = expected_frames.min(u64::from(spec.sample_rate) / 10) as usize;
+    let mut mixer = MonoMixer::new(path, usize::from(spec.channels), capacity_frames);
+    let truncated = |mixer: &MonoMixer| AudioError::Truncated {
+        path: path.to_path_buf(),
+        expected_frames,
+        decoded_frames: mixer.num_frames(),
+    };
+    let codec = match (spec.sample_format, spec.bits_per_sample) {
+        (SampleFormat::Float, 32) => {
+            for s in wav.samples::<f32>() {
+                match s {
+                    Ok(x) => mixer.push(x)?,
+                    Err(hound::Error::IoError(_)) => return Err(truncated(&mixer)),
+                    Err(e) => return Err(hound_error(e, path)),
+                }
+            }
+            "pcm_f32le".to_string()
+        }
+        (SampleFormat::Int, bits @ 1..=32) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
+            for s in wav.samples::<i32>() {
+                match s {
+                    Ok(v) => mixer.push((f64::from(v) * scale) as f32)?,
+                    Err(hound::Error::IoError(_)) => return Err(truncated(&mixer)),
+                    Err(e) => return Err(hound_error(e, path)),
+                }
+            }
+            if bits <= 8 {
+                "pcm_u8".to_string()
+            } else {
+                format!("pcm_s{bits}le")
+            }
+        }
+        (format, bits) => {
+            return Err(AudioError::Unsupported {
+                path: path.to_path_buf(),
+                detail: format!("{bits}-bit {format:?} WAV samples"),
+            })
+        }
+    };
+    let num_frames = mixer.num_frames();
+    let (mono, peak) = mixer.finish()?;
+    Ok(Decoded {
+        info: AudioInfo {
+            path: path.to_path_buf(),
+            container: "wav".to_string(),
+            codec,
+            channels: spec.channels,
+            sample_rate_hz: spec.sample_rate,
+            bits_per_sample: Some(u32::from(spec.bits_per_sample)),
+            num_frames,
+            duration_s: num_frames as f64 / f64::from(spec.sample_rate),
+            peak,
+        },
+        mono,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn round_trip(samples: &[f32], format: WavFormat) -> Clip {
+        let mut buf = Cursor::new(Vec::new());
+        encode_wav(&mut buf, samples, 22_050, format, Path::new("mem.wav")).unwrap();
+        decode_wav(Cursor::new(buf.into_inner()), Path::new("mem.wav")).unwrap()
+    }
+
+    #[test]
+    fn float32_round_trip_is_exact() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.9).collect();
+        let clip = round_trip(&x, WavFormat::Float32);
+        assert_eq!(clip.sample_rate_hz, 22_050);
+        assert_eq!(clip.samples, x);
+    }
+
+    #[test]
+    fn int16_round_trip_within_half_lsb_and_clips() {
+        let mut x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.013).cos() * 0.7).collect();
+        x.extend([1.5, -1.5, 1.0, -1.0]);
+        let clip = round_trip(&x, WavFormat::Int16);
+        assert_eq!(clip.samples.len(), x.len());
+        for (a, b) in x[..1000].iter().zip(&clip.samples) {
+            assert!((a - b).abs() <= 0.5 / 32_768.0 + 1e-7, "{a} vs {b}");
+        }
+        let tail = &clip.samples[1000..];
+        assert_eq!(
+            tail,
+            &[32_767.0 / 32_768.0, -1.0, 32_767.0 / 32_768.0, -1.0]
+        );
+        // Already-quantised samples survive a second trip unchanged.
+        assert_eq!(
+            round_trip(&clip.samples, WavFormat::Int16).samples,
+            clip.samples
+        );
+    }
+
+    #[test]
+    fn writing_nan_is_refused_with_the_name() {
+        let mut buf = Cursor::new(Vec::new());
+        let err = encode_wav(
+            &mut buf,
+            &[0.0, f32::NAN],
+            16_000,
+            WavFormat::Float32,
+            Path::new("out/x.wav"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("out/x.wav"), "{err}");
+    }
+}
