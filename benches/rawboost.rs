@@ -27,7 +27,13 @@ fn bench_algorithms(c: &mut Criterion) {
             b.iter(|| {
                 seed += 1;
                 let mut rng = Rng::new(seed);
-                black_box(rawboost(black_box(&clip), SAMPLE_RATE_HZ, algo, &params, &mut rng))
+                black_box(rawboost(
+                    black_box(&clip),
+                    SAMPLE_RATE_HZ,
+                    algo,
+                    &params,
+                    &mut rng,
+                ))
             })
         });
     }
