@@ -146,7 +146,8 @@ pub fn freqz_max_abs(b: &[f64]) -> f64 {
 
 /// The delay RawBoost's `filterFIR` removes: it pads `N = len(b) + 1` zeros and crops `int(N/2)`.
 pub fn crop_delay(num_taps: usize) -> usize {
-    (num_taps + 1) / 2
+    // int((num_taps + 1) / 2)
+    num_taps.div_ceil(2)
 }
 
 /// RawBoost's `filterFIR`, computed directly in `f64`: append `N = len(b)+1` zeros, filter with
