@@ -182,16 +182,12 @@ fn overlap_save_len(filter_len: usize, signal_len: usize) -> usize {
         .max(filter_len.next_power_of_two())
 }
 
-/// `Σ_i filterFIR(map(i, x), filters[i])` (RawBoost's padded-and-cropped filtering, summed over
-/// filters) by overlap-save FFT convolution in `f32`, with one inverse transform per block.
+/// `Σ_i filterFIR(x^(i+1), filters[i])` — RawBoost's padded-and-cropped filtering of the powers
+/// of `x`, summed (LnL; a single filter is plain `filterFIR`, as SSI uses) — by overlap-save FFT
+/// convolution in `f32` with one inverse transform per block.
 ///
-/// `map(i, sample)` gives input `i` from the base signal sample-wise (LnL uses `x^(i+1)`); each
-/// filter keeps its own crop delay. Agrees with [`fir_filter_crop`] to f32 FFT precision.
-pub fn fir_sum_crop_fft(
-    x: &[f32],
-    filters: &[Vec<f64>],
-    map: impl Fn(usize, f32) -> f32,
-) -> Vec<f32> {
+/// Each filter keeps its own crop delay. Agrees with [`fir_filter_crop`] to f32 FFT precision.
+pub fn fir_sum_crop_fft(x: &[f32], filters: &[Vec<f64>]) -> Vec<f32> {
     let len = x.len();
     let filters: Vec<&Vec<f64>> = filters.iter().filter(|b| !b.is_empty()).collect();
     if len == 0 || filters.is_empty() {
@@ -234,6 +230,8 @@ pub fn fir_sum_crop_fft(
     }
 
     let mut out = vec![0.0f32; len];
+    let mut base = vec![0.0f32; fft_len];
+    let mut power = vec![0.0f32; fft_len];
     let mut seg_spec = forward.make_output_vec();
     let mut acc = forward.make_output_vec();
     let mut n0 = 0usize;
@@ -242,15 +240,22 @@ pub fn fir_sum_crop_fft(
         // Segment t covers source sample n0 + d_max − (g_len − 1) + t.
         let first = n0 as isize + d_max as isize - (g_len as isize - 1);
         acc.iter_mut().for_each(|c| *c = Complex::new(0.0, 0.0));
+        // Copy the part of the segment inside the signal; the rest is zero padding.
+        base.iter_mut().for_each(|v| *v = 0.0);
+        let src_lo = first.max(0) as usize;
+        let src_hi = ((first + fft_len as isize).max(0) as usize).min(len);
+        if src_lo < src_hi {
+            let dst_lo = (src_lo as isize - first) as usize;
+            base[dst_lo..dst_lo + (src_hi - src_lo)].copy_from_slice(&x[src_lo..src_hi]);
+        }
+        // `power` holds x^(i+1) for the segment, built by repeated multiplication; the
+        // transform consumes its input buffer, so it is copied into `time` first.
+        power.copy_from_slice(&base);
         for (i, spec) in spectra.iter().enumerate() {
-            for (t, v) in time.iter_mut().enumerate() {
-                let idx = first + t as isize;
-                *v = if idx >= 0 && (idx as usize) < len {
-                    map(i, x[idx as usize])
-                } else {
-                    0.0
-                };
+            if i > 0 {
+                power.iter_mut().zip(&base).for_each(|(p, b)| *p *= b);
             }
+            time.copy_from_slice(&power);
             let _ = forward.process_with_scratch(&mut time, &mut seg_spec, &mut scratch);
             for ((a, s), g) in acc.iter_mut().zip(&seg_spec).zip(spec) {
                 *a += s * g;
@@ -339,7 +344,7 @@ mod tests {
             .collect();
         let cascade = convolve(&filters[0], &filters[1]);
         let filters = vec![filters[0].clone(), cascade, filters[2].clone()];
-        let fast = fir_sum_crop_fft(&x, &filters, |i, v| v.powi(i as i32 + 1));
+        let fast = fir_sum_crop_fft(&x, &filters);
         let mut direct = vec![0.0f64; x.len()];
         for (i, b) in filters.iter().enumerate() {
             let xi: Vec<f64> = x.iter().map(|&v| (v as f64).powi(i as i32 + 1)).collect();
@@ -363,7 +368,7 @@ mod tests {
                 .map(|n| ((n * 37 % 11) as f32 - 5.0) / 7.0)
                 .collect();
             let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            let fast = fir_sum_crop_fft(&x, std::slice::from_ref(&b), |_, v| v);
+            let fast = fir_sum_crop_fft(&x, std::slice::from_ref(&b));
             let direct = fir_filter_crop(&xd, &b);
             assert_eq!(fast.len(), len);
             for (f, d) in fast.iter().zip(&direct) {

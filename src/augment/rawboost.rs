@@ -482,7 +482,7 @@ pub fn lnl_convolutive_noise(
         )?);
     }
     let filters: Vec<Vec<f64>> = terms.iter().map(|t| t.taps.clone()).collect();
-    let mut y = fir::fir_sum_crop_fft(x, &filters, |i, v| v.powi(i as i32 + 1));
+    let mut y = fir::fir_sum_crop_fft(x, &filters);
     if !y.is_empty() {
         let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
         y.iter_mut().for_each(|v| *v = (*v as f64 - mean) as f32);
@@ -507,7 +507,7 @@ pub fn isd_additive_noise(
     let len = x.len();
     let beta_percent = rng.uniform(0.0, params.p_percent);
     let num_changed = ((len as f64 * (beta_percent / 100.0)) as usize).min(len);
-    let positions = rng.choose_distinct(len, num_changed);
+    let positions = distinct_positions(rng, len, num_changed);
     // As the reference: all first factors are drawn, then all second factors.
     let first: Vec<f64> = (0..num_changed)
         .map(|_| 2.0 * rng.uniform01() - 1.0)
@@ -537,6 +537,43 @@ pub fn isd_additive_noise(
     )
 }
 
+/// `k` distinct positions in `[0, n)` (like the reference's `permutation(n)[:k]`). A sparse draw
+/// rejects repeats against a bit mask, far cheaper than hashing; a dense one shuffles.
+fn distinct_positions(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
+    if k * 2 > n {
+        return rng.choose_distinct(n, k);
+    }
+    let mut taken = vec![false; n];
+    let mut positions = Vec::with_capacity(k);
+    while positions.len() < k {
+        let i = rng.below(n as u64) as usize;
+        if !taken[i] {
+            taken[i] = true;
+            positions.push(i);
+        }
+    }
+    positions
+}
+
+/// `n` standard normal samples by Marsaglia's polar method: one logarithm and square root per
+/// pair of samples instead of per sample.
+fn standard_normal_f32(rng: &mut Rng, n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u = 2.0 * rng.uniform01() - 1.0;
+        let v = 2.0 * rng.uniform01() - 1.0;
+        let s = u * u + v * v;
+        if s >= 1.0 || s == 0.0 {
+            continue;
+        }
+        let factor = (-2.0 * s.ln() / s).sqrt();
+        out.push((u * factor) as f32);
+        out.push((v * factor) as f32);
+    }
+    out.truncate(n);
+    out
+}
+
 fn l2_norm(v: &[f32]) -> f64 {
     v.iter()
         .map(|&s| (s as f64) * (s as f64))
@@ -555,7 +592,7 @@ pub fn ssi_additive_noise(
     params: &RawBoostParams,
     rng: &mut Rng,
 ) -> Result<(Vec<f32>, SsiReport), RawBoostError> {
-    let white: Vec<f32> = (0..x.len()).map(|_| rng.normal() as f32).collect();
+    let white = standard_normal_f32(rng, x.len());
     let filter = draw_notch_filter(
         params,
         params.min_g_db,
@@ -563,7 +600,7 @@ pub fn ssi_additive_noise(
         sample_rate_hz,
         rng,
     )?;
-    let mut noise = fir::fir_sum_crop_fft(&white, std::slice::from_ref(&filter.taps), |_, v| v);
+    let mut noise = fir::fir_sum_crop_fft(&white, std::slice::from_ref(&filter.taps));
     let snr_db = rng.uniform(params.snr_min_db, params.snr_max_db);
     let signal_norm = l2_norm(x);
     let noise_norm = l2_norm(&noise);
@@ -813,6 +850,31 @@ mod tests {
                 assert!(b.num_taps % 2 == 1 && (11..=101).contains(&b.num_taps));
                 assert!(b.f1_hz > 0.0 && b.f2_hz < 8000.0 && b.f1_hz < b.f2_hz);
             }
+        }
+    }
+
+    #[test]
+    fn polar_normals_have_unit_variance_and_light_tails() {
+        let xs = standard_normal_f32(&mut Rng::new(4), 200_001);
+        assert_eq!(xs.len(), 200_001);
+        let n = xs.len() as f64;
+        let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let beyond_2sd = xs.iter().filter(|v| v.abs() > 2.0).count() as f64 / n;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.02, "{var}");
+        // P(|Z| > 2) = 0.0455 for a standard normal.
+        assert!((beyond_2sd - 0.0455).abs() < 0.003, "{beyond_2sd}");
+    }
+
+    #[test]
+    fn distinct_positions_are_distinct_for_sparse_and_dense_draws() {
+        let mut rng = Rng::new(6);
+        for (n, k) in [(1000, 10), (1000, 500), (1000, 900), (7, 7), (5, 0)] {
+            let p = distinct_positions(&mut rng, n, k);
+            let set: std::collections::HashSet<_> = p.iter().copied().collect();
+            assert_eq!((p.len(), set.len()), (k, k));
+            assert!(p.iter().all(|&i| i < n));
         }
     }
 
