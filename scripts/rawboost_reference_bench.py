@@ -40,6 +40,14 @@ def main():
     sys.path.insert(0, os.path.abspath(args.reference_dir))
     import RawBoost  # noqa: E402  (the reference module)
 
+    # numpy ≥ 2 refuses int()/float() of a shape-(1,) array, which the reference applies to its
+    # randRange draws; return the single element as a scalar (same draw, same cost).
+    def rand_range(x1, x2, integer):
+        y = np.random.uniform(low=x1, high=x2, size=(1,))[0]
+        return int(y) if integer else float(y)
+
+    RawBoost.randRange = rand_range
+
     dispatch = getattr(RawBoost, "process_Rawboost_feature", None)
     if dispatch is None:
         # Some checkouts keep the dispatch in data_utils; rebuild it from the three primitives.
@@ -64,7 +72,8 @@ def main():
     clip = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(NUM_SAMPLES)).astype(
         np.float32)
     np.random.seed(0)
-    print(f"reference RawBoost, {NUM_SAMPLES} samples at {SAMPLE_RATE_HZ} Hz, single thread")
+    print(f"reference RawBoost, {NUM_SAMPLES} samples at {SAMPLE_RATE_HZ} Hz, single thread",
+          flush=True)
     for algo in [int(a) for a in args.algos.split(",")]:
         dispatch(clip, SAMPLE_RATE_HZ, DEFAULTS, algo)  # warm-up
         runs, start = 0, time.perf_counter()
@@ -72,7 +81,7 @@ def main():
             dispatch(clip, SAMPLE_RATE_HZ, DEFAULTS, algo)
             runs += 1
         ms = (time.perf_counter() - start) / runs * 1e3
-        print(f"algo {algo}: {ms:8.3f} ms/clip ({runs} runs)")
+        print(f"algo {algo}: {ms:8.3f} ms/clip ({runs} runs)", flush=True)
 
 
 if __name__ == "__main__":
