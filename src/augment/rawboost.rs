@@ -555,25 +555,6 @@ fn distinct_positions(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
     positions
 }
 
-/// `n` standard normal samples by Marsaglia's polar method: one logarithm and square root per
-/// pair of samples instead of per sample.
-fn standard_normal_f32(rng: &mut Rng, n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let u = 2.0 * rng.uniform01() - 1.0;
-        let v = 2.0 * rng.uniform01() - 1.0;
-        let s = u * u + v * v;
-        if s >= 1.0 || s == 0.0 {
-            continue;
-        }
-        let factor = (-2.0 * s.ln() / s).sqrt();
-        out.push((u * factor) as f32);
-        out.push((v * factor) as f32);
-    }
-    out.truncate(n);
-    out
-}
-
 fn l2_norm(v: &[f32]) -> f64 {
     v.iter()
         .map(|&s| (s as f64) * (s as f64))
@@ -592,7 +573,7 @@ pub fn ssi_additive_noise(
     params: &RawBoostParams,
     rng: &mut Rng,
 ) -> Result<(Vec<f32>, SsiReport), RawBoostError> {
-    let white = standard_normal_f32(rng, x.len());
+    let white = super::normal::standard_normal_f32(rng, x.len());
     let filter = draw_notch_filter(
         params,
         params.min_g_db,
@@ -851,20 +832,6 @@ mod tests {
                 assert!(b.f1_hz > 0.0 && b.f2_hz < 8000.0 && b.f1_hz < b.f2_hz);
             }
         }
-    }
-
-    #[test]
-    fn polar_normals_have_unit_variance_and_light_tails() {
-        let xs = standard_normal_f32(&mut Rng::new(4), 200_001);
-        assert_eq!(xs.len(), 200_001);
-        let n = xs.len() as f64;
-        let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let beyond_2sd = xs.iter().filter(|v| v.abs() > 2.0).count() as f64 / n;
-        assert!(mean.abs() < 0.01, "{mean}");
-        assert!((var - 1.0).abs() < 0.02, "{var}");
-        // P(|Z| > 2) = 0.0455 for a standard normal.
-        assert!((beyond_2sd - 0.0455).abs() < 0.003, "{beyond_2sd}");
     }
 
     #[test]
