@@ -2,7 +2,7 @@
 //! the reference implementation's exact semantics; every draw comes from a caller-provided seed.
 
 pub mod fir;
-mod normal;
+pub mod normal;
 pub mod rawboost;
 
 pub use rawboost::{
