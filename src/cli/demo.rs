@@ -15,17 +15,17 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use dpda::audio::{self, WavFormat, DEFAULT_NUM_SAMPLES, TARGET_SAMPLE_RATE_HZ};
-use dpda::augment::{rawboost, rawboost_batch, RawBoostAlgo, RawBoostParams};
-use dpda::baseline::{clip_embedding, LinearDetector};
-use dpda::data::corpus::{Corpus, Split};
-use dpda::data::demo::{self, DemoSize, SEEN_ATTACKS};
-use dpda::data::Label;
-use dpda::features::{Lfcc, LfccConfig};
-use dpda::metrics::breakdown::attack_groups;
-use dpda::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
-use dpda::metrics::{eer, eer_by_group};
-use dpda::rng::Rng;
+use crate::audio::{self, WavFormat, DEFAULT_NUM_SAMPLES, TARGET_SAMPLE_RATE_HZ};
+use crate::augment::{rawboost, rawboost_batch, RawBoostAlgo, RawBoostParams};
+use crate::baseline::{clip_embedding, LinearDetector};
+use crate::data::corpus::{Corpus, Split};
+use crate::data::demo::{self, DemoSize, SEEN_ATTACKS};
+use crate::data::Label;
+use crate::features::{Lfcc, LfccConfig};
+use crate::metrics::breakdown::attack_groups;
+use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
+use crate::metrics::{eer, eer_by_group};
+use crate::rng::Rng;
 
 /// Arguments of `dpda demo`.
 #[derive(clap::Args, Debug)]
@@ -238,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         summary_path.display(),
         args.out.join("scores-plain-eval.txt").display(),
-        dpda::data::corpus::asvspoof2019_la_paths(&root, Split::Eval)
+        crate::data::corpus::asvspoof2019_la_paths(&root, Split::Eval)
             .0
             .display()
     );
@@ -257,7 +257,7 @@ fn progress_bar(len: u64, message: &'static str) -> ProgressBar {
 }
 
 fn prepare(root: &Path, split: Split, lfcc: &Lfcc) -> anyhow::Result<Prepared> {
-    let corpus = dpda::data::corpus::load_asvspoof2019_la(root, split, Default::default())
+    let corpus = crate::data::corpus::load_asvspoof2019_la(root, split, Default::default())
         .with_context(|| format!("loading the {split} split"))?;
     let clips = corpus
         .utterances
@@ -314,7 +314,7 @@ fn write_score_file(path: &Path, corpus: &Corpus, scores: &[f64]) -> anyhow::Res
     Ok(())
 }
 
-fn describe_report(report: &dpda::augment::RawBoostReport) -> String {
+fn describe_report(report: &crate::augment::RawBoostReport) -> String {
     let mut parts = Vec::new();
     if let Some(lnl) = &report.lnl {
         parts.push(format!("LnL {} terms", lnl.terms.len()));
