@@ -93,7 +93,11 @@ impl LinearDetector {
         let mean_b = mean(bonafide, dim);
         let mean_s = mean(spoof, dim);
         // Standardise with the class-balanced centre and the pooled within-class spread.
-        let centre: Vec<f64> = mean_b.iter().zip(&mean_s).map(|(a, b)| 0.5 * (a + b)).collect();
+        let centre: Vec<f64> = mean_b
+            .iter()
+            .zip(&mean_s)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect();
         let var_b = variance(bonafide, &mean_b);
         let var_s = variance(spoof, &mean_s);
         let scale: Vec<f64> = var_b
@@ -232,9 +236,8 @@ mod tests {
     fn gaussian_classes(n: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let mut rng = Rng::new(seed);
         let sd = [1.0, 2.0, 0.5];
-        let mut draw = |shift: f64| -> Vec<f64> {
-            (0..3).map(|d| shift + sd[d] * rng.normal()).collect()
-        };
+        let mut draw =
+            |shift: f64| -> Vec<f64> { (0..3).map(|d| shift + sd[d] * rng.normal()).collect() };
         let bona = (0..n).map(|_| draw(1.0)).collect();
         let spoof = (0..n).map(|_| draw(0.0)).collect();
         (bona, spoof)
@@ -245,7 +248,12 @@ mod tests {
         let (bona, spoof) = gaussian_classes(20_000, 5);
         let det = LinearDetector::fit(&bona, &spoof, 1e-6).unwrap();
         // Back to raw coordinates: w_raw = w / scale.
-        let raw: Vec<f64> = det.weights.iter().zip(&det.scale).map(|(w, s)| w / s).collect();
+        let raw: Vec<f64> = det
+            .weights
+            .iter()
+            .zip(&det.scale)
+            .map(|(w, s)| w / s)
+            .collect();
         let truth = [1.0, 0.25, 4.0];
         let dot: f64 = raw.iter().zip(&truth).map(|(a, b)| a * b).sum();
         let na = raw.iter().map(|a| a * a).sum::<f64>().sqrt();

@@ -87,10 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|&s| args.size.spec(s).num_utterances())
         .sum();
     let bar = progress_bar(total as u64, "generating demo corpus");
-    let root = demo::ensure_cached_with_progress(args.size, args.seed, &cache_root, &|_| {
-        bar.inc(1)
-    })
-    .context("preparing the demo corpus")?;
+    let root =
+        demo::ensure_cached_with_progress(args.size, args.seed, &cache_root, &|_| bar.inc(1))
+            .context("preparing the demo corpus")?;
     bar.finish_and_clear();
     println!(
         "corpus: {} ({:.1} s)",
@@ -113,7 +112,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     // One RawBoost example to listen to.
     let params = RawBoostParams::default();
-    if let Some(i) = train.corpus.utterances.iter().position(|u| u.label == Label::Bonafide) {
+    if let Some(i) = train
+        .corpus
+        .utterances
+        .iter()
+        .position(|u| u.label == Label::Bonafide)
+    {
         let mut rng = Rng::for_item(args.seed, 0, i as u64);
         let aug = rawboost(
             &train.clips[i],
@@ -124,15 +128,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         let orig_path = args.out.join("rawboost-example-original.wav");
         let aug_path = args.out.join("rawboost-example-augmented.wav");
-        audio::write_wav(&orig_path, &train.clips[i], TARGET_SAMPLE_RATE_HZ, WavFormat::Float32)?;
-        audio::write_wav(&aug_path, &aug.samples, TARGET_SAMPLE_RATE_HZ, WavFormat::Float32)?;
+        audio::write_wav(
+            &orig_path,
+            &train.clips[i],
+            TARGET_SAMPLE_RATE_HZ,
+            WavFormat::Float32,
+        )?;
+        audio::write_wav(
+            &aug_path,
+            &aug.samples,
+            TARGET_SAMPLE_RATE_HZ,
+            WavFormat::Float32,
+        )?;
         println!(
             "RawBoost algo {} example ({}): {}",
             algo.number(),
             train.corpus.utterances[i].id,
             describe_report(&aug.report)
         );
-        println!("  listen: {} vs {}", orig_path.display(), aug_path.display());
+        println!(
+            "  listen: {} vs {}",
+            orig_path.display(),
+            aug_path.display()
+        );
     }
 
     // RawBoost copies of every training clip, one seeded stream per clip.
@@ -192,9 +210,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 overall.eer * 100.0,
                 path.display()
             );
-            let groups = attack_groups(p.corpus.utterances.iter().zip(&scores).map(|(u, s)| {
-                (*s, u.label == Label::Bonafide, u.attack.as_deref())
-            }));
+            let groups = attack_groups(
+                p.corpus
+                    .utterances
+                    .iter()
+                    .zip(&scores)
+                    .map(|(u, s)| (*s, u.label == Label::Bonafide, u.attack.as_deref())),
+            );
             let mut per_attack = serde_json::Map::new();
             let mut line = String::new();
             for g in eer_by_group(&groups)? {
@@ -247,9 +269,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn progress_bar(len: u64, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(message);
@@ -307,8 +327,8 @@ fn write_score_file(path: &Path, corpus: &Corpus, scores: &[f64]) -> anyhow::Res
             label: Some(u.label),
         })
         .collect();
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     write_scores(std::io::BufWriter::new(file), ScoreFormat::TwoColumn, &rows)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
