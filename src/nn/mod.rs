@@ -9,6 +9,8 @@
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
 
 pub mod flat;
+pub mod gradcheck;
+pub mod layers;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
