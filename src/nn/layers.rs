@@ -574,6 +574,115 @@ impl AvgPool2d {
     }
 }
 
+/// One direction of a single-layer LSTM over `[B, T, I]` (`torch.nn.LSTM` gate order i, f, g, o,
+/// both biases, init U(±1/√H)), unrolled from matmuls and element-wise ops.
+#[derive(Clone, Debug)]
+pub struct LstmDirection {
+    /// `[4H, I]`.
+    pub weight_ih: Var,
+    /// `[4H, H]`.
+    pub weight_hh: Var,
+    /// `[4H]`.
+    pub bias_ih: Var,
+    /// `[4H]`.
+    pub bias_hh: Var,
+    /// Hidden width H.
+    pub hidden: usize,
+    /// Process the sequence from the last frame to the first.
+    pub reverse: bool,
+}
+
+impl LstmDirection {
+    /// `name.weight_ih_l0{suffix}` etc., as PyTorch names them (`suffix` is `""` or `"_reverse"`).
+    pub fn new(
+        pb: &mut ParamBuilder,
+        name: &str,
+        input: usize,
+        hidden: usize,
+        reverse: bool,
+    ) -> Result<Self> {
+        let suffix = if reverse { "_reverse" } else { "" };
+        let bound = default_bound(hidden);
+        Ok(Self {
+            weight_ih: pb.uniform(
+                &join(name, &format!("weight_ih_l0{suffix}")),
+                &[4 * hidden, input],
+                bound,
+            )?,
+            weight_hh: pb.uniform(
+                &join(name, &format!("weight_hh_l0{suffix}")),
+                &[4 * hidden, hidden],
+                bound,
+            )?,
+            bias_ih: pb.uniform(
+                &join(name, &format!("bias_ih_l0{suffix}")),
+                &[4 * hidden],
+                bound,
+            )?,
+            bias_hh: pb.uniform(
+                &join(name, &format!("bias_hh_l0{suffix}")),
+                &[4 * hidden],
+                bound,
+            )?,
+            hidden,
+            reverse,
+        })
+    }
+
+    /// `[B, T, I]` → `[B, T, H]` from zero initial states.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t_len, _) = x.dims3()?;
+        let h_dim = self.hidden;
+        // Input projections of every frame at once: [B, T, 4H].
+        let xw = x
+            .broadcast_matmul(&self.weight_ih.as_tensor().t()?)?
+            .broadcast_add(&(self.bias_ih.as_tensor() + self.bias_hh.as_tensor())?)?;
+        let w_hh_t = self.weight_hh.as_tensor().t()?;
+        let mut h = Tensor::zeros((b, h_dim), x.dtype(), x.device())?;
+        let mut c = h.clone();
+        let mut outs = vec![h.clone(); t_len];
+        for step in 0..t_len {
+            let t = if self.reverse { t_len - 1 - step } else { step };
+            let gates = (xw.narrow(1, t, 1)?.squeeze(1)? + h.matmul(&w_hh_t)?)?; // [B, 4H]
+            let i = candle_nn::ops::sigmoid(&gates.narrow(1, 0, h_dim)?)?;
+            let f = candle_nn::ops::sigmoid(&gates.narrow(1, h_dim, h_dim)?)?;
+            let g = gates.narrow(1, 2 * h_dim, h_dim)?.tanh()?;
+            let o = candle_nn::ops::sigmoid(&gates.narrow(1, 3 * h_dim, h_dim)?)?;
+            c = ((f * &c)? + (i * g)?)?;
+            h = (o * c.tanh()?)?;
+            outs[t] = h.clone();
+        }
+        Tensor::stack(&outs, 1)
+    }
+}
+
+/// Bidirectional single-layer LSTM: forward and reverse outputs concatenated, `[B, T, 2H]`.
+#[derive(Clone, Debug)]
+pub struct BiLstm {
+    /// Left-to-right direction.
+    pub forward_dir: LstmDirection,
+    /// Right-to-left direction.
+    pub reverse_dir: LstmDirection,
+}
+
+impl BiLstm {
+    /// Both directions under `name` with PyTorch's parameter names.
+    pub fn new(pb: &mut ParamBuilder, name: &str, input: usize, hidden: usize) -> Result<Self> {
+        Ok(Self {
+            forward_dir: LstmDirection::new(pb, name, input, hidden, false)?,
+            reverse_dir: LstmDirection::new(pb, name, input, hidden, true)?,
+        })
+    }
+
+    /// `[B, T, I]` → `[B, T, 2H]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Tensor::cat(
+            &[self.forward_dir.forward(x)?, self.reverse_dir.forward(x)?],
+            2,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1030,5 +1139,53 @@ mod tests {
         let mut pb = builder(&vm, &mut rng);
         Linear::new(&mut pb, "fc", 2, 2, true).unwrap();
         assert!(Linear::new(&mut pb, "fc", 2, 2, true).is_err());
+    }
+
+    #[test]
+    fn bilstm_gradchecks_and_matches_a_scalar_recurrence() {
+        let vm = VarMap::new();
+        let mut rng = Rng::new(35);
+        let mut pb = builder(&vm, &mut rng);
+        let lstm = BiLstm::new(&mut pb, "blstm", 3, 2).unwrap();
+        let vars = pb.into_trainable();
+        assert_eq!(vars.len(), 8);
+        assert!(vars.iter().any(|v| v.name == "blstm.weight_hh_l0_reverse"));
+        let x = random_var(&[2, 4, 3], DType::F64, 36).unwrap();
+        let y = lstm.forward(x.as_tensor()).unwrap();
+        assert_eq!(y.dims(), &[2, 4, 4]);
+        // First forward step of batch 0 by hand from the gate equations (h0 = c0 = 0).
+        let wih: Vec<Vec<f64>> = lstm.forward_dir.weight_ih.as_tensor().to_vec2().unwrap();
+        let bih: Vec<f64> = lstm.forward_dir.bias_ih.as_tensor().to_vec1().unwrap();
+        let bhh: Vec<f64> = lstm.forward_dir.bias_hh.as_tensor().to_vec1().unwrap();
+        let x0: Vec<f64> = x
+            .as_tensor()
+            .get(0)
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let pre =
+            |r: usize| wih[r].iter().zip(&x0).map(|(w, v)| w * v).sum::<f64>() + bih[r] + bhh[r];
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        for k in 0..2 {
+            let c = sig(pre(k)) * pre(4 + k).tanh();
+            let h = sig(pre(6 + k)) * c.tanh();
+            let got: f64 = y
+                .get(0)
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .get(k)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!((got - h).abs() < 1e-12, "{got} vs {h}");
+        }
+        check(
+            || projection_loss(&lstm.forward(x.as_tensor())?, 37),
+            &vars,
+            &x,
+        );
     }
 }
