@@ -11,6 +11,7 @@
 pub mod flat;
 pub mod gradcheck;
 pub mod layers;
+pub mod lcnn;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
