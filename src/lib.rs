@@ -11,4 +11,6 @@ pub mod cli;
 pub mod data;
 pub mod features;
 pub mod metrics;
+pub mod nn;
 pub mod rng;
+pub mod train;

@@ -1,0 +1,88 @@
+//! Neural networks with verified gradients: the layer set, the models and their registry.
+//!
+//! candle 0.11.1 computes wrong gradients on CPU for conv1d weights and max-pool and cuts the graph
+//! in its fused LayerNorm/softmax kernels, so every layer here is built from ops whose gradients were
+//! checked against finite differences, and every layer and model has such a check in the tests. All
+//! random initialisation and dropout masks come from the project's seeded [`Rng`].
+//!
+//! The trainer sees a model only through [`Model`]: waveforms in, two logits out, a sorted list of
+//! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
+
+pub mod flat;
+pub mod gradcheck;
+pub mod layers;
+pub mod lcnn;
+pub mod registry;
+
+use candle_core::{Tensor, Var};
+use candle_nn::VarMap;
+
+use crate::rng::Rng;
+
+/// How a forward pass treats dropout and BatchNorm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Training: dropout active, BatchNorm normalises with batch statistics and updates its
+    /// running statistics.
+    Train,
+    /// Training arithmetic without touching BatchNorm running statistics: SAM's second pass and
+    /// any re-evaluation of a gradient within the same step.
+    TrainFrozenStats,
+    /// Inference: no dropout, BatchNorm uses its running statistics.
+    Eval,
+}
+
+impl Mode {
+    /// Whether dropout and batch statistics are in use.
+    pub fn is_training(self) -> bool {
+        !matches!(self, Mode::Eval)
+    }
+}
+
+/// A trainable variable with its stable name (e.g. `conv1.weight`).
+#[derive(Clone, Debug)]
+pub struct NamedVar {
+    pub name: String,
+    pub var: Var,
+}
+
+/// A spoofing-detection model as the trainer, the scorer and the GUI see it.
+pub trait Model: Send {
+    /// Registry name, e.g. `lcnn` or `aasist-l`.
+    fn name(&self) -> &str;
+
+    /// Logits `[batch, 2]` — column 0 spoof, column 1 bona fide (the score) — from 16 kHz
+    /// waveforms `[batch, num_samples]`. `rng` supplies dropout masks in training modes.
+    fn forward(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng)
+        -> candle_core::Result<Tensor>;
+
+    /// Trainable variables sorted by name: the order of every flattened gradient vector.
+    /// BatchNorm running statistics are not in it.
+    fn trainable(&self) -> &[NamedVar];
+
+    /// Every tensor a checkpoint must restore (trainable variables and BatchNorm running
+    /// statistics), under the same names.
+    fn state(&self) -> &VarMap;
+
+    /// The shortest clip, in samples, the architecture accepts.
+    fn min_num_samples(&self) -> usize;
+}
+
+/// Errors of the neural-network layer.
+#[derive(Debug, thiserror::Error)]
+pub enum NnError {
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error("unknown model '{name}' (known: {known})")]
+    UnknownModel { name: String, known: String },
+    #[error("invalid model option '{field}': {message}")]
+    InvalidOption {
+        field: &'static str,
+        message: String,
+    },
+    #[error("cannot load weights from {path}: {message}")]
+    Load {
+        path: std::path::PathBuf,
+        message: String,
+    },
+}

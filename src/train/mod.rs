@@ -1,0 +1,2 @@
+//! Training: the dual-path step, gradient alignment, optimizers, runs and the worker API that
+//! front-ends drive through typed events.
