@@ -574,4 +574,134 @@ mod tests {
             Err(OptimError::InvalidLearningRate { .. })
         ));
     }
+
+    /// Trajectories of `torch.optim` written by `scripts/optim_reference.py`: 20 steps on the
+    /// gradient rule `g_t = noise[t] + 0.5·p` in float32.
+    #[derive(serde::Deserialize)]
+    struct OptimFixture {
+        p0: Vec<f32>,
+        noise: Vec<Vec<f32>>,
+        configs: Vec<TorchRun>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct TorchRun {
+        name: String,
+        kind: OptimizerKind,
+        lr: f32,
+        weight_decay: Option<f64>,
+        beta1: Option<f64>,
+        beta2: Option<f64>,
+        eps: Option<f64>,
+        momentum: Option<f64>,
+        nesterov: Option<bool>,
+        max_grad_norm: Option<f64>,
+        trajectory: Vec<Vec<f32>>,
+        grad_norms: Vec<f32>,
+    }
+
+    fn fixture() -> OptimFixture {
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/optim/optim.json"
+        ));
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("optim.json: {e}"))
+    }
+
+    fn config_of(run: &TorchRun) -> OptimizerConfig {
+        OptimizerConfig {
+            kind: run.kind,
+            weight_decay: run.weight_decay,
+            beta1: run.beta1,
+            beta2: run.beta2,
+            eps: run.eps,
+            momentum: run.momentum,
+            nesterov: run.nesterov,
+            max_grad_norm: run.max_grad_norm,
+        }
+    }
+
+    /// Runs `steps` steps of the fixture's gradient rule from `params`.
+    fn run_steps(
+        opt: &mut Optimizer,
+        params: &mut [f32],
+        noise: &[Vec<f32>],
+        lr: f32,
+        mut visit: impl FnMut(usize, &[f32], StepReport),
+    ) {
+        for (t, noise_t) in noise.iter().enumerate() {
+            let grads: Vec<f32> = noise_t
+                .iter()
+                .zip(params.iter())
+                .map(|(n, p)| n + 0.5 * p)
+                .collect();
+            let report = opt
+                .step(params, &grads, lr)
+                .unwrap_or_else(|e| panic!("step {t}: {e}"));
+            visit(t, params, report);
+        }
+    }
+
+    #[test]
+    fn trajectories_match_torch_optim() {
+        let fixture = fixture();
+        for run in &fixture.configs {
+            let mut opt = config_of(run)
+                .build()
+                .unwrap_or_else(|e| panic!("{}: {e}", run.name));
+            let mut params = fixture.p0.clone();
+            run_steps(
+                &mut opt,
+                &mut params,
+                &fixture.noise,
+                run.lr,
+                |t, params, report| {
+                    // Relative to the vector's scale: torch's kernels fuse some multiply-adds, and
+                    // the feedback g = noise + 0.5·p lets rounding differences compound over steps.
+                    let scale = run.trajectory[t].iter().fold(0.0f32, |m, e| m.max(e.abs()));
+                    for (i, (&p, &e)) in params.iter().zip(&run.trajectory[t]).enumerate() {
+                        assert!(
+                            (p - e).abs() <= 1e-6 * scale,
+                            "{} step {t} element {i}: {p} vs torch {e}",
+                            run.name
+                        );
+                    }
+                    if let Some(&norm) = run.grad_norms.get(t) {
+                        assert!(
+                            (report.grad_norm - norm).abs() <= 1e-6 * norm,
+                            "{}",
+                            run.name
+                        );
+                    }
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn serialised_state_continues_identically() {
+        let fixture = fixture();
+        let (first, second) = fixture.noise.split_at(8);
+        for run in &fixture.configs {
+            let mut opt = config_of(run)
+                .build()
+                .unwrap_or_else(|e| panic!("{}: {e}", run.name));
+            let mut params = fixture.p0.clone();
+            run_steps(&mut opt, &mut params, first, run.lr, |_, _, _| {});
+            let json = serde_json::to_string(&opt).unwrap_or_else(|e| panic!("{e}"));
+            let mut restored: Optimizer =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", run.name));
+            assert_eq!(restored, opt, "{}", run.name);
+            let mut params_restored = params.clone();
+            run_steps(&mut opt, &mut params, second, run.lr, |_, _, _| {});
+            run_steps(
+                &mut restored,
+                &mut params_restored,
+                second,
+                run.lr,
+                |_, _, _| {},
+            );
+            assert_eq!(params, params_restored, "{}", run.name);
+        }
+    }
 }
