@@ -2,4 +2,7 @@
 //! front-ends drive through typed events.
 
 pub mod align;
+pub mod average;
 pub mod optim;
+pub mod sam;
+pub mod schedule;
