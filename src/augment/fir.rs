@@ -251,12 +251,18 @@ pub fn fir_sum_crop_fft(x: &[f32], filters: &[Vec<f64>]) -> Vec<f32> {
         }
         // `power` holds x^(i+1) for the segment, built by repeated multiplication; the
         // transform consumes its input buffer, so it is copied into `time` first.
-        power.copy_from_slice(&base);
         for (i, spec) in spectra.iter().enumerate() {
-            if i > 0 {
-                power.iter_mut().zip(&base).for_each(|(p, b)| *p *= b);
+            match i {
+                0 => time.copy_from_slice(&base),
+                1 => {
+                    power.iter_mut().zip(&base).for_each(|(p, b)| *p = b * b);
+                    time.copy_from_slice(&power);
+                }
+                _ => {
+                    power.iter_mut().zip(&base).for_each(|(p, b)| *p *= b);
+                    time.copy_from_slice(&power);
+                }
             }
-            time.copy_from_slice(&power);
             let _ = forward.process_with_scratch(&mut time, &mut seg_spec, &mut scratch);
             for ((a, s), g) in acc.iter_mut().zip(&seg_spec).zip(spec) {
                 *a += s * g;
