@@ -22,7 +22,7 @@ const LAYER_AREA: f64 = 9.912_563_035_262_17e-3;
 /// Scale of the 24-bit in-layer position.
 const POSITION_SCALE: f64 = 16_777_216.0; // 2^24
 const POSITION_BITS: u32 = 24;
-/// Samples generated between two passes over the rare rejected ones.
+/// Samples generated before the pass that finishes the rare rejected ones.
 const BATCH: usize = 256;
 
 struct Tables {
@@ -30,7 +30,7 @@ struct Tables {
     kn: [u32; LAYERS],
     /// Position-to-value factor of each layer.
     wn: [f64; LAYERS],
-    /// The same factors as `f32` for the fast path.
+    /// `wn` as `f32` for the fast path.
     wn32: [f32; LAYERS],
     /// Density `exp(−x²/2)` at each layer's edge.
     fnv: [f64; LAYERS],
@@ -59,12 +59,7 @@ fn tables() -> &'static Tables {
             wn[i] = dn / POSITION_SCALE;
         }
         let wn32 = wn.map(|w| w as f32);
-        Tables {
-            kn,
-            wn,
-            wn32,
-            fnv,
-        }
+        Tables { kn, wn, wn32, fnv }
     })
 }
 
@@ -114,37 +109,82 @@ fn slow_path(mut bits: u32, rng: &mut Rng, t: &Tables) -> f32 {
 /// Fill `out` with independent standard normal samples; two per 64-bit draw in the common case.
 pub fn fill_standard_normal_f32(rng: &mut Rng, out: &mut [f32]) {
     let t = tables();
-    // Indices and bits of this batch's samples that need the slow path.
-    let mut pending = [(0u16, 0u32); BATCH];
+    let mut halves = [0u32; BATCH];
+    let mut missed = [0u8; BATCH];
     for batch in out.chunks_mut(BATCH) {
-        let mut num_pending = 0usize;
-        let last_index = batch.len() - 1;
-        let mut fast = |slot: &mut f32, index: usize, bits: u32, num_pending: &mut usize| {
-            let (layer, negative, position) = split(bits);
-            let value = position as f32 * t.wn32[layer];
-            *slot = if negative { -value } else { value };
-            // Branch-free bookkeeping: the entry is kept only when the fast path failed.
-            pending[*num_pending] = (index as u16, bits);
-            *num_pending += (position >= t.kn[layer]) as usize;
-        };
-        let mut pairs = batch.chunks_exact_mut(2);
-        for (pair_index, pair) in (&mut pairs).enumerate() {
+        let halves = &mut halves[..batch.len()];
+        // Drawing the words first keeps the generator's dependency chain out of the loop below.
+        let mut pairs = halves.chunks_exact_mut(2);
+        for pair in &mut pairs {
             let word = rng.next_u64();
-            fast(&mut pair[0], 2 * pair_index, word as u32, &mut num_pending);
-            fast(
-                &mut pair[1],
-                2 * pair_index + 1,
-                (word >> 32) as u32,
-                &mut num_pending,
-            );
+            pair[0] = word as u32;
+            pair[1] = (word >> 32) as u32;
         }
         if let [last] = pairs.into_remainder() {
-            fast(last, last_index, rng.next_u64() as u32, &mut num_pending);
+            *last = rng.next_u64() as u32;
         }
-        for &(index, bits) in &pending[..num_pending] {
-            batch[index as usize] = slow_path(bits, rng, t);
+        let missed = &mut missed[..batch.len()];
+        if !fast_path_dispatch(halves, batch, missed, t) {
+            continue;
+        }
+        // Misses (about 1 %) are finished with fresh draws, in sample order; eight flags are
+        // skipped at a time.
+        let mut chunks = missed.chunks_exact(8);
+        for (chunk, flags) in (&mut chunks).enumerate() {
+            // Flags are 0 or 1, so bit 8·j is sample j's.
+            let mut mask = u64::from_le_bytes([
+                flags[0], flags[1], flags[2], flags[3], flags[4], flags[5], flags[6], flags[7],
+            ]);
+            while mask != 0 {
+                let i = 8 * chunk + mask.trailing_zeros() as usize / 8;
+                mask &= mask - 1;
+                batch[i] = slow_path(halves[i], rng, t);
+            }
+        }
+        let tail = batch.len() - chunks.remainder().len();
+        for i in tail..batch.len() {
+            if missed[i] != 0 {
+                batch[i] = slow_path(halves[i], rng, t);
+            }
         }
     }
+}
+
+/// [`fast_path`] compiled for AVX2 when the processor has it (gathered table look-ups, eight
+/// samples at a time), else for the baseline instruction set.
+fn fast_path_dispatch(halves: &[u32], out: &mut [f32], missed: &mut [u8], t: &Tables) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: `fast_path_avx2` only needs the AVX2 instructions, whose presence was
+            // just checked at run time; it is otherwise ordinary safe code.
+            return unsafe { fast_path_avx2(halves, out, missed, t) };
+        }
+    }
+    fast_path(halves, out, missed, t)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fast_path_avx2(halves: &[u32], out: &mut [f32], missed: &mut [u8], t: &Tables) -> bool {
+    fast_path(halves, out, missed, t)
+}
+
+/// The ziggurat's fast path for every sample, without branches (so it vectorises); returns
+/// whether any sample missed it, and flags those in `missed`.
+#[inline(always)]
+fn fast_path(halves: &[u32], out: &mut [f32], missed: &mut [u8], t: &Tables) -> bool {
+    let mut any = 0u8;
+    for ((slot, flag), &bits) in out.iter_mut().zip(missed.iter_mut()).zip(halves) {
+        let layer = (bits & (LAYERS as u32 - 1)) as usize;
+        let position = bits >> (32 - POSITION_BITS);
+        let magnitude = position as f32 * t.wn32[layer];
+        // Bit 7 is the sign; move it to the float's sign bit.
+        *slot = f32::from_bits(magnitude.to_bits() ^ ((bits & 0x80) << 24));
+        *flag = (position >= t.kn[layer]) as u8;
+        any |= *flag;
+    }
+    any != 0
 }
 
 /// `n` standard normal samples (see [`fill_standard_normal_f32`]).
@@ -193,7 +233,8 @@ mod tests {
         let t = 1.0 / (1.0 + 0.327_591_1 * z);
         let poly = t
             * (0.254_829_592
-                + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+                + t * (-0.284_496_736
+                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
         let erf = 1.0 - poly * (-z * z).exp();
         if x >= 0.0 {
             0.5 * (1.0 + erf)
@@ -222,7 +263,11 @@ mod tests {
             counts[bin] += 1;
         }
         let mut probs = vec![normal_cdf(-4.0)];
-        probs.extend(edges.windows(2).map(|w| normal_cdf(w[1]) - normal_cdf(w[0])));
+        probs.extend(
+            edges
+                .windows(2)
+                .map(|w| normal_cdf(w[1]) - normal_cdf(w[0])),
+        );
         probs.push(1.0 - normal_cdf(4.0));
         let chi2: f64 = counts
             .iter()
@@ -269,5 +314,17 @@ mod tests {
                 assert!(out.windows(2).all(|w| w[0] != w[1]), "{n}");
             }
         }
+    }
+
+    #[test]
+    fn vector_and_baseline_fast_paths_agree() {
+        let t = tables();
+        let mut rng = Rng::new(21);
+        let halves: Vec<u32> = (0..1000).map(|_| rng.next_u64() as u32).collect();
+        let (mut a, mut b) = (vec![0.0f32; 1000], vec![0.0f32; 1000]);
+        let (mut fa, mut fb) = (vec![0u8; 1000], vec![0u8; 1000]);
+        let any_a = fast_path(&halves, &mut a, &mut fa, t);
+        let any_b = fast_path_dispatch(&halves, &mut b, &mut fb, t);
+        assert_eq!((a, fa, any_a), (b, fb, any_b));
     }
 }

@@ -949,7 +949,9 @@ mod tests {
 
     #[test]
     fn lane_reductions_match_plain_loops() {
-        let v: Vec<f32> = (0..1037).map(|n| ((n * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let v: Vec<f32> = (0..1037)
+            .map(|n| ((n * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
         for len in [0usize, 1, 7, 8, 9, 1037] {
             let part = &v[..len];
             let peak = part.iter().fold(0.0f32, |m, x| m.max(x.abs()));
