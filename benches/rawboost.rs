@@ -40,5 +40,31 @@ fn bench_algorithms(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_algorithms);
+/// The pieces SSI spends its time in: white noise and one coloured filter.
+fn bench_parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rawboost_parts_66800");
+    let mut rng = Rng::new(2);
+    let mut white = vec![0.0f32; NUM_SAMPLES];
+    group.bench_function("white_noise", |b| {
+        b.iter(|| dpda::augment::normal::fill_standard_normal_f32(&mut rng, black_box(&mut white)))
+    });
+    let params = RawBoostParams::default();
+    let filter = dpda::augment::rawboost::draw_notch_filter(
+        &params,
+        0.0,
+        0.0,
+        SAMPLE_RATE_HZ,
+        &mut Rng::new(3),
+    )
+    .map(|f| f.taps)
+    .unwrap_or_else(|_| vec![1.0]);
+    group.bench_function("coloured_filter", |b| {
+        b.iter(|| {
+            dpda::augment::fir::fir_sum_crop_fft(black_box(&white), std::slice::from_ref(&filter))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_algorithms, bench_parts);
 criterion_main!(benches);
