@@ -1,2 +1,10 @@
 //! Augmentations applied to raw waveforms. RawBoost (Tak et al., ICASSP 2022) is reproduced with
 //! the reference implementation's exact semantics; every draw comes from a caller-provided seed.
+
+pub mod fir;
+pub mod rawboost;
+
+pub use rawboost::{
+    rawboost, rawboost_batch, Augmented, RawBoostAlgo, RawBoostError, RawBoostParams,
+    RawBoostReport,
+};
