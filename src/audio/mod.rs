@@ -9,6 +9,7 @@
 mod decode;
 mod error;
 mod files;
+pub mod flac_write;
 mod pad;
 mod resample;
 mod wav;

@@ -6,6 +6,8 @@
 //! the first problem is an error or every problem is skipped and reported; nothing is dropped
 //! silently.
 
+pub mod corpus;
+pub mod demo;
 pub mod protocol;
 
 use std::fmt;
