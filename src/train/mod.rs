@@ -13,6 +13,7 @@ pub mod events;
 pub mod methods;
 pub mod model;
 pub mod run;
+pub mod score;
 pub mod step;
 pub mod worker;
 
