@@ -5,6 +5,8 @@
 //! thread, which prepares batches ([`data`]), takes steps ([`step`]), writes metrics and
 //! checkpoints ([`checkpoint`]) and reports [`events::TrainEvent`]s.
 
+pub mod align;
+pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -12,7 +14,10 @@ pub mod error;
 pub mod events;
 pub mod methods;
 pub mod model;
+pub mod optim;
 pub mod run;
+pub mod sam;
+pub mod schedule;
 pub mod score;
 pub mod step;
 pub mod worker;
