@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use dpda::train::config::{load_plan, plan_from_str, AlignMethod, CorpusPlan, TrainMode};
+use dpda::train::align::AlignMethod;
+use dpda::train::config::{load_plan, plan_from_str, CorpusPlan, TrainMode};
 use dpda::train::TrainError;
 
 #[test]

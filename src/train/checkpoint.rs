@@ -10,7 +10,9 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::error::{io_err, TrainError};
-use super::methods::{Aligner, Optimizer};
+use super::align::GradientAligner;
+use super::average::{average_checkpoints, BestCheckpoints, CheckpointTensors, NamedTensor};
+use super::optim::Optimizer;
 use crate::nn::Model;
 use crate::rng::Rng;
 
@@ -24,15 +26,15 @@ pub struct Sidecar {
     /// Optimizer steps done.
     pub step: u64,
     pub optimizer: Optimizer,
-    pub aligner: Aligner,
+    pub aligner: GradientAligner,
     pub rng: Rng,
     pub best_dev_loss: Option<f64>,
     pub best_epoch: Option<u64>,
     /// Dev EER threshold (bona fide logit) of the checkpoint's epoch.
     pub dev_eer_threshold: Option<f64>,
     pub epochs_since_best: u64,
-    /// `(epoch, dev loss)` of the kept best checkpoints, best first.
-    pub kept_best: Vec<(u64, f64)>,
+    /// The kept best checkpoints by dev loss (paths relative to the checkpoint folder).
+    pub kept_best: BestCheckpoints,
     /// Running counters of the current epoch.
     pub epoch_conflicts: u64,
     pub epoch_dual_steps: u64,
@@ -122,29 +124,35 @@ pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), TrainError> {
     set_model_state(model, &tensors, path)
 }
 
-/// Element-wise mean of the tensors of several checkpoints (each loaded once, independently; the
-/// reference's aliasing bug, which weighted one checkpoint twice and dropped another, is avoided).
+/// Element-wise mean of several checkpoints (each loaded once, independently; the reference's
+/// aliasing bug, which weighted one checkpoint twice and dropped another, is avoided).
 pub fn average(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>, TrainError> {
-    let first = paths.first().ok_or_else(|| TrainError::Checkpoint {
-        path: PathBuf::new(),
-        message: "no checkpoints to average".into(),
-    })?;
-    let mut sum: HashMap<String, Tensor> = load_tensors(first, &Device::Cpu)?
-        .into_iter()
-        .map(|(k, v)| v.to_dtype(candle_core::DType::F64).map(|v| (k, v)))
-        .collect::<Result<_, _>>()?;
-    for path in &paths[1..] {
-        let other = load_tensors(path, &Device::Cpu)?;
-        for (name, acc) in sum.iter_mut() {
-            let t = other.get(name).ok_or_else(|| TrainError::Checkpoint {
-                path: path.clone(),
-                message: format!("tensor '{name}' missing"),
-            })?;
-            *acc = (&*acc + t.to_dtype(candle_core::DType::F64)?)?;
+    let mut checkpoints = Vec::with_capacity(paths.len());
+    for path in paths {
+        let mut tensors: Vec<NamedTensor> = Vec::new();
+        let mut loaded: Vec<(String, Tensor)> = load_tensors(path, &Device::Cpu)?.into_iter().collect();
+        loaded.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in loaded {
+            tensors.push(NamedTensor {
+                shape: t.dims().to_vec(),
+                values: t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+                name,
+            });
         }
+        checkpoints.push(CheckpointTensors {
+            source_name: path.display().to_string(),
+            tensors,
+        });
     }
-    let k = paths.len() as f64;
-    sum.into_iter()
-        .map(|(name, t)| Ok((name, (t / k)?.to_dtype(candle_core::DType::F32)?)))
+    let averaged = average_checkpoints(&checkpoints).map_err(|e| TrainError::Checkpoint {
+        path: paths.first().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    })?;
+    averaged
+        .into_iter()
+        .map(|t| {
+            let tensor = Tensor::from_vec(t.values, t.shape, &Device::Cpu)?;
+            Ok((t.name, tensor))
+        })
         .collect()
 }

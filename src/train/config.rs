@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::align::AlignMethod;
+use super::optim::{OptimizerConfig, OptimizerKind};
+use super::schedule::ScheduleConfig;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
 use crate::data::demo::DemoSize;
 
@@ -23,12 +26,12 @@ pub enum ConfigError {
     #[error("override '{assignment}': {message}")]
     Override { assignment: String, message: String },
     #[error("{key}: {message}")]
-    Invalid { key: &'static str, message: String },
+    Invalid { key: String, message: String },
 }
 
-fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        key,
+        key: key.into(),
         message: message.into(),
     }
 }
@@ -190,6 +193,8 @@ pub struct RawSchedule {
     pub warmup_steps: u64,
     /// Cosine floor as a fraction of `lr`.
     pub min_lr_ratio: f64,
+    /// Warm-up starts at this fraction of `lr` (PyTorch `LinearLR`'s `start_factor`).
+    pub warmup_start_factor: f64,
 }
 
 impl Default for RawSchedule {
@@ -198,6 +203,7 @@ impl Default for RawSchedule {
             name: "constant".into(),
             warmup_steps: 0,
             min_lr_ratio: 0.0,
+            warmup_start_factor: 1.0 / 3.0,
         }
     }
 }
@@ -295,56 +301,11 @@ pub enum Layout {
     Separate,
 }
 
-/// Gradient alignment method for the dual path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlignMethod {
-    None,
-    PcGrad,
-    GradVac,
-    CaGrad,
-    Mgda,
-}
-
-impl AlignMethod {
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            AlignMethod::None => "none",
-            AlignMethod::PcGrad => "pcgrad",
-            AlignMethod::GradVac => "gradvac",
-            AlignMethod::CaGrad => "cagrad",
-            AlignMethod::Mgda => "mgda",
-        }
-    }
-}
-
-/// Base optimizer kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimKind {
-    Adam,
-    AdamW,
-    Sgd,
-}
-
-/// Validated optimizer settings.
+/// Validated optimizer settings: the base learning rate and the optimizer itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimPlan {
-    pub kind: OptimKind,
     pub lr: f64,
-    pub weight_decay: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub momentum: f64,
-}
-
-/// Validated schedule.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SchedulePlan {
-    Constant { warmup_steps: u64 },
-    Cosine { warmup_steps: u64, min_lr_ratio: f64 },
+    pub config: OptimizerConfig,
 }
 
 /// Validated SAM settings (present only when enabled).
@@ -410,7 +371,7 @@ pub struct Plan {
     pub model: ModelPlan,
     pub train: TrainPlan,
     pub optim: OptimPlan,
-    pub schedule: SchedulePlan,
+    pub schedule: ScheduleConfig,
     pub sam: Option<SamPlan>,
     pub device: DeviceKind,
     /// The resolved configuration as TOML (written to the run folder).
@@ -502,14 +463,6 @@ fn check_non_negative(key: &'static str, value: f64) -> Result<(), ConfigError> 
         Ok(())
     } else {
         Err(invalid(key, format!("must be a finite number ≥ 0, got {value}")))
-    }
-}
-
-fn check_unit_open(key: &'static str, value: f64) -> Result<(), ConfigError> {
-    if (0.0..1.0).contains(&value) {
-        Ok(())
-    } else {
-        Err(invalid(key, format!("must be in [0, 1), got {value}")))
     }
 }
 
@@ -607,17 +560,12 @@ impl RawConfig {
             &t.layout,
             &[("joint", Layout::Joint), ("separate", Layout::Separate)],
         )?;
-        let align = one_of(
-            "train.align",
-            &t.align,
-            &[
-                ("none", AlignMethod::None),
-                ("pcgrad", AlignMethod::PcGrad),
-                ("gradvac", AlignMethod::GradVac),
-                ("cagrad", AlignMethod::CaGrad),
-                ("mgda", AlignMethod::Mgda),
-            ],
-        )?;
+        let align: AlignMethod = t
+            .align
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|e: super::align::UnknownAlignMethod| invalid("train.align", e.to_string()))?;
         if mode != TrainMode::Dual && align != AlignMethod::None {
             return Err(invalid(
                 "train.align",
@@ -673,26 +621,35 @@ impl RawConfig {
             "optim.name",
             &o.name,
             &[
-                ("adam", OptimKind::Adam),
-                ("adamw", OptimKind::AdamW),
-                ("sgd", OptimKind::Sgd),
+                ("adam", OptimizerKind::Adam),
+                ("adamw", OptimizerKind::AdamW),
+                ("sgd", OptimizerKind::Sgd),
             ],
         )?;
         check_positive("optim.lr", o.lr)?;
-        check_non_negative("optim.weight_decay", o.weight_decay)?;
-        check_unit_open("optim.beta1", o.beta1)?;
-        check_unit_open("optim.beta2", o.beta2)?;
-        check_positive("optim.eps", o.eps)?;
-        check_unit_open("optim.momentum", o.momentum)?;
-        let optim = OptimPlan {
+        let is_sgd = kind == OptimizerKind::Sgd;
+        let config = OptimizerConfig {
             kind,
-            lr: o.lr,
-            weight_decay: o.weight_decay,
-            beta1: o.beta1,
-            beta2: o.beta2,
-            eps: o.eps,
-            momentum: o.momentum,
+            weight_decay: Some(o.weight_decay),
+            beta1: (!is_sgd).then_some(o.beta1),
+            beta2: (!is_sgd).then_some(o.beta2),
+            eps: (!is_sgd).then_some(o.eps),
+            momentum: is_sgd.then_some(o.momentum),
+            nesterov: None,
+            max_grad_norm: (t.clip_grad_norm > 0.0).then_some(t.clip_grad_norm),
         };
+        config.build().map_err(|e| match e {
+            super::optim::OptimError::InvalidConfig { field, message } => {
+                let key = if field == "max_grad_norm" {
+                    "train.clip_grad_norm".to_string()
+                } else {
+                    format!("optim.{field}")
+                };
+                invalid(key, message)
+            }
+            other => invalid("optim", other.to_string()),
+        })?;
+        let optim = OptimPlan { lr: o.lr, config };
 
         let s = self.schedule;
         if !(0.0..=1.0).contains(&s.min_lr_ratio) {
@@ -701,17 +658,25 @@ impl RawConfig {
                 format!("must be in [0, 1], got {}", s.min_lr_ratio),
             ));
         }
+        if !(s.warmup_start_factor > 0.0 && s.warmup_start_factor <= 1.0) {
+            return Err(invalid(
+                "schedule.warmup_start_factor",
+                format!("must be in (0, 1], got {}", s.warmup_start_factor),
+            ));
+        }
         let schedule = match one_of(
             "schedule.name",
             &s.name,
             &[("constant", false), ("cosine", true)],
         )? {
-            false => SchedulePlan::Constant {
+            false => ScheduleConfig::Constant {
                 warmup_steps: s.warmup_steps,
+                warmup_start_factor: s.warmup_start_factor,
             },
-            true => SchedulePlan::Cosine {
+            true => ScheduleConfig::Cosine {
+                eta_min: o.lr * s.min_lr_ratio,
                 warmup_steps: s.warmup_steps,
-                min_lr_ratio: s.min_lr_ratio,
+                warmup_start_factor: s.warmup_start_factor,
             },
         };
 
@@ -766,7 +731,8 @@ mod tests {
         assert_eq!(plan.train.patience, 7);
         assert_eq!(plan.train.keep_best, 5);
         assert_eq!(plan.data.rawboost_algo, RawBoostAlgo::LnlIsdSsi);
-        assert_eq!(plan.optim.kind, OptimKind::Adam);
+        assert_eq!(plan.optim.config.kind, OptimizerKind::Adam);
+        assert_eq!(plan.optim.config.weight_decay, Some(1e-4));
     }
 
     #[test]

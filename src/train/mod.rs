@@ -12,7 +12,6 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod events;
-pub mod methods;
 pub mod model;
 pub mod optim;
 pub mod run;

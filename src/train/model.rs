@@ -1,4 +1,4 @@
-//! Model construction for runs and flat views of a model's parameters and gradients.
+//! Model construction for runs, and the training loss.
 //!
 //! The trainer builds models by registry name through [`build_model`]. Besides the registry's
 //! models it knows `tiny`: a few-thousand-parameter frame-energy network (framing → linear
@@ -6,10 +6,9 @@
 //! gradients are exact in candle 0.11.1 (matmul, abs, log, mean, broadcast arithmetic, relu). It
 //! keeps trainer tests and the benchmark fast and independent of the bigger architectures.
 //!
-//! The flat helpers order everything by [`Model::trainable`] (sorted by name), so a flat
-//! gradient, a flat parameter vector and the optimizer's state line up element for element.
+//! It also holds the class-weighted cross-entropy every path's loss uses.
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::VarMap;
 
 use crate::nn::{Mode, Model, NamedVar, NnError};
@@ -205,71 +204,6 @@ impl Model for TinyModel {
     }
 }
 
-/// Element counts of the trainable variables, in order.
-pub fn layout(vars: &[NamedVar]) -> Vec<usize> {
-    vars.iter().map(|v| v.var.as_tensor().elem_count()).collect()
-}
-
-/// The trainable parameters as one flat vector.
-pub fn read_params(vars: &[NamedVar]) -> candle_core::Result<Vec<f32>> {
-    let mut out = Vec::new();
-    for v in vars {
-        out.extend(
-            v.var
-                .as_tensor()
-                .flatten_all()?
-                .to_dtype(DType::F32)?
-                .to_vec1::<f32>()?,
-        );
-    }
-    Ok(out)
-}
-
-/// Write a flat vector back into the trainable parameters.
-pub fn write_params(vars: &[NamedVar], flat: &[f32]) -> candle_core::Result<()> {
-    let mut offset = 0;
-    for v in vars {
-        let t = v.var.as_tensor();
-        let n = t.elem_count();
-        let slice = flat.get(offset..offset + n).ok_or_else(|| {
-            candle_core::Error::Msg(format!("flat parameter vector too short for {}", v.name))
-        })?;
-        let new = Tensor::from_slice(slice, t.shape(), t.device())?.to_dtype(t.dtype())?;
-        v.var.set(&new)?;
-        offset += n;
-    }
-    Ok(())
-}
-
-/// The gradients of `vars` in `grads` as one flat vector (zeros where a variable got none).
-pub fn gather_grads(
-    grads: &candle_core::backprop::GradStore,
-    vars: &[NamedVar],
-) -> candle_core::Result<Vec<f32>> {
-    let mut out = Vec::new();
-    for v in vars {
-        let t = v.var.as_tensor();
-        match grads.get(t) {
-            Some(g) => out.extend(g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?),
-            None => out.extend(std::iter::repeat_n(0.0f32, t.elem_count())),
-        }
-    }
-    Ok(out)
-}
-
-/// Cosine between two flat gradients per variable (`None` where either slice is zero).
-pub fn per_tensor_cosine(vars: &[NamedVar], a: &[f32], b: &[f32]) -> Vec<Option<f64>> {
-    let mut offset = 0;
-    layout(vars)
-        .into_iter()
-        .map(|n| {
-            let range = offset..offset + n;
-            offset += n;
-            super::methods::cosine(&a[range.clone()], &b[range])
-        })
-        .collect()
-}
-
 /// Class-weighted cross-entropy with PyTorch's weighted-mean reduction:
 /// Σ w[yᵢ]·(−log pᵢ[yᵢ]) / Σ w[yᵢ]. `logits` `[batch, 2]`, `labels` class indices (0 spoof,
 /// 1 bona fide).
@@ -295,6 +229,7 @@ pub fn weighted_cross_entropy(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::flat::{gather_grads, read_params, write_params};
 
     #[test]
     fn weighted_ce_matches_a_hand_computation() {

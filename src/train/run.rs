@@ -20,7 +20,8 @@ use super::config::{DeviceKind, Plan, TrainMode};
 use super::data::{epoch_order, load_split, prepare_batch, AugmentSpec, ClipSet};
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
-use super::methods::{learning_rate, Aligner, Optimizer};
+use super::align::GradientAligner;
+use super::average::{BestCheckpoints, Offer};
 use super::model::build_model;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
@@ -156,6 +157,13 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         None => steps_per_epoch * t.epochs as u64,
     };
 
+    let schedule = plan
+        .schedule
+        .build(plan.optim.lr, total_steps.max(1))
+        .map_err(|e| super::config::ConfigError::Invalid {
+            key: "schedule".into(),
+            message: e.to_string(),
+        })?;
     let (last_weights, last_side) = checkpoint::checkpoint_paths(&ckpt_dir, "last");
     let resuming = ctx.resume && last_side.is_file() && last_weights.is_file();
     let mut side = if resuming {
@@ -176,14 +184,19 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             epoch: 0,
             batch_in_epoch: 0,
             step: 0,
-            optimizer: Optimizer::new(&plan.optim, num_params),
-            aligner: Aligner::new(t.align),
+            optimizer: plan.optim.config.build().map_err(|e| {
+                super::config::ConfigError::Invalid {
+                    key: "optim".into(),
+                    message: e.to_string(),
+                }
+            })?,
+            aligner: GradientAligner::new(t.align),
             rng: Rng::new(t.seed ^ STREAM_DROPOUT),
             best_dev_loss: None,
             best_epoch: None,
             dev_eer_threshold: None,
             epochs_since_best: 0,
-            kept_best: Vec::new(),
+            kept_best: BestCheckpoints::new(t.keep_best),
             epoch_conflicts: 0,
             epoch_dual_steps: 0,
             epoch_loss_sum: 0.0,
@@ -211,7 +224,6 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     };
     let want_orig = t.mode != TrainMode::Augmented;
     let want_aug = t.mode != TrainMode::Plain;
-    let layer_names: Vec<String> = model.trainable().iter().map(|v| v.name.clone()).collect();
     let mut reason = "epochs";
     let mut epoch_start = Instant::now();
 
@@ -264,7 +276,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 epoch,
             });
             let batch = prepare_batch(&train_set, indices, plan.data.num_samples, want_orig, augment)?;
-            let lr = learning_rate(plan.schedule, plan.optim.lr, side.step, total_steps);
+            let lr = schedule.lr_at(side.step);
             let step_number = side.step + 1;
             if t.inject_panic_at_step == Some(step_number) {
                 panic!("injected panic at step {step_number}");
@@ -311,11 +323,11 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             if listening {
                 listening = emit(TrainEvent::Step(m));
             }
-            if let Some(cos) = outcome.layer_cos {
+            if let Some(pairs) = outcome.layer_cos {
                 let lc = LayerCos {
                     step: side.step,
-                    names: layer_names.clone(),
-                    cos,
+                    names: pairs.iter().map(|(n, _)| n.clone()).collect(),
+                    cos: pairs.iter().map(|(_, c)| Some(*c)).collect(),
                 };
                 layer_file.write(&lc)?;
                 if listening {
@@ -370,28 +382,26 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         side.optimizer = state.optimizer.clone();
         side.aligner = state.aligner.clone();
         side.rng = state.rng.clone();
-        // Keep the k best epochs by dev loss (a finite loss only).
-        if dev.loss.is_finite() {
-            let stem = format!("epoch-{epoch:03}");
-            side.kept_best.push((epoch, dev.loss));
+        // Keep the k best epochs by dev loss (files named relative to the checkpoint folder, so
+        // a run folder can be moved).
+        let stem = format!("epoch-{epoch:03}");
+        if let Offer::Kept { evicted } =
             side.kept_best
-                .sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
-            let evicted: Vec<(u64, f64)> = side.kept_best.split_off(t.keep_best.min(side.kept_best.len()));
-            if side.kept_best.iter().any(|(e, _)| *e == epoch) {
-                let path = checkpoint::save(&ckpt_dir, &stem, model.as_ref(), &side)?;
-                if listening {
-                    listening = emit(TrainEvent::Checkpoint {
-                        epoch,
-                        step: side.step,
-                        path,
-                        is_best: is_best,
-                    });
-                }
+                .offer(epoch, dev.loss, format!("{stem}.safetensors"))
+        {
+            let path = checkpoint::save(&ckpt_dir, &stem, model.as_ref(), &side)?;
+            if listening {
+                listening = emit(TrainEvent::Checkpoint {
+                    epoch,
+                    step: side.step,
+                    path,
+                    is_best,
+                });
             }
-            for (e, _) in evicted {
-                let (w, s) = checkpoint::checkpoint_paths(&ckpt_dir, &format!("epoch-{e:03}"));
-                let _ = std::fs::remove_file(w);
-                let _ = std::fs::remove_file(s);
+            if let Some(file) = evicted {
+                let weights = ckpt_dir.join(&file);
+                let _ = std::fs::remove_file(weights.with_extension("json"));
+                let _ = std::fs::remove_file(weights);
             }
         }
         checkpoint::save(&ckpt_dir, "last", model.as_ref(), &side)?;
@@ -403,12 +413,9 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     }
 
     // Final model: the mean of the kept best checkpoints (the current weights when none).
-    let averaged: Vec<u64> = side.kept_best.iter().map(|(e, _)| *e).collect();
+    let averaged: Vec<u64> = side.kept_best.entries().iter().map(|e| e.epoch).collect();
     if !averaged.is_empty() {
-        let paths: Vec<PathBuf> = averaged
-            .iter()
-            .map(|e| checkpoint::checkpoint_paths(&ckpt_dir, &format!("epoch-{e:03}")).0)
-            .collect();
+        let paths: Vec<PathBuf> = side.kept_best.paths().map(|p| ckpt_dir.join(p)).collect();
         let tensors = checkpoint::average(&paths)?;
         checkpoint::set_model_state(model.as_ref(), &tensors, &ckpt_dir)?;
     }

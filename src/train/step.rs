@@ -19,16 +19,26 @@ use candle_core::{Device, Tensor};
 use super::config::{Layout, Plan, TrainMode};
 use super::data::{Batch, ClipSet};
 use super::error::TrainError;
-use super::methods::{cosine, norm, sam_epsilon, Aligner, Optimizer};
-use super::model::{gather_grads, per_tensor_cosine, read_params, weighted_cross_entropy, write_params};
+use super::align::GradientAligner;
+use super::model::weighted_cross_entropy;
+use super::optim::{global_norm, Optimizer};
+use super::sam::{sam_epsilon, SharpnessAccumulator};
+use crate::nn::flat::{gather_grads, per_tensor_cosine, read_params, write_params, FlatLayout};
 use crate::nn::{Mode, Model};
+
+/// ASAM's η added to |w| (Kwon et al. 2021's default).
+const ASAM_ETA: f32 = 0.01;
+
+fn norm(g: &[f32]) -> f64 {
+    g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
 use crate::rng::Rng;
 
 /// Mutable state carried from step to step (all of it goes into checkpoints).
 #[derive(Clone, Debug)]
 pub struct StepState {
     pub optimizer: Optimizer,
-    pub aligner: Aligner,
+    pub aligner: GradientAligner,
     /// Dropout masks.
     pub rng: Rng,
 }
@@ -41,7 +51,8 @@ pub struct StepOutcome {
     pub grad_norm_orig: Option<f64>,
     pub grad_norm_aug: Option<f64>,
     pub grad_cos: Option<f64>,
-    pub layer_cos: Option<Vec<Option<f64>>>,
+    /// `(tensor name, cosine)` when asked for.
+    pub layer_cos: Option<Vec<(String, f64)>>,
 }
 
 /// Losses and flat gradients of the paths a mode runs.
@@ -128,9 +139,13 @@ fn path_grads(
     })
 }
 
-fn combine(aligner: &mut Aligner, p: &PathGrads) -> Result<Vec<f32>, TrainError> {
+fn combine(aligner: &mut GradientAligner, p: &PathGrads) -> Result<Vec<f32>, TrainError> {
     match (&p.g_orig, &p.g_aug) {
-        (Some(a), Some(b)) => Ok(aligner.combine(a, b)),
+        (Some(a), Some(b)) => {
+            let mut out = vec![0.0f32; a.len()];
+            aligner.combine(a, b, &mut out);
+            Ok(out)
+        }
         (Some(g), None) | (None, Some(g)) => Ok(g.clone()),
         (None, None) => Err(TrainError::Device("no gradient computed".into())),
     }
@@ -182,33 +197,38 @@ pub fn train_step(
         }
     }
     if let (Some(a), Some(b)) = (&p.g_orig, &p.g_aug) {
-        outcome.grad_cos = cosine(a, b);
+        outcome.grad_cos = Some(f64::from(crate::nn::flat::cosine(a, b)));
         if want_layer_cos {
-            outcome.layer_cos = Some(per_tensor_cosine(model.trainable(), a, b));
+            let layout = FlatLayout::new(model.trainable());
+            outcome.layer_cos = Some(
+                per_tensor_cosine(&layout, a, b)
+                    .into_iter()
+                    .map(|(name, c)| (name, f64::from(c)))
+                    .collect(),
+            );
         }
     }
-    let mut grad = combine(&mut state.aligner, &p)?;
+    let grad = combine(&mut state.aligner, &p)?;
     let mut params = read_params(model.trainable())?;
-    if let Some(sam) = &plan.sam {
-        let eps = sam_epsilon(sam, &params, &grad);
+    let grad = if let Some(sam) = &plan.sam {
+        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, ASAM_ETA);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(w, e)| w + e).collect();
         write_params(model.trainable(), &perturbed)?;
         let mut rng = rng_before;
         let second = path_grads(model, plan, batch, Mode::TrainFrozenStats, &mut rng, device);
         write_params(model.trainable(), &params)?;
-        grad = combine(&mut state.aligner, &second?)?;
-    }
-    if let Some(max_norm) = plan.train.clip_grad_norm {
-        let n = norm(&grad);
-        if n > max_norm {
-            let scale = (max_norm / n) as f32;
-            grad.iter_mut().for_each(|g| *g *= scale);
-        }
-    }
-    if !norm(&grad).is_finite() {
+        combine(&mut state.aligner, &second?)?
+    } else {
+        grad
+    };
+    // Clipping (train.clip_grad_norm) happens inside the optimizer, on this final gradient.
+    if !global_norm(&grad).is_finite() {
         return Err(non_finite("combined gradient"));
     }
-    state.optimizer.step(&mut params, &grad, lr);
+    state
+        .optimizer
+        .step(&mut params, &grad, lr as f32)
+        .map_err(|e| TrainError::Device(format!("optimizer: {e}")))?;
     write_params(model.trainable(), &params)?;
     Ok(outcome)
 }
@@ -281,22 +301,21 @@ pub fn m_sharpness(
     let n = plan.data.num_samples;
     let w = plan.train.class_weights;
     let params = read_params(model.trainable())?;
-    let (mut total, mut count) = (0.0, 0usize);
+    let mut acc = SharpnessAccumulator::default();
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut rng = Rng::new(0);
     for chunk in indices.chunks(plan.train.eval_batch_size.max(1)) {
         let batch = super::data::prepare_batch(set, chunk, n, true, None)?;
         let x = to_tensor(batch.orig.as_deref().unwrap_or_default(), chunk.len(), n, device)?;
         let (loss, grad) = loss_and_grads(model, &model.forward(&x, Mode::Eval, &mut rng)?, &batch.labels, w)?;
-        let eps = sam_epsilon(&sam, &params, &grad);
+        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, ASAM_ETA);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(p, e)| p + e).collect();
         write_params(model.trainable(), &perturbed)?;
         let logits = logits_rows(&model.forward(&x, Mode::Eval, &mut rng)?.detach());
         write_params(model.trainable(), &params)?;
         let (a, b) = batch_nll(&logits?, &batch.labels, w);
         let loss_eps = if b > 0.0 { a / b } else { 0.0 };
-        total += (loss_eps - loss) * chunk.len() as f64;
-        count += chunk.len();
+        acc.add_batch(loss, loss_eps, chunk.len());
     }
-    Ok((count > 0).then(|| total / count as f64))
+    Ok(acc.value())
 }
