@@ -11,6 +11,8 @@
 pub mod flat;
 pub mod gradcheck;
 pub mod layers;
+pub mod lcnn;
+pub mod registry;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
