@@ -65,6 +65,8 @@ fn out_of_range_values_are_refused_with_their_key() {
         ("train.class_weights=[-1.0, 1.0]", "train.class_weights"),
         ("device.kind=\"tpu\"", "device.kind"),
         ("schedule.name=\"linear\"", "schedule.name"),
+        ("model.name=\"resnet\"", "model.name"),
+        ("model.options.dropuot=0.5", "model.options"),
     ] {
         let result = plan_from_str("", "x.toml", &[set.to_string()]);
         if key.is_empty() {

@@ -540,6 +540,21 @@ impl RawConfig {
         if self.model.name.trim().is_empty() {
             return Err(invalid("model.name", "must not be empty"));
         }
+        let model_name = self.model.name.trim();
+        let known = model_name == "tiny" || crate::nn::registry::MODEL_NAMES.contains(&model_name);
+        if !known {
+            return Err(invalid(
+                "model.name",
+                format!(
+                    "unknown model '{model_name}' (known: tiny, {})",
+                    crate::nn::registry::MODEL_NAMES.join(", ")
+                ),
+            ));
+        }
+        if model_name != "tiny" {
+            super::model::registry_options(&self.model.options)
+                .map_err(|e| invalid("model.options", e.to_string()))?;
+        }
         let model = ModelPlan {
             name: self.model.name.trim().to_string(),
             options: self.model.options,

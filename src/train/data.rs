@@ -7,7 +7,7 @@
 //! thread scheduling or on whether the run was resumed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -103,20 +103,7 @@ impl ClipSet {
 /// Load one split of the configured corpus.
 pub fn load_split(plan: &DataPlan, split: Split) -> Result<ClipSet, TrainError> {
     let mut set = match &plan.corpus {
-        CorpusPlan::Demo { size, seed } => {
-            let corpus = crate::data::demo::DemoCorpus::new(*size, *seed);
-            let items: Vec<_> = corpus.split_items(split).collect();
-            let clips: Vec<Vec<f32>> = items.par_iter().map(|i| corpus.render(i)).collect();
-            ClipSet {
-                ids: items.iter().map(|i| i.utt_id.clone()).collect(),
-                labels: items.iter().map(|i| i.label).collect(),
-                attacks: items
-                    .iter()
-                    .map(|i| i.attack.map(|a| a.id().to_string()))
-                    .collect(),
-                source: Source::Memory(clips.into_iter().map(Arc::new).collect()),
-            }
-        }
+        CorpusPlan::Demo { size, seed } => demo_split(*size, *seed, split),
         CorpusPlan::Asvspoof2019La { root } => {
             if !root.is_dir() {
                 return Err(TrainError::DataPath {
@@ -157,6 +144,38 @@ pub fn load_split(plan: &DataPlan, split: Split) -> Result<ClipSet, TrainError> 
         Split::Train => {}
     }
     Ok(set)
+}
+
+type DemoKey = (crate::data::demo::DemoSize, u64, Split);
+
+/// Rendered demo splits of the most recent demo corpus (size, seed): runs started one after
+/// another in one process (GUI, tests) render its clips once.
+static DEMO_CACHE: Mutex<Vec<(DemoKey, ClipSet)>> = Mutex::new(Vec::new());
+
+fn demo_split(size: crate::data::demo::DemoSize, seed: u64, split: Split) -> ClipSet {
+    let key = (size, seed, split);
+    {
+        let cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, set)) = cache.iter().find(|(k, _)| *k == key) {
+            return set.clone();
+        }
+    }
+    let corpus = crate::data::demo::DemoCorpus::new(size, seed);
+    let items: Vec<_> = corpus.split_items(split).collect();
+    let clips: Vec<Vec<f32>> = items.par_iter().map(|i| corpus.render(i)).collect();
+    let set = ClipSet {
+        ids: items.iter().map(|i| i.utt_id.clone()).collect(),
+        labels: items.iter().map(|i| i.label).collect(),
+        attacks: items
+            .iter()
+            .map(|i| i.attack.map(|a| a.id().to_string()))
+            .collect(),
+        source: Source::Memory(clips.into_iter().map(Arc::new).collect()),
+    };
+    let mut cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|((s, d, _), _)| *s == size && *d == seed);
+    cache.push((key, set.clone()));
+    set
 }
 
 fn from_corpus(corpus: crate::data::corpus::Corpus) -> ClipSet {

@@ -8,16 +8,24 @@
 //!
 //! It also holds the class-weighted cross-entropy every path's loss uses.
 
-use candle_core::{Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::VarMap;
 
+use crate::nn::registry::ModelOptions;
 use crate::nn::{Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
-/// Models this build can construct.
-pub const KNOWN_MODELS: &[&str] = &["tiny"];
+/// Parse a `[model.options]` table into the registry's options (unknown keys refused).
+pub fn registry_options(options: &toml::Table) -> Result<ModelOptions, NnError> {
+    toml::Value::Table(options.clone())
+        .try_into::<ModelOptions>()
+        .map_err(|e| NnError::InvalidOption {
+            field: "model.options",
+            message: e.to_string().trim().to_string(),
+        })
+}
 
-/// Build model `name` with `options`, initialised from `seed`.
+/// Build model `name` (`tiny` or a registry model) with `options`, initialised from `seed`.
 pub fn build_model(
     name: &str,
     options: &toml::Table,
@@ -26,10 +34,18 @@ pub fn build_model(
 ) -> Result<Box<dyn Model>, NnError> {
     match name {
         "tiny" => Ok(Box::new(TinyModel::new(options, seed, device)?)),
-        _ => Err(NnError::UnknownModel {
-            name: name.to_string(),
-            known: KNOWN_MODELS.join(", "),
-        }),
+        _ => {
+            let options = registry_options(options)?;
+            crate::nn::registry::build_model(name, &options, seed, device, DType::F32).map_err(
+                |e| match e {
+                    NnError::UnknownModel { name, known } => NnError::UnknownModel {
+                        name,
+                        known: format!("tiny, {known}"),
+                    },
+                    other => other,
+                },
+            )
+        }
     }
 }
 
