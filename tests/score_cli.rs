@@ -38,11 +38,26 @@ fn train_then_score_files_folders_and_lists() {
     std::fs::write(&config, CONFIG).unwrap();
     let run_dir = dir.path().join("run");
     let out = dpda()
-        .args(["train", config.to_str().unwrap(), "--quiet", "--max-steps", "3"])
-        .args(["--set", "train.layout=separate", "--run-dir", run_dir.to_str().unwrap()])
+        .args([
+            "train",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--max-steps",
+            "3",
+        ])
+        .args([
+            "--set",
+            "train.layout=separate",
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3);
     assert!(std::fs::read_to_string(run_dir.join("config.toml"))
@@ -53,7 +68,11 @@ fn train_then_score_files_folders_and_lists() {
     std::fs::create_dir_all(audio.join("sub")).unwrap();
     write_tone(&audio.join("a.wav"), 220.0, 8000);
     write_tone(&audio.join("sub/b.wav"), 440.0, 3000);
-    std::fs::write(dir.path().join("list.txt"), "audio/a.wav\n# comment\naudio/sub/b.wav\n").unwrap();
+    std::fs::write(
+        dir.path().join("list.txt"),
+        "audio/a.wav\n# comment\naudio/sub/b.wav\n",
+    )
+    .unwrap();
     let scores_path = dir.path().join("scores.txt");
     let out = dpda()
         .args(["score", "--checkpoint", run_dir.to_str().unwrap()])
@@ -62,23 +81,57 @@ fn train_then_score_files_folders_and_lists() {
         .args(["--out", scores_path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let names: Vec<&str> = stdout.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
     assert_eq!(names, ["a", "a", "b"]);
-    let a1: f64 = stdout.lines().next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let a2: f64 = stdout.lines().nth(1).unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let a1: f64 = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let a2: f64 = stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(a1, a2, "the same file scores the same");
     assert_eq!(std::fs::read_to_string(&scores_path).unwrap(), stdout);
 
     // Per-window scores of a 0.5 s clip with 0.2 s windows every 0.1 s: starts 0 … 0.3 s.
     let out = dpda()
-        .args(["score", "--checkpoint", run_dir.join("checkpoints/final.safetensors").to_str().unwrap()])
+        .args([
+            "score",
+            "--checkpoint",
+            run_dir
+                .join("checkpoints/final.safetensors")
+                .to_str()
+                .unwrap(),
+        ])
         .args(["--window-s", "0.2", "--hop-s", "0.1", "--per-window"])
         .arg(audio.join("a.wav"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
@@ -103,7 +156,12 @@ fn score_without_a_model_name_or_run_config_fails_clearly() {
     let wav = dir.path().join("a.wav");
     write_tone(&wav, 100.0, 1000);
     let out = dpda()
-        .args(["score", "--checkpoint", ckpt.to_str().unwrap(), wav.to_str().unwrap()])
+        .args([
+            "score",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            wav.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -34,7 +34,10 @@ fn every_experiment_config_parses() {
     let pcgrad = load_plan(&dir.join("demo-dual-pcgrad.toml"), &[]).unwrap();
     assert_eq!(pcgrad.train.mode, TrainMode::Dual);
     assert_eq!(pcgrad.train.align, AlignMethod::PcGrad);
-    assert!(load_plan(&dir.join("demo-sam.toml"), &[]).unwrap().sam.is_some());
+    assert!(load_plan(&dir.join("demo-sam.toml"), &[])
+        .unwrap()
+        .sam
+        .is_some());
 }
 
 #[test]
@@ -47,7 +50,10 @@ fn unknown_keys_are_refused_with_their_name() {
         ("[trainer]\nmode = \"dual\"\n", "trainer"),
     ] {
         let err = plan_from_str(text, "x.toml", &[]).unwrap_err().to_string();
-        assert!(err.contains(key) && err.contains("x.toml"), "{text:?} → {err}");
+        assert!(
+            err.contains(key) && err.contains("x.toml"),
+            "{text:?} → {err}"
+        );
     }
 }
 
@@ -87,9 +93,18 @@ fn paper_configs_name_a_missing_corpus_root() {
         &[format!("data.root=\"{}\"", missing.display())],
     )
     .unwrap();
-    assert!(matches!(plan.data.corpus, CorpusPlan::Asvspoof2019La { .. }));
-    let err = dpda::train::data::load_split(&plan.data, dpda::data::corpus::Split::Train)
-        .unwrap_err();
-    assert!(matches!(err, TrainError::DataPath { key: "data.root", .. }));
+    assert!(matches!(
+        plan.data.corpus,
+        CorpusPlan::Asvspoof2019La { .. }
+    ));
+    let err =
+        dpda::train::data::load_split(&plan.data, dpda::data::corpus::Split::Train).unwrap_err();
+    assert!(matches!(
+        err,
+        TrainError::DataPath {
+            key: "data.root",
+            ..
+        }
+    ));
     assert!(err.to_string().contains("no-such-LA"), "{err}");
 }

@@ -52,7 +52,10 @@ fn a_run_writes_files_and_events_with_finite_losses() {
     let dir = tempfile::tempdir().unwrap();
     let mut handle = spawn(plan(&[]), dir.path().to_path_buf()).unwrap();
     let events = collect(&mut handle);
-    assert!(matches!(events.first(), Some(TrainEvent::Started { .. })), "{events:?}");
+    assert!(
+        matches!(events.first(), Some(TrainEvent::Started { .. })),
+        "{events:?}"
+    );
     let steps: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -67,7 +70,10 @@ fn a_run_writes_files_and_events_with_finite_losses() {
         assert!(m.grad_cos.unwrap().abs() <= 1.0 + 1e-9);
         assert_eq!(m.conflict, Some(m.grad_cos.unwrap() < 0.0));
     }
-    let epochs = events.iter().filter(|e| matches!(e, TrainEvent::Epoch(_))).count();
+    let epochs = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Epoch(_)))
+        .count();
     assert_eq!(epochs, 3);
     let summary = match events.last() {
         Some(TrainEvent::Finished { summary }) => summary.clone(),
@@ -87,17 +93,29 @@ fn a_run_writes_files_and_events_with_finite_losses() {
     ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
-    assert_eq!(metrics_without_time(dir.path(), "metrics.jsonl", "step_time_ms").len(), 12);
+    assert_eq!(
+        metrics_without_time(dir.path(), "metrics.jsonl", "step_time_ms").len(),
+        12
+    );
     let layer = metrics_without_time(dir.path(), "layer_cos.jsonl", "none");
     assert_eq!(layer.len(), 6);
     assert!(layer[0]["names"].as_array().unwrap().len() >= 2);
     // The score file names every eval clip once; `dpda eval` reads this two-column layout.
     let scores = std::fs::read_to_string(dir.path().join("scores-eval.txt")).unwrap();
     assert_eq!(scores.lines().count(), 16);
-    assert!(scores.lines().all(|l| l.split(' ').nth(1).unwrap().parse::<f64>().unwrap().is_finite()));
+    assert!(scores.lines().all(|l| l
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        .is_finite()));
     // The resolved configuration parses back to the same plan.
     let resolved = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
-    assert_eq!(plan_from_str(&resolved, "resolved", &[]).unwrap(), plan(&[]));
+    assert_eq!(
+        plan_from_str(&resolved, "resolved", &[]).unwrap(),
+        plan(&[])
+    );
 }
 
 #[test]
@@ -114,7 +132,12 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
         waker: None,
     };
     let events = collect(
-        &mut spawn_with(plan(&["train.max_steps=10"]), parts.path().to_path_buf(), options).unwrap(),
+        &mut spawn_with(
+            plan(&["train.max_steps=10"]),
+            parts.path().to_path_buf(),
+            options,
+        )
+        .unwrap(),
     );
     assert!(events.iter().any(|e| matches!(
         e,
@@ -125,8 +148,14 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
     )));
     let a = metrics_without_time(whole.path(), "metrics.jsonl", "step_time_ms");
     assert_eq!(a.len(), 10);
-    assert_eq!(a, metrics_without_time(parts.path(), "metrics.jsonl", "step_time_ms"));
-    assert_eq!(a, metrics_without_time(again.path(), "metrics.jsonl", "step_time_ms"));
+    assert_eq!(
+        a,
+        metrics_without_time(parts.path(), "metrics.jsonl", "step_time_ms")
+    );
+    assert_eq!(
+        a,
+        metrics_without_time(again.path(), "metrics.jsonl", "step_time_ms")
+    );
     assert_eq!(
         metrics_without_time(whole.path(), "epochs.jsonl", "epoch_time_s"),
         metrics_without_time(parts.path(), "epochs.jsonl", "epoch_time_s")
@@ -159,7 +188,10 @@ fn stop_takes_effect_within_one_iteration() {
         later_steps.iter().all(|&s| s <= first_step + 1),
         "steps after stop: {later_steps:?}"
     );
-    assert!(matches!(events.last(), Some(TrainEvent::Stopped)), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(TrainEvent::Stopped)),
+        "{events:?}"
+    );
     assert!(dir.path().join("checkpoints/last.safetensors").is_file());
 }
 
@@ -171,7 +203,10 @@ fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
     let events = collect(&mut spawn(p, dir.path().to_path_buf()).unwrap());
     match events.last() {
         Some(TrainEvent::Error { message }) => {
-            assert!(message.contains("non-finite") && message.contains("step 6"), "{message}")
+            assert!(
+                message.contains("non-finite") && message.contains("step 6"),
+                "{message}"
+            )
         }
         other => panic!("expected an error event, got {other:?}"),
     }
@@ -179,7 +214,10 @@ fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
         &std::fs::read_to_string(dir.path().join("checkpoints/last.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(side["step"], 4, "the end-of-epoch checkpoint before the bad step");
+    assert_eq!(
+        side["step"], 4,
+        "the end-of-epoch checkpoint before the bad step"
+    );
     let tensors = candle_core::safetensors::load(
         dir.path().join("checkpoints/last.safetensors"),
         &candle_core::Device::Cpu,

@@ -55,11 +55,22 @@ fn every_aligner_and_layout_trains_with_finite_metrics() {
             let s = steps(&events);
             assert_eq!(s.len(), 2, "{align}/{layout}: {events:?}");
             for m in &s {
-                for v in [m.loss_orig, m.loss_aug, m.grad_norm_orig, m.grad_norm_aug, m.grad_cos] {
+                for v in [
+                    m.loss_orig,
+                    m.loss_aug,
+                    m.grad_norm_orig,
+                    m.grad_norm_aug,
+                    m.grad_cos,
+                ] {
                     assert!(v.unwrap().is_finite(), "{align}/{layout}: {m:?}");
                 }
             }
-            first_losses.push((align, layout, s[0].loss_orig.unwrap(), s[1].loss_orig.unwrap()));
+            first_losses.push((
+                align,
+                layout,
+                s[0].loss_orig.unwrap(),
+                s[1].loss_orig.unwrap(),
+            ));
         }
     }
     // Step 1 sees the same weights whatever the aligner; the layouts differ (BatchNorm statistics
@@ -79,7 +90,9 @@ fn sam_trains_and_reports_m_sharpness() {
         "sam.m_sharpness=true".into(),
         "train.align=pcgrad".into(),
     ]));
-    assert!(steps(&events).iter().all(|m| m.loss_orig.unwrap().is_finite()));
+    assert!(steps(&events)
+        .iter()
+        .all(|m| m.loss_orig.unwrap().is_finite()));
     let epoch = events
         .iter()
         .find_map(|e| match e {

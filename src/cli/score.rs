@@ -48,7 +48,10 @@ fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 crate::audio::find_audio_files(input)
                     .with_context(|| format!("cannot list {}", input.display()))?,
             );
-        } else if input.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")) {
+        } else if input
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+        {
             let text = std::fs::read_to_string(input)
                 .with_context(|| format!("cannot read list {}", input.display()))?;
             let base = input.parent().unwrap_or(Path::new("."));
@@ -77,7 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if !(hop.is_finite() && hop > 0.0) {
                 anyhow::bail!("--hop-s must be > 0, got {hop}");
             }
-            Some(((w * 16_000.0).round() as usize, (hop * 16_000.0).round() as usize))
+            Some((
+                (w * 16_000.0).round() as usize,
+                (hop * 16_000.0).round() as usize,
+            ))
         }
         None => None,
     };

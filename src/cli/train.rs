@@ -59,11 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressBar::new(0)
     };
     bar.set_style(
-        ProgressStyle::with_template(
-            "[{bar:30}] {pos}/{len} steps {msg} ({elapsed}, ETA {eta})",
-        )
-        .context("progress bar template")?
-        .progress_chars("=> "),
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} steps {msg} ({elapsed}, ETA {eta})")
+            .context("progress bar template")?
+            .progress_chars("=> "),
     );
     let mut error = None;
     let mut last_epoch_line = String::new();
@@ -162,7 +160,9 @@ fn handle_event(
                 summary.reason,
                 summary.num_steps,
                 summary.num_epochs,
-                summary.best_dev_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                summary
+                    .best_dev_loss
+                    .map_or("-".into(), |l| format!("{l:.4}")),
                 summary.best_epoch.map_or("-".into(), |e| e.to_string()),
                 summary.averaged_epochs,
                 summary

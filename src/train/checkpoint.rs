@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::error::{io_err, TrainError};
 use super::align::GradientAligner;
 use super::average::{average_checkpoints, BestCheckpoints, CheckpointTensors, NamedTensor};
+use super::error::{io_err, TrainError};
 use super::optim::Optimizer;
 use crate::nn::Model;
 use crate::rng::Rng;
@@ -52,14 +52,22 @@ pub fn checkpoint_paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
 
 /// Write the model state and the sidecar as `<stem>.safetensors` and `<stem>.json` (each through
 /// a temporary file, so an interrupted write never leaves a half checkpoint under the final name).
-pub fn save(dir: &Path, stem: &str, model: &dyn Model, sidecar: &Sidecar) -> Result<PathBuf, TrainError> {
+pub fn save(
+    dir: &Path,
+    stem: &str,
+    model: &dyn Model,
+    sidecar: &Sidecar,
+) -> Result<PathBuf, TrainError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let (weights, side) = checkpoint_paths(dir, stem);
     let tmp_weights = dir.join(format!(".{stem}.safetensors.tmp"));
-    model.state().save(&tmp_weights).map_err(|e| TrainError::Checkpoint {
-        path: tmp_weights.clone(),
-        message: e.to_string(),
-    })?;
+    model
+        .state()
+        .save(&tmp_weights)
+        .map_err(|e| TrainError::Checkpoint {
+            path: tmp_weights.clone(),
+            message: e.to_string(),
+        })?;
     let json = serde_json::to_string(sidecar).map_err(|e| TrainError::Checkpoint {
         path: side.clone(),
         message: e.to_string(),
@@ -94,7 +102,11 @@ pub fn set_model_state(
     tensors: &HashMap<String, Tensor>,
     origin: &Path,
 ) -> Result<(), TrainError> {
-    let data = model.state().data().lock().unwrap_or_else(|e| e.into_inner());
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     for (name, var) in data.iter() {
         let fail = |message: String| TrainError::Checkpoint {
             path: origin.to_path_buf(),
@@ -130,12 +142,16 @@ pub fn average(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>, TrainError>
     let mut checkpoints = Vec::with_capacity(paths.len());
     for path in paths {
         let mut tensors: Vec<NamedTensor> = Vec::new();
-        let mut loaded: Vec<(String, Tensor)> = load_tensors(path, &Device::Cpu)?.into_iter().collect();
+        let mut loaded: Vec<(String, Tensor)> =
+            load_tensors(path, &Device::Cpu)?.into_iter().collect();
         loaded.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in loaded {
             tensors.push(NamedTensor {
                 shape: t.dims().to_vec(),
-                values: t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+                values: t
+                    .flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1::<f32>()?,
                 name,
             });
         }

@@ -454,7 +454,10 @@ fn check_positive(key: &'static str, value: f64) -> Result<(), ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(invalid(key, format!("must be a finite number > 0, got {value}")))
+        Err(invalid(
+            key,
+            format!("must be a finite number > 0, got {value}"),
+        ))
     }
 }
 
@@ -462,11 +465,18 @@ fn check_non_negative(key: &'static str, value: f64) -> Result<(), ConfigError> 
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(invalid(key, format!("must be a finite number ≥ 0, got {value}")))
+        Err(invalid(
+            key,
+            format!("must be a finite number ≥ 0, got {value}"),
+        ))
     }
 }
 
-fn one_of<T: Copy>(key: &'static str, value: &str, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+fn one_of<T: Copy>(
+    key: &'static str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
     choices
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(value.trim()))
@@ -475,7 +485,10 @@ fn one_of<T: Copy>(key: &'static str, value: &str, choices: &[(&str, T)]) -> Res
             let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
             invalid(
                 key,
-                format!("unknown value '{value}' (expected one of {})", names.join(", ")),
+                format!(
+                    "unknown value '{value}' (expected one of {})",
+                    names.join(", ")
+                ),
             )
         })
 }
@@ -498,18 +511,19 @@ impl RawConfig {
             },
             "asvspoof2019-la" => CorpusPlan::Asvspoof2019La {
                 root: d.root.clone().ok_or_else(|| {
-                    invalid("data.root", "required when data.corpus = \"asvspoof2019-la\"")
+                    invalid(
+                        "data.root",
+                        "required when data.corpus = \"asvspoof2019-la\"",
+                    )
                 })?,
             },
             "csv" => CorpusPlan::Csv {
-                train: d
-                    .train_csv
-                    .clone()
-                    .ok_or_else(|| invalid("data.train_csv", "required when data.corpus = \"csv\""))?,
-                dev: d
-                    .dev_csv
-                    .clone()
-                    .ok_or_else(|| invalid("data.dev_csv", "required when data.corpus = \"csv\""))?,
+                train: d.train_csv.clone().ok_or_else(|| {
+                    invalid("data.train_csv", "required when data.corpus = \"csv\"")
+                })?,
+                dev: d.dev_csv.clone().ok_or_else(|| {
+                    invalid("data.dev_csv", "required when data.corpus = \"csv\"")
+                })?,
                 eval: d.eval_csv.clone(),
             },
             other => {
@@ -575,12 +589,10 @@ impl RawConfig {
             &t.layout,
             &[("joint", Layout::Joint), ("separate", Layout::Separate)],
         )?;
-        let align: AlignMethod = t
-            .align
-            .trim()
-            .to_ascii_lowercase()
-            .parse()
-            .map_err(|e: super::align::UnknownAlignMethod| invalid("train.align", e.to_string()))?;
+        let align: AlignMethod =
+            t.align.trim().to_ascii_lowercase().parse().map_err(
+                |e: super::align::UnknownAlignMethod| invalid("train.align", e.to_string()),
+            )?;
         if mode != TrainMode::Dual && align != AlignMethod::None {
             return Err(invalid(
                 "train.align",
@@ -771,13 +783,16 @@ mod tests {
     fn unknown_keys_and_values_name_the_key() {
         let err = plan_from_str("[train]\nbatchsize = 3\n", "cfg.toml", &[]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("cfg.toml") && text.contains("batchsize"), "{text}");
+        assert!(
+            text.contains("cfg.toml") && text.contains("batchsize"),
+            "{text}"
+        );
         let err = plan_from_str("[train]\nmode = \"triple\"\n", "cfg.toml", &[]).unwrap_err();
         assert!(err.to_string().starts_with("train.mode:"), "{err}");
         let err = plan_from_str("[optim]\nlr = -1.0\n", "cfg.toml", &[]).unwrap_err();
         assert!(err.to_string().starts_with("optim.lr:"), "{err}");
-        let err = plan_from_str("[train]\nmode = \"plain\"\nalign = \"pcgrad\"\n", "c", &[])
-            .unwrap_err();
+        let err =
+            plan_from_str("[train]\nmode = \"plain\"\nalign = \"pcgrad\"\n", "c", &[]).unwrap_err();
         assert!(err.to_string().starts_with("train.align:"), "{err}");
     }
 }

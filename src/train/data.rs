@@ -242,12 +242,13 @@ pub fn prepare_batch(
             let aug = match augment {
                 Some(a) => {
                     let mut rng = Rng::for_item(a.seed ^ STREAM_AUGMENT, a.epoch, i as u64);
-                    let out = rawboost(&clip, 16_000, a.algo, a.params, &mut rng).map_err(
-                        |source| TrainError::RawBoost {
-                            clip: set.ids[i].clone(),
-                            source,
-                        },
-                    )?;
+                    let out =
+                        rawboost(&clip, 16_000, a.algo, a.params, &mut rng).map_err(|source| {
+                            TrainError::RawBoost {
+                                clip: set.ids[i].clone(),
+                                source,
+                            }
+                        })?;
                     Some(crate::audio::repeat_pad(&out.samples, num_samples))
                 }
                 None => None,
@@ -258,7 +259,10 @@ pub fn prepare_batch(
     let mut batch = Batch {
         orig: want_orig.then(|| Vec::with_capacity(indices.len() * num_samples)),
         aug: augment.map(|_| Vec::with_capacity(indices.len() * num_samples)),
-        labels: indices.iter().map(|&i| class_index(set.labels[i])).collect(),
+        labels: indices
+            .iter()
+            .map(|&i| class_index(set.labels[i]))
+            .collect(),
         num_samples,
     };
     for pair in pairs {
@@ -282,7 +286,10 @@ mod tests {
         let set = ClipSet::from_memory(
             vec!["a".into(), "b".into()],
             vec![Label::Bonafide, Label::Spoof],
-            vec![vec![0.1, -0.2, 0.3], (0..500).map(|i| (i as f32 * 0.1).sin()).collect()],
+            vec![
+                vec![0.1, -0.2, 0.3],
+                (0..500).map(|i| (i as f32 * 0.1).sin()).collect(),
+            ],
         );
         let params = RawBoostParams::default();
         let spec = AugmentSpec {

@@ -39,11 +39,7 @@ pub enum TrainError {
     #[error("the {split} split has no clips")]
     EmptySplit { split: &'static str },
     #[error("non-finite {what} at step {step} (epoch {epoch}); the last good checkpoint is kept")]
-    NonFinite {
-        what: String,
-        step: u64,
-        epoch: u64,
-    },
+    NonFinite { what: String, step: u64, epoch: u64 },
     #[error("device: {0}")]
     Device(String),
     #[error("metric: {0}")]

@@ -69,7 +69,11 @@ pub struct TinyModel {
     b2: Var,
 }
 
-fn option_usize(options: &toml::Table, key: &'static str, default: usize) -> Result<usize, NnError> {
+fn option_usize(
+    options: &toml::Table,
+    key: &'static str,
+    default: usize,
+) -> Result<usize, NnError> {
     match options.get(key) {
         None => Ok(default),
         Some(toml::Value::Integer(v)) if *v > 0 => Ok(*v as usize),
@@ -88,7 +92,11 @@ fn seeded(rng: &mut Rng, shape: &[usize], scale: f64, device: &Device) -> Result
 
 fn constant(value: f32, shape: &[usize], device: &Device) -> Result<Var, NnError> {
     let n: usize = shape.iter().product();
-    Ok(Var::from_tensor(&Tensor::from_vec(vec![value; n], shape, device)?)?)
+    Ok(Var::from_tensor(&Tensor::from_vec(
+        vec![value; n],
+        shape,
+        device,
+    )?)?)
 }
 
 impl TinyModel {
@@ -110,7 +118,12 @@ impl TinyModel {
         let bn_bias = constant(0.0, &[bands], device)?;
         let bn_mean = constant(0.0, &[bands], device)?;
         let bn_var = constant(1.0, &[bands], device)?;
-        let w1 = seeded(&mut rng, &[bands, hidden], (1.0 / bands as f64).sqrt(), device)?;
+        let w1 = seeded(
+            &mut rng,
+            &[bands, hidden],
+            (1.0 / bands as f64).sqrt(),
+            device,
+        )?;
         let b1 = constant(0.0, &[hidden], device)?;
         let w2 = seeded(&mut rng, &[hidden, 2], (1.0 / hidden as f64).sqrt(), device)?;
         let b2 = constant(0.0, &[2], device)?;
@@ -160,7 +173,12 @@ impl Model for TinyModel {
         "tiny"
     }
 
-    fn forward(&self, waveforms: &Tensor, mode: Mode, _rng: &mut Rng) -> candle_core::Result<Tensor> {
+    fn forward(
+        &self,
+        waveforms: &Tensor,
+        mode: Mode,
+        _rng: &mut Rng,
+    ) -> candle_core::Result<Tensor> {
         let (batch, num_samples) = waveforms.dims2()?;
         let num_frames = num_samples / TINY_FRAME_LEN;
         // [batch, frames, frame_len]
@@ -256,7 +274,10 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         let expected = (0.9 * 2f64.ln() + 0.1 * (4.0f64 / 3.0).ln()) / 1.0;
-        assert!((loss as f64 - expected).abs() < 1e-6, "{loss} vs {expected}");
+        assert!(
+            (loss as f64 - expected).abs() < 1e-6,
+            "{loss} vs {expected}"
+        );
     }
 
     #[test]
@@ -268,13 +289,17 @@ mod tests {
         let x = Tensor::from_vec(x, (4, 800), &device).unwrap();
         let labels = [0u32, 1, 1, 0];
         let loss_at = |m: &TinyModel| {
-            let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0)).unwrap();
+            let logits = m
+                .forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0))
+                .unwrap();
             weighted_cross_entropy(&logits, &labels, [0.1, 0.9])
                 .unwrap()
                 .to_scalar::<f32>()
                 .unwrap() as f64
         };
-        let logits = model.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0)).unwrap();
+        let logits = model
+            .forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0))
+            .unwrap();
         let loss = weighted_cross_entropy(&logits, &labels, [0.1, 0.9]).unwrap();
         let grads = gather_grads(&loss.backward().unwrap(), model.trainable()).unwrap();
         let params = read_params(model.trainable()).unwrap();

@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 
+use super::align::GradientAligner;
+use super::average::{BestCheckpoints, Offer};
 use super::checkpoint::{self, Sidecar};
 use super::config::{DeviceKind, Plan, TrainMode};
 use super::data::{epoch_order, load_split, prepare_batch, AugmentSpec, ClipSet};
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
-use super::align::GradientAligner;
-use super::average::{BestCheckpoints, Offer};
 use super::model::build_model;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
@@ -73,7 +73,9 @@ impl JsonLines {
             message: e.to_string(),
         })?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(io_err(&self.path))
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io_err(&self.path))
     }
 }
 
@@ -143,7 +145,12 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     if dev_set.is_empty() {
         return Err(TrainError::EmptySplit { split: "dev" });
     }
-    let model = build_model(&plan.model.name, &plan.model.options, plan.train.seed, &device)?;
+    let model = build_model(
+        &plan.model.name,
+        &plan.model.options,
+        plan.train.seed,
+        &device,
+    )?;
     let num_params: usize = model
         .trainable()
         .iter()
@@ -275,7 +282,13 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 seed: t.seed,
                 epoch,
             });
-            let batch = prepare_batch(&train_set, indices, plan.data.num_samples, want_orig, augment)?;
+            let batch = prepare_batch(
+                &train_set,
+                indices,
+                plan.data.num_samples,
+                want_orig,
+                augment,
+            )?;
             let lr = schedule.lr_at(side.step);
             let step_number = side.step + 1;
             if t.inject_panic_at_step == Some(step_number) {

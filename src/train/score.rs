@@ -46,7 +46,11 @@ impl Scorer {
         let weights = if checkpoint.is_dir() {
             ["final", "last"]
                 .iter()
-                .map(|s| checkpoint.join("checkpoints").join(format!("{s}.safetensors")))
+                .map(|s| {
+                    checkpoint
+                        .join("checkpoints")
+                        .join(format!("{s}.safetensors"))
+                })
                 .find(|p| p.is_file())
                 .ok_or_else(|| TrainError::Checkpoint {
                     path: checkpoint.to_path_buf(),

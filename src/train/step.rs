@@ -16,10 +16,10 @@
 
 use candle_core::{Device, Tensor};
 
+use super::align::GradientAligner;
 use super::config::{Layout, Plan, TrainMode};
 use super::data::{Batch, ClipSet};
 use super::error::TrainError;
-use super::align::GradientAligner;
 use super::model::weighted_cross_entropy;
 use super::optim::{global_norm, Optimizer};
 use super::sam::{sam_epsilon, SharpnessAccumulator};
@@ -30,7 +30,10 @@ use crate::nn::{Mode, Model};
 const ASAM_ETA: f32 = 0.01;
 
 fn norm(g: &[f32]) -> f64 {
-    g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    g.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 use crate::rng::Rng;
 
@@ -63,7 +66,12 @@ struct PathGrads {
     g_aug: Option<Vec<f32>>,
 }
 
-fn to_tensor(samples: &[f32], batch: usize, num_samples: usize, device: &Device) -> Result<Tensor, TrainError> {
+fn to_tensor(
+    samples: &[f32],
+    batch: usize,
+    num_samples: usize,
+    device: &Device,
+) -> Result<Tensor, TrainError> {
     Ok(Tensor::from_slice(samples, (batch, num_samples), device)?)
 }
 
@@ -121,7 +129,13 @@ fn path_grads(
             let ((lo, go), (la, ga)) = match plan.train.layout {
                 Layout::Joint => {
                     // [2B, N]: originals first, then their augmented versions.
-                    let x = Tensor::cat(&[to_tensor(orig, b, n, device)?, to_tensor(aug, b, n, device)?], 0)?;
+                    let x = Tensor::cat(
+                        &[
+                            to_tensor(orig, b, n, device)?,
+                            to_tensor(aug, b, n, device)?,
+                        ],
+                        0,
+                    )?;
                     let logits = model.forward(&x, mode, rng)?;
                     let first = loss_and_grads(model, &logits.narrow(0, 0, b)?, &batch.labels, w)?;
                     let second = loss_and_grads(model, &logits.narrow(0, b, b)?, &batch.labels, w)?;
@@ -274,7 +288,12 @@ pub fn evaluate(
     let mut rng = Rng::new(0);
     for chunk in indices.chunks(batch_size.max(1)) {
         let batch = super::data::prepare_batch(set, chunk, num_samples, true, None)?;
-        let x = to_tensor(batch.orig.as_deref().unwrap_or_default(), chunk.len(), num_samples, device)?;
+        let x = to_tensor(
+            batch.orig.as_deref().unwrap_or_default(),
+            chunk.len(),
+            num_samples,
+            device,
+        )?;
         let logits = logits_rows(&model.forward(&x, Mode::Eval, &mut rng)?.detach())?;
         let (a, b) = batch_nll(&logits, &batch.labels, class_weights);
         num += a;
@@ -306,8 +325,18 @@ pub fn m_sharpness(
     let mut rng = Rng::new(0);
     for chunk in indices.chunks(plan.train.eval_batch_size.max(1)) {
         let batch = super::data::prepare_batch(set, chunk, n, true, None)?;
-        let x = to_tensor(batch.orig.as_deref().unwrap_or_default(), chunk.len(), n, device)?;
-        let (loss, grad) = loss_and_grads(model, &model.forward(&x, Mode::Eval, &mut rng)?, &batch.labels, w)?;
+        let x = to_tensor(
+            batch.orig.as_deref().unwrap_or_default(),
+            chunk.len(),
+            n,
+            device,
+        )?;
+        let (loss, grad) = loss_and_grads(
+            model,
+            &model.forward(&x, Mode::Eval, &mut rng)?,
+            &batch.labels,
+            w,
+        )?;
         let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, ASAM_ETA);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(p, e)| p + e).collect();
         write_params(model.trainable(), &perturbed)?;

@@ -47,7 +47,12 @@ pub fn spawn(plan: Plan, run_dir: PathBuf) -> std::io::Result<TrainHandle> {
 
 /// Send an event without ever blocking for good: while the channel is full, wait in short sleeps
 /// and give up on this event if a stop was requested; a disconnected receiver returns false.
-fn send(tx: &SyncSender<TrainEvent>, control: &Control, waker: Option<&Waker>, mut ev: TrainEvent) -> bool {
+fn send(
+    tx: &SyncSender<TrainEvent>,
+    control: &Control,
+    waker: Option<&Waker>,
+    mut ev: TrainEvent,
+) -> bool {
     loop {
         match tx.try_send(ev) {
             Ok(()) => {
@@ -69,7 +74,11 @@ fn send(tx: &SyncSender<TrainEvent>, control: &Control, waker: Option<&Waker>, m
 }
 
 /// Start training with options (resume, waker).
-pub fn spawn_with(plan: Plan, run_dir: PathBuf, options: SpawnOptions) -> std::io::Result<TrainHandle> {
+pub fn spawn_with(
+    plan: Plan,
+    run_dir: PathBuf,
+    options: SpawnOptions,
+) -> std::io::Result<TrainHandle> {
     let control = Arc::new(Control::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(EVENT_CAPACITY);
     let worker_control = control.clone();
