@@ -157,3 +157,24 @@ fn a_registry_model_takes_a_dual_step() {
     assert_eq!(s.len(), 1, "{events:?}");
     assert!(s[0].loss_orig.unwrap().is_finite() && s[0].grad_cos.unwrap().is_finite());
 }
+
+#[test]
+fn the_waker_is_called_once_per_event() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let options = dpda::train::SpawnOptions {
+        resume: false,
+        waker: Some(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })),
+    };
+    let p = plan(&["train.max_steps=2".into()]);
+    let mut handle = dpda::train::spawn_with(p, dir.path().to_path_buf(), options).unwrap();
+    handle.join();
+    let events: Vec<_> = std::iter::from_fn(|| handle.try_recv()).collect();
+    assert!(events.len() >= 4, "{events:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), events.len());
+}
