@@ -10,6 +10,11 @@
 //! - `separate`: one forward per path, so each path is normalised by its own statistics, and the
 //!   running statistics are updated twice per step (original first).
 //!
+//! Cost: with BatchNorm coupling the 2B clips, each joint half-loss backward traverses the whole
+//! 2B graph, so `joint` costs one 2B forward and two 2B backwards, `separate` two B-clip forward
+//! and backward passes (`benches/train_step.rs`, lcnn-small, 8 clips of 2 s, dev profile on a
+//! shared 2-core CPU: augmented 3.2 s, dual joint 6.1 s, dual separate 3.0 s per step).
+//!
 //! SAM/ASAM: ε from the (aligned) gradient, gradients again at w+ε with BatchNorm statistics
 //! frozen (`Mode::TrainFrozenStats`) and the same dropout masks, both paths aligned again in dual
 //! mode, w restored, then the base optimizer steps with the gradient from w+ε.
