@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 const REF_EPS: f64 = 1e-8;
 
 /// How the two paths' gradients become one.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AlignMethod {
     /// The mean of the two gradients (the plain DPDA baseline).
+    #[default]
     None,
     /// PCGrad: project each gradient off the other when they conflict, then average.
     #[serde(rename = "pcgrad")]
@@ -44,12 +45,6 @@ fn default_gradvac_beta() -> f64 {
 
 fn default_cagrad_c() -> f64 {
     0.5
-}
-
-impl Default for AlignMethod {
-    fn default() -> Self {
-        AlignMethod::None
-    }
 }
 
 impl AlignMethod {
