@@ -172,10 +172,11 @@ pub fn fir_filter_crop(x: &[f64], b: &[f64]) -> Vec<f64> {
 }
 
 /// FFT size for overlap-save with a filter of `filter_len` taps on a signal of `signal_len`
-/// samples: a power of two about eight times the filter (cheap transforms that stay in cache,
-/// ~90 % useful output), but no larger than one block covering the whole signal.
+/// samples: a power of two about eight times the filter and at least 4096 (cheap transforms
+/// that stay in cache, ≥ 90 % useful output, few blocks; 4096 beat 2048 and 8192 on 66,800-sample
+/// clips), but no larger than one block covering the whole signal.
 fn overlap_save_len(filter_len: usize, signal_len: usize) -> usize {
-    let efficient = (8 * filter_len).max(256).next_power_of_two();
+    let efficient = (8 * filter_len).max(4096).next_power_of_two();
     let single_block = (signal_len + filter_len).next_power_of_two();
     efficient
         .min(single_block)
@@ -250,12 +251,18 @@ pub fn fir_sum_crop_fft(x: &[f32], filters: &[Vec<f64>]) -> Vec<f32> {
         }
         // `power` holds x^(i+1) for the segment, built by repeated multiplication; the
         // transform consumes its input buffer, so it is copied into `time` first.
-        power.copy_from_slice(&base);
         for (i, spec) in spectra.iter().enumerate() {
-            if i > 0 {
-                power.iter_mut().zip(&base).for_each(|(p, b)| *p *= b);
+            match i {
+                0 => time.copy_from_slice(&base),
+                1 => {
+                    power.iter_mut().zip(&base).for_each(|(p, b)| *p = b * b);
+                    time.copy_from_slice(&power);
+                }
+                _ => {
+                    power.iter_mut().zip(&base).for_each(|(p, b)| *p *= b);
+                    time.copy_from_slice(&power);
+                }
             }
-            time.copy_from_slice(&power);
             let _ = forward.process_with_scratch(&mut time, &mut seg_spec, &mut scratch);
             for ((a, s), g) in acc.iter_mut().zip(&seg_spec).zip(spec) {
                 *a += s * g;

@@ -2,6 +2,7 @@
 //! the reference implementation's exact semantics; every draw comes from a caller-provided seed.
 
 pub mod fir;
+pub mod normal;
 pub mod rawboost;
 
 pub use rawboost::{

@@ -8,6 +8,8 @@
 //! [`rawboost`] or [`rawboost_batch`]; filtering runs through the FFT path of
 //! [`crate::augment::fir`].
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -438,8 +440,37 @@ pub fn draw_notch_filter(
     })
 }
 
+/// Lanes of the reductions below: independent accumulators let the compiler vectorise them
+/// (a single running `f64` sum or `max` is a serial chain).
+const LANES: usize = 8;
+
 fn peak_abs(y: &[f32]) -> f32 {
-    y.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+    let mut lanes = [0.0f32; LANES];
+    let chunks = y.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, v) in lanes.iter_mut().zip(chunk) {
+            let a = v.abs();
+            // NaN is skipped, like `f32::max`.
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// `Σ v²` in `f64`.
+fn sum_squares(v: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (acc, &s) in lanes.iter_mut().zip(chunk) {
+            *acc += s as f64 * s as f64;
+        }
+    }
+    lanes.iter().sum::<f64>() + rest.iter().map(|&s| s as f64 * s as f64).sum::<f64>()
 }
 
 /// The reference's `normWav(y, 0)`: divide by the peak only when it exceeds 1.
@@ -499,6 +530,9 @@ pub fn lnl_convolutive_noise(
 
 /// ISD impulsive noise: β ~ U[0, P]; `int(len·β/100)` distinct positions get
 /// `x + g_sd·x·(2u₁−1)(2u₂−1)`; peak-normalised if over 1.
+///
+/// The reference draws a permutation, then all first factors, then all second factors; here each
+/// position is drawn with its two factors and changed at once (the same distribution, one pass).
 pub fn isd_additive_noise(
     x: &[f32],
     params: &RawBoostParams,
@@ -507,20 +541,54 @@ pub fn isd_additive_noise(
     let len = x.len();
     let beta_percent = rng.uniform(0.0, params.p_percent);
     let num_changed = ((len as f64 * (beta_percent / 100.0)) as usize).min(len);
-    let positions = distinct_positions(rng, len, num_changed);
-    // As the reference: all first factors are drawn, then all second factors.
-    let first: Vec<f64> = (0..num_changed)
-        .map(|_| 2.0 * rng.uniform01() - 1.0)
-        .collect();
-    let second: Vec<f64> = (0..num_changed)
-        .map(|_| 2.0 * rng.uniform01() - 1.0)
-        .collect();
     let mut y = x.to_vec();
-    for ((&p, a), b) in positions.iter().zip(&first).zip(&second) {
+    let x_peak = peak_abs(x);
+    let mut changed_peak = 0.0f32;
+    let g_sd = params.g_sd;
+    let mut change = |p: usize, rng: &mut Rng| {
+        let a = 2.0 * rng.uniform01() - 1.0;
+        let b = 2.0 * rng.uniform01() - 1.0;
         let xp = x[p] as f64;
-        y[p] = (xp + params.g_sd * xp * a * b) as f32;
+        let v = (xp + g_sd * xp * a * b) as f32;
+        y[p] = v;
+        changed_peak = changed_peak.max(v.abs());
+    };
+    if num_changed * 2 > len {
+        // Dense: a partial shuffle is cheaper than rejecting repeats.
+        for p in rng.choose_distinct(len, num_changed) {
+            change(p, rng);
+        }
+    } else {
+        // Sparse: reject repeats against a bit mask, far cheaper than hashing.
+        TAKEN.with(|taken| {
+            let mut taken = taken.borrow_mut();
+            taken.clear();
+            taken.resize(len.div_ceil(64), 0);
+            let mut done = 0;
+            while done < num_changed {
+                let p = rng.below(len as u64) as usize;
+                let (word, bit) = (p / 64, 1u64 << (p % 64));
+                if taken[word] & bit == 0 {
+                    taken[word] |= bit;
+                    change(p, rng);
+                    done += 1;
+                }
+            }
+        });
     }
-    let peak_normalised = normalise_if_over_one(&mut y);
+    // peak(y) = max(peak of the changed values, peak of x at unchanged positions); only when
+    // x's peak may sit at an unchanged position and exceed 1 is a full pass needed.
+    let peak = if changed_peak >= x_peak {
+        changed_peak
+    } else if x_peak <= 1.0 {
+        x_peak
+    } else {
+        peak_abs(&y)
+    };
+    let peak_normalised = peak > 1.0;
+    if peak_normalised {
+        y.iter_mut().for_each(|v| *v /= peak);
+    }
     let changed_share = if len == 0 {
         0.0
     } else {
@@ -537,48 +605,11 @@ pub fn isd_additive_noise(
     )
 }
 
-/// `k` distinct positions in `[0, n)` (like the reference's `permutation(n)[:k]`). A sparse draw
-/// rejects repeats against a bit mask, far cheaper than hashing; a dense one shuffles.
-fn distinct_positions(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
-    if k * 2 > n {
-        return rng.choose_distinct(n, k);
-    }
-    let mut taken = vec![false; n];
-    let mut positions = Vec::with_capacity(k);
-    while positions.len() < k {
-        let i = rng.below(n as u64) as usize;
-        if !taken[i] {
-            taken[i] = true;
-            positions.push(i);
-        }
-    }
-    positions
-}
-
-/// `n` standard normal samples by Marsaglia's polar method: one logarithm and square root per
-/// pair of samples instead of per sample.
-fn standard_normal_f32(rng: &mut Rng, n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let u = 2.0 * rng.uniform01() - 1.0;
-        let v = 2.0 * rng.uniform01() - 1.0;
-        let s = u * u + v * v;
-        if s >= 1.0 || s == 0.0 {
-            continue;
-        }
-        let factor = (-2.0 * s.ln() / s).sqrt();
-        out.push((u * factor) as f32);
-        out.push((v * factor) as f32);
-    }
-    out.truncate(n);
-    out
-}
-
-fn l2_norm(v: &[f32]) -> f64 {
-    v.iter()
-        .map(|&s| (s as f64) * (s as f64))
-        .sum::<f64>()
-        .sqrt()
+thread_local! {
+    /// ISD's bit mask of changed positions, kept between clips.
+    static TAKEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// SSI's white noise, kept between clips.
+    static WHITE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// SSI coloured additive noise: white Gaussian noise through a drawn notch cascade, scaled to
@@ -592,30 +623,54 @@ pub fn ssi_additive_noise(
     params: &RawBoostParams,
     rng: &mut Rng,
 ) -> Result<(Vec<f32>, SsiReport), RawBoostError> {
-    let white = standard_normal_f32(rng, x.len());
-    let filter = draw_notch_filter(
-        params,
-        params.min_g_db,
-        params.max_g_db,
-        sample_rate_hz,
-        rng,
-    )?;
-    let mut noise = fir::fir_sum_crop_fft(&white, std::slice::from_ref(&filter.taps));
+    let (mut y, filter) = WHITE.with(|white| {
+        let mut white = white.borrow_mut();
+        white.resize(x.len(), 0.0);
+        super::normal::fill_standard_normal_f32(rng, &mut white);
+        draw_notch_filter(
+            params,
+            params.min_g_db,
+            params.max_g_db,
+            sample_rate_hz,
+            rng,
+        )
+        .map(|filter| {
+            let noise = fir::fir_sum_crop_fft(&white, std::slice::from_ref(&filter.taps));
+            (noise, filter)
+        })
+    })?;
     let snr_db = rng.uniform(params.snr_min_db, params.snr_max_db);
-    let signal_norm = l2_norm(x);
-    let noise_norm = l2_norm(&noise);
+    let signal_norm = sum_squares(x).sqrt();
+    let noise_norm = sum_squares(&y).sqrt();
     let scale = if noise_norm > 0.0 {
-        signal_norm / noise_norm / 10f64.powf(0.05 * snr_db)
+        (signal_norm / noise_norm / 10f64.powf(0.05 * snr_db)) as f32
     } else {
         0.0
     };
-    noise
+    // One pass: scale the noise, measure what is added, add it (in the noise's buffer).
+    let mut lanes = [0.0f64; LANES];
+    let mut y_chunks = y.chunks_exact_mut(LANES);
+    let mut x_chunks = x.chunks_exact(LANES);
+    for (yc, xc) in (&mut y_chunks).zip(&mut x_chunks) {
+        for ((acc, v), &s) in lanes.iter_mut().zip(yc).zip(xc) {
+            let n = *v * scale;
+            *acc += n as f64 * n as f64;
+            *v = s + n;
+        }
+    }
+    let mut added_sq = lanes.iter().sum::<f64>();
+    for (v, &s) in y_chunks
+        .into_remainder()
         .iter_mut()
-        .for_each(|v| *v = (*v as f64 * scale) as f32);
-    let added_norm = l2_norm(&noise);
+        .zip(x_chunks.remainder())
+    {
+        let n = *v * scale;
+        added_sq += n as f64 * n as f64;
+        *v = s + n;
+    }
+    let added_norm = added_sq.sqrt();
     let realised_snr_db =
         (signal_norm > 0.0 && added_norm > 0.0).then(|| 20.0 * (signal_norm / added_norm).log10());
-    let y = x.iter().zip(&noise).map(|(&a, &n)| a + n).collect();
     Ok((
         y,
         SsiReport {
@@ -854,27 +909,53 @@ mod tests {
     }
 
     #[test]
-    fn polar_normals_have_unit_variance_and_light_tails() {
-        let xs = standard_normal_f32(&mut Rng::new(4), 200_001);
-        assert_eq!(xs.len(), 200_001);
-        let n = xs.len() as f64;
-        let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let beyond_2sd = xs.iter().filter(|v| v.abs() > 2.0).count() as f64 / n;
-        assert!(mean.abs() < 0.01, "{mean}");
-        assert!((var - 1.0).abs() < 0.02, "{var}");
-        // P(|Z| > 2) = 0.0455 for a standard normal.
-        assert!((beyond_2sd - 0.0455).abs() < 0.003, "{beyond_2sd}");
+    fn isd_changes_exactly_the_drawn_number_of_positions_sparse_and_dense() {
+        // |x| ≤ 0.3 and g_sd = 2 keep |y| ≤ 0.9: no normalisation, so every change is visible.
+        let x: Vec<f32> = (0..5000)
+            .map(|n| 0.05 + 0.25 * ((n * 7919 % 1000) as f32 / 1000.0))
+            .collect();
+        for (p_percent, seed) in [(10.0, 1), (90.0, 2), (100.0, 3), (0.0, 4)] {
+            let params = RawBoostParams {
+                p_percent,
+                ..Default::default()
+            };
+            let (y, report) = isd_additive_noise(&x, &params, &mut Rng::new(seed));
+            assert!(!report.peak_normalised);
+            let changed = x.iter().zip(&y).filter(|(a, b)| a != b).count();
+            assert_eq!(changed, report.num_changed, "P {p_percent}");
+            assert!(report.num_changed as f64 <= 5000.0 * p_percent / 100.0);
+        }
     }
 
     #[test]
-    fn distinct_positions_are_distinct_for_sparse_and_dense_draws() {
-        let mut rng = Rng::new(6);
-        for (n, k) in [(1000, 10), (1000, 500), (1000, 900), (7, 7), (5, 0)] {
-            let p = distinct_positions(&mut rng, n, k);
-            let set: std::collections::HashSet<_> = p.iter().copied().collect();
-            assert_eq!((p.len(), set.len()), (k, k));
-            assert!(p.iter().all(|&i| i < n));
+    fn isd_peak_shortcut_agrees_with_a_full_pass() {
+        // Clips whose peak sits anywhere, above and below 1, with and without changes there.
+        for seed in 0..40u64 {
+            let mut rng = Rng::new(100 + seed);
+            let scale = [0.2f32, 0.9, 1.5, 3.0][seed as usize % 4];
+            let x: Vec<f32> = (0..3000).map(|_| scale * rng.normal() as f32).collect();
+            let params = RawBoostParams {
+                p_percent: [1.0, 10.0, 60.0][seed as usize % 3],
+                ..Default::default()
+            };
+            let (y, report) = isd_additive_noise(&x, &params, &mut Rng::new(seed));
+            let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(peak <= 1.0 + 1e-6, "seed {seed}: {peak}");
+            if report.peak_normalised {
+                assert!((peak - 1.0).abs() < 1e-6, "seed {seed}: {peak}");
+            }
+        }
+    }
+
+    #[test]
+    fn lane_reductions_match_plain_loops() {
+        let v: Vec<f32> = (0..1037).map(|n| ((n * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        for len in [0usize, 1, 7, 8, 9, 1037] {
+            let part = &v[..len];
+            let peak = part.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let sq: f64 = part.iter().map(|&x| x as f64 * x as f64).sum();
+            assert_eq!(peak_abs(part), peak);
+            assert!((sum_squares(part) - sq).abs() <= 1e-9 * sq.max(1.0));
         }
     }
 
