@@ -26,6 +26,9 @@ pub enum FlacWriteError {
     },
     #[error("{path}: cannot encode FLAC: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// Input the encoder cannot represent (before any file is involved).
+    #[error("cannot encode FLAC: {0}")]
+    Unsupported(String),
 }
 
 /// Convert float samples in [-1, 1] to 16-bit PCM (round to nearest, clip outside the range).
@@ -42,11 +45,12 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
 /// Write mono float samples as a 16-bit FLAC file (values outside [-1, 1] are clipped).
 pub fn write_flac(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<(), FlacWriteError> {
     let pcm = to_i16(samples);
-    let bytes = encode_flac_i16(&[pcm.as_slice()], sample_rate_hz).map_err(|message| {
-        FlacWriteError::Invalid {
+    let bytes = encode_flac_i16(&[pcm.as_slice()], sample_rate_hz).map_err(|e| match e {
+        FlacWriteError::Unsupported(message) => FlacWriteError::Invalid {
             path: path.to_path_buf(),
             message,
-        }
+        },
+        other => other,
     })?;
     std::fs::write(path, bytes).map_err(|source| FlacWriteError::Io {
         path: path.to_path_buf(),
@@ -55,20 +59,24 @@ pub fn write_flac(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<(
 }
 
 /// Encode 16-bit PCM channels (all the same length, 1–8 of them) as a complete FLAC stream.
-pub fn encode_flac_i16(channels: &[&[i16]], sample_rate_hz: u32) -> Result<Vec<u8>, String> {
+pub fn encode_flac_i16(
+    channels: &[&[i16]],
+    sample_rate_hz: u32,
+) -> Result<Vec<u8>, FlacWriteError> {
+    let bad = |m: String| Err(FlacWriteError::Unsupported(m));
     let num_channels = channels.len();
     if !(1..=8).contains(&num_channels) {
-        return Err(format!("{num_channels} channels (FLAC allows 1 to 8)"));
+        return bad(format!("{num_channels} channels (FLAC allows 1 to 8)"));
     }
     if sample_rate_hz == 0 || sample_rate_hz >= 1 << 20 {
-        return Err(format!("sample rate {sample_rate_hz} Hz out of range"));
+        return bad(format!("sample rate {sample_rate_hz} Hz out of range"));
     }
     let num_samples = channels[0].len();
     if channels.iter().any(|c| c.len() != num_samples) {
-        return Err("channels have different lengths".into());
+        return bad("channels have different lengths".into());
     }
     if num_samples as u64 >= 1 << 36 {
-        return Err("too many samples".into());
+        return bad("too many samples".into());
     }
     let mut out = Vec::with_capacity(num_samples * num_channels + 64);
     out.extend_from_slice(b"fLaC");
@@ -475,6 +483,18 @@ mod tests {
                 assert!(bits <= 6 + 4 + exhaustive, "scale {scale}");
             }
         }
+    }
+
+    #[test]
+    fn unsupported_input_is_an_error_not_a_panic() {
+        let x = [0i16; 4];
+        assert!(encode_flac_i16(&[], 16_000).is_err());
+        assert!(encode_flac_i16(&[&x[..]], 0).is_err());
+        assert!(encode_flac_i16(&[&x[..], &x[..2]], 16_000).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.flac");
+        let message = write_flac(&path, &[0.0; 4], 0).unwrap_err().to_string();
+        assert!(message.contains("bad.flac"), "{message}");
     }
 
     #[test]

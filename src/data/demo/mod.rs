@@ -430,6 +430,10 @@ fn flac_error(e: FlacWriteError) -> DataError {
     match e {
         FlacWriteError::Io { path, source } => DataError::Io { path, source },
         FlacWriteError::Invalid { path, message } => DataError::Invalid { path, message },
+        FlacWriteError::Unsupported(message) => DataError::Invalid {
+            path: PathBuf::new(),
+            message,
+        },
     }
 }
 
