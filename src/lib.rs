@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod augment;
+pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod features;

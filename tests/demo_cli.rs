@@ -1,0 +1,64 @@
+//! `dpda demo` end to end on the tiny demo corpus: files written, and its EERs equal what
+//! `dpda eval` computes from the score files it leaves behind.
+
+use std::process::Command;
+
+fn dpda() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dpda"))
+}
+
+#[test]
+fn demo_writes_scores_that_eval_reproduces() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let status = dpda()
+        .args(["demo", "--size", "tiny", "--cache-dir"])
+        .arg(cache.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    for file in [
+        "rawboost-example-original.wav",
+        "rawboost-example-augmented.wav",
+    ] {
+        let clip = dpda::audio::load_mono(&out.path().join(file)).unwrap();
+        assert_eq!(
+            clip.samples.len(),
+            dpda::audio::DEFAULT_NUM_SAMPLES,
+            "{file}"
+        );
+    }
+    let key = cache
+        .path()
+        .join("demo-tiny-seed2024/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt");
+    for variant in ["plain", "rawboost"] {
+        let scores = out.path().join(format!("scores-{variant}-eval.txt"));
+        let eval = dpda()
+            .arg("eval")
+            .arg("--scores")
+            .arg(&scores)
+            .arg("--key")
+            .arg(&key)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            eval.status.success(),
+            "{}",
+            String::from_utf8_lossy(&eval.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+        let from_eval = report["eer"].as_f64().unwrap();
+        let from_demo = summary[variant]["eval"]["eer"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&from_demo));
+        assert_eq!(from_eval, from_demo, "{variant}");
+    }
+}
