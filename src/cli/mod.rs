@@ -8,6 +8,8 @@ mod corpus;
 mod demo;
 mod eval;
 mod info;
+mod score;
+mod train;
 
 /// DPDA Workbench: dual-path data-augmented training for speech deepfake detection.
 #[derive(Parser, Debug)]
@@ -30,6 +32,10 @@ pub enum Command {
     Info(info::Args),
     /// Run the end-to-end demo on the built-in demo corpus.
     Demo(demo::Args),
+    /// Train a model from a TOML configuration (see experiments/).
+    Train(train::Args),
+    /// Score audio files with a trained model (score = bona fide logit).
+    Score(score::Args),
 }
 
 /// Parse argv, run the command, map errors to an exit code.
@@ -41,6 +47,8 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Corpus(c)) => corpus::run(c),
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Demo(a)) => demo::run(a),
+        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Score(a)) => score::run(a),
         None => demo::run(demo::Args::default()),
     };
     match result {

@@ -1,0 +1,102 @@
+//! One training iteration of `augmented` against `dual` (joint and separate layouts) at the same
+//! number of clips per step, and the per-step cost of each alignment method plus its bookkeeping
+//! (cosine, norms) on a gradient of the model's size. Model: `lcnn-small`, 2 s crops.
+
+use std::hint::black_box;
+
+use candle_core::Device;
+use criterion::{criterion_group, criterion_main, Criterion};
+use dpda::nn::flat::cosine;
+use dpda::rng::Rng;
+use dpda::train::align::{AlignMethod, GradientAligner};
+use dpda::train::data::Batch;
+use dpda::train::model::build_model;
+use dpda::train::step::{train_step, StepState};
+use dpda::train::{plan_from_str, Plan};
+
+const NUM_SAMPLES: usize = 32_000;
+/// Clips per step in every configuration.
+const CLIPS_PER_STEP: usize = 8;
+
+fn plan(mode: &str, layout: &str) -> Plan {
+    let text = format!(
+        "[data]\nnum_samples = {NUM_SAMPLES}\n[model]\nname = \"lcnn-small\"\n[train]\nmode = \"{mode}\"\nlayout = \"{layout}\"\n[optim]\nlr = 1e-3\n"
+    );
+    plan_from_str(&text, "bench", &[]).expect("bench config")
+}
+
+fn noise(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| (rng.normal() * 0.1) as f32).collect()
+}
+
+fn bench_steps(c: &mut Criterion) {
+    let device = Device::Cpu;
+    let mut group = c.benchmark_group("train_step_lcnn_small_8_clips");
+    group.sample_size(10);
+    for (name, mode, layout, per_path) in [
+        ("augmented", "augmented", "joint", CLIPS_PER_STEP),
+        ("dual_joint", "dual", "joint", CLIPS_PER_STEP / 2),
+        ("dual_separate", "dual", "separate", CLIPS_PER_STEP / 2),
+    ] {
+        let plan = plan(mode, layout);
+        let model = build_model(&plan.model.name, &plan.model.options, 1, &device).expect("model");
+        let mut rng = Rng::new(2);
+        let batch = Batch {
+            orig: (mode == "dual").then(|| noise(&mut rng, per_path * NUM_SAMPLES)),
+            aug: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+            labels: (0..per_path as u32).map(|i| i % 2).collect(),
+            num_samples: NUM_SAMPLES,
+        };
+        let mut state = StepState {
+            optimizer: plan.optim.config.build().expect("optimizer"),
+            aligner: GradientAligner::new(plan.train.align),
+            rng: Rng::new(3),
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                train_step(
+                    model.as_ref(),
+                    &plan,
+                    &mut state,
+                    black_box(&batch),
+                    1e-3,
+                    false,
+                    false,
+                    &device,
+                    (1, 0),
+                )
+                .expect("step")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_alignment(c: &mut Criterion) {
+    let plan = plan("dual", "joint");
+    let model = build_model(&plan.model.name, &plan.model.options, 1, &Device::Cpu).expect("model");
+    let num_params: usize = model
+        .trainable()
+        .iter()
+        .map(|v| v.var.as_tensor().elem_count())
+        .sum();
+    let mut rng = Rng::new(4);
+    let g1 = noise(&mut rng, num_params);
+    let g2 = noise(&mut rng, num_params);
+    let mut out = vec![0.0f32; num_params];
+    let mut group = c.benchmark_group(format!("align_{num_params}_params"));
+    for name in AlignMethod::NAMES {
+        let mut aligner = GradientAligner::new(name.parse().expect("method"));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let cos = cosine(black_box(&g1), black_box(&g2));
+                let stats = aligner.combine(&g1, &g2, &mut out);
+                black_box((cos, stats))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_steps, bench_alignment);
+criterion_main!(benches);

@@ -1,0 +1,179 @@
+//! `dpda train`: run a training configuration in a run folder with a progress bar (loss, gradient
+//! cosine, conflict fraction, ETA) and a summary at the end. A thin front end over the trainer's
+//! worker API, the same one the GUI drives.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::train::{self, SpawnOptions, TrainEvent};
+
+/// Arguments of `dpda train`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Training configuration (TOML; see `experiments/`).
+    pub config: PathBuf,
+    /// Run folder (default: `runs/<config name>`).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Stop after this many optimizer steps in total.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Override a configuration key, e.g. `--set train.align=pcgrad` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Continue from the run folder's last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar (events still go to the run folder's files).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Train, showing progress; fails when the run ends with an error.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut overrides = args.set.clone();
+    if let Some(n) = args.max_steps {
+        overrides.push(format!("train.max_steps={n}"));
+    }
+    let plan = train::load_plan(&args.config, &overrides)
+        .with_context(|| format!("configuration {}", args.config.display()))?;
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| {
+        let stem = args
+            .config
+            .file_stem()
+            .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from("runs").join(stem)
+    });
+    let options = SpawnOptions {
+        resume: args.resume,
+        waker: None,
+    };
+    let mut handle = train::spawn_with(plan, run_dir.clone(), options)
+        .context("cannot start the training thread")?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} steps {msg} ({elapsed}, ETA {eta})")
+            .context("progress bar template")?
+            .progress_chars("=> "),
+    );
+    let mut error = None;
+    let mut last_epoch_line = String::new();
+    loop {
+        let Some(event) = handle.recv_timeout(Duration::from_millis(100)) else {
+            if handle.is_finished() {
+                // Drain what the worker left behind, then stop.
+                match handle.try_recv() {
+                    Some(ev) => {
+                        if handle_event(ev, &bar, &mut error, &mut last_epoch_line) {
+                            break;
+                        }
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            continue;
+        };
+        if handle_event(event, &bar, &mut error, &mut last_epoch_line) {
+            break;
+        }
+    }
+    handle.join();
+    bar.finish_and_clear();
+    if let Some(message) = error {
+        anyhow::bail!("training failed in {}: {message}", run_dir.display());
+    }
+    Ok(())
+}
+
+/// Update the display for one event; true when the run is over.
+fn handle_event(
+    event: TrainEvent,
+    bar: &ProgressBar,
+    error: &mut Option<String>,
+    last_epoch_line: &mut String,
+) -> bool {
+    match event {
+        TrainEvent::Started {
+            run_dir,
+            num_params,
+            num_train_clips,
+            num_dev_clips,
+            total_steps,
+            resumed_at_step,
+            ..
+        } => {
+            bar.set_length(total_steps);
+            bar.set_position(resumed_at_step.unwrap_or(0));
+            bar.println(format!(
+                "run {}: {num_params} parameters, {num_train_clips} train / {num_dev_clips} dev clips{}",
+                run_dir.display(),
+                resumed_at_step.map_or(String::new(), |s| format!(", resumed at step {s}"))
+            ));
+        }
+        TrainEvent::Step(m) => {
+            bar.set_position(m.step);
+            let loss = m.loss_orig.or(m.loss_aug).unwrap_or(f64::NAN);
+            let mut msg = format!("epoch {} loss {loss:.4}", m.epoch);
+            if let (Some(cos), Some(frac)) = (m.grad_cos, m.conflict_frac) {
+                msg.push_str(&format!(" cos {cos:+.3} conflicts {:.0}%", frac * 100.0));
+            }
+            bar.set_message(msg);
+        }
+        TrainEvent::Epoch(e) => {
+            *last_epoch_line = format!(
+                "epoch {}: train loss {:.4}, dev loss {:.4}, dev EER {:.2} %{}{}{}",
+                e.epoch,
+                e.train_loss,
+                e.dev_loss,
+                e.dev_eer * 100.0,
+                e.conflict_frac
+                    .map_or(String::new(), |f| format!(", conflicts {:.1} %", f * 100.0)),
+                e.m_sharpness
+                    .map_or(String::new(), |s| format!(", m-sharpness {s:.4}")),
+                if e.is_best { " (best)" } else { "" }
+            );
+            bar.println(last_epoch_line.as_str());
+        }
+        TrainEvent::LayerCos(_) | TrainEvent::Checkpoint { .. } => {}
+        TrainEvent::Paused => bar.println("paused"),
+        TrainEvent::Resumed => bar.println("resumed"),
+        TrainEvent::Stopped => {
+            bar.println("stopped; resume with --resume");
+            return true;
+        }
+        TrainEvent::Error { message } => {
+            *error = Some(message);
+            return true;
+        }
+        TrainEvent::Finished { summary } => {
+            bar.println(format!(
+                "finished ({}) after {} steps, {} epochs; best dev loss {} (epoch {}); averaged \
+                 epochs {:?}; eval EER {}; scores {}",
+                summary.reason,
+                summary.num_steps,
+                summary.num_epochs,
+                summary
+                    .best_dev_loss
+                    .map_or("-".into(), |l| format!("{l:.4}")),
+                summary.best_epoch.map_or("-".into(), |e| e.to_string()),
+                summary.averaged_epochs,
+                summary
+                    .eval_eer
+                    .map_or("-".into(), |e| format!("{:.2} %", e * 100.0)),
+                summary
+                    .scores_path
+                    .map_or("-".into(), |p| p.display().to_string()),
+            ));
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,174 @@
+//! Checkpoints: the model's [`VarMap`](candle_nn::VarMap) as safetensors (trainable variables and
+//! BatchNorm running statistics) plus a JSON sidecar with everything else an exact resume needs
+//! (position in the epoch, optimizer, aligner and RNG state, early-stopping bookkeeping). Also
+//! loading weights back into a model and averaging the k best checkpoints.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::align::GradientAligner;
+use super::average::{average_checkpoints, BestCheckpoints, CheckpointTensors, NamedTensor};
+use super::error::{io_err, TrainError};
+use super::optim::Optimizer;
+use crate::nn::Model;
+use crate::rng::Rng;
+
+/// Everything of a run's state that is not a model tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// Epoch the run is in (or about to start).
+    pub epoch: u64,
+    /// Batches of `epoch` already done.
+    pub batch_in_epoch: u64,
+    /// Optimizer steps done.
+    pub step: u64,
+    pub optimizer: Optimizer,
+    pub aligner: GradientAligner,
+    pub rng: Rng,
+    pub best_dev_loss: Option<f64>,
+    pub best_epoch: Option<u64>,
+    /// Dev EER threshold (bona fide logit) of the checkpoint's epoch.
+    pub dev_eer_threshold: Option<f64>,
+    pub epochs_since_best: u64,
+    /// The kept best checkpoints by dev loss (paths relative to the checkpoint folder).
+    pub kept_best: BestCheckpoints,
+    /// Running counters of the current epoch.
+    pub epoch_conflicts: u64,
+    pub epoch_dual_steps: u64,
+    pub epoch_loss_sum: f64,
+    pub epoch_loss_count: u64,
+}
+
+/// Paths of a checkpoint's two files.
+pub fn checkpoint_paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{stem}.safetensors")),
+        dir.join(format!("{stem}.json")),
+    )
+}
+
+/// Write the model state and the sidecar as `<stem>.safetensors` and `<stem>.json` (each through
+/// a temporary file, so an interrupted write never leaves a half checkpoint under the final name).
+pub fn save(
+    dir: &Path,
+    stem: &str,
+    model: &dyn Model,
+    sidecar: &Sidecar,
+) -> Result<PathBuf, TrainError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let (weights, side) = checkpoint_paths(dir, stem);
+    let tmp_weights = dir.join(format!(".{stem}.safetensors.tmp"));
+    model
+        .state()
+        .save(&tmp_weights)
+        .map_err(|e| TrainError::Checkpoint {
+            path: tmp_weights.clone(),
+            message: e.to_string(),
+        })?;
+    let json = serde_json::to_string(sidecar).map_err(|e| TrainError::Checkpoint {
+        path: side.clone(),
+        message: e.to_string(),
+    })?;
+    let tmp_side = dir.join(format!(".{stem}.json.tmp"));
+    std::fs::write(&tmp_side, json).map_err(io_err(&tmp_side))?;
+    std::fs::rename(&tmp_weights, &weights).map_err(io_err(&weights))?;
+    std::fs::rename(&tmp_side, &side).map_err(io_err(&side))?;
+    Ok(weights)
+}
+
+/// Read a sidecar.
+pub fn load_sidecar(path: &Path) -> Result<Sidecar, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Read the tensors of a safetensors file.
+pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, TrainError> {
+    candle_core::safetensors::load(path, device).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Copy `tensors` into the model's state; every model tensor must be present with its shape.
+pub fn set_model_state(
+    model: &dyn Model,
+    tensors: &HashMap<String, Tensor>,
+    origin: &Path,
+) -> Result<(), TrainError> {
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for (name, var) in data.iter() {
+        let fail = |message: String| TrainError::Checkpoint {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let t = tensors
+            .get(name)
+            .ok_or_else(|| fail(format!("tensor '{name}' missing (model {})", model.name())))?;
+        if t.dims() != var.as_tensor().dims() {
+            return Err(fail(format!(
+                "tensor '{name}' has shape {:?}, the model expects {:?}",
+                t.dims(),
+                var.as_tensor().dims()
+            )));
+        }
+        let t = t
+            .to_device(var.as_tensor().device())?
+            .to_dtype(var.as_tensor().dtype())?;
+        var.set(&t)?;
+    }
+    Ok(())
+}
+
+/// Load a safetensors checkpoint into `model`.
+pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), TrainError> {
+    let tensors = load_tensors(path, &Device::Cpu)?;
+    set_model_state(model, &tensors, path)
+}
+
+/// Element-wise mean of several checkpoints (each loaded once, independently; the reference's
+/// aliasing bug, which weighted one checkpoint twice and dropped another, is avoided).
+pub fn average(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>, TrainError> {
+    let mut checkpoints = Vec::with_capacity(paths.len());
+    for path in paths {
+        let mut tensors: Vec<NamedTensor> = Vec::new();
+        let mut loaded: Vec<(String, Tensor)> =
+            load_tensors(path, &Device::Cpu)?.into_iter().collect();
+        loaded.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in loaded {
+            tensors.push(NamedTensor {
+                shape: t.dims().to_vec(),
+                values: t
+                    .flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1::<f32>()?,
+                name,
+            });
+        }
+        checkpoints.push(CheckpointTensors {
+            source_name: path.display().to_string(),
+            tensors,
+        });
+    }
+    let averaged = average_checkpoints(&checkpoints).map_err(|e| TrainError::Checkpoint {
+        path: paths.first().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    })?;
+    averaged
+        .into_iter()
+        .map(|t| {
+            let tensor = Tensor::from_vec(t.values, t.shape, &Device::Cpu)?;
+            Ok((t.name, tensor))
+        })
+        .collect()
+}

@@ -1,0 +1,798 @@
+//! Training configuration: a TOML file (plus `--set key=value` overrides) parsed once into raw
+//! structs that refuse unknown keys, then checked into one validated [`Plan`] that is all the
+//! trainer, the CLI and the GUI ever see. The resolved configuration (defaults filled in, overrides
+//! applied) is kept as TOML so that each run folder records the settings that produced it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::align::AlignMethod;
+use super::optim::{OptimizerConfig, OptimizerKind};
+use super::schedule::ScheduleConfig;
+use crate::augment::{RawBoostAlgo, RawBoostParams};
+use crate::data::demo::DemoSize;
+
+/// Errors reading or checking a training configuration; each names the file or the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("override '{assignment}': {message}")]
+    Override { assignment: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// `[data]`: which corpus, how long the crops are and which RawBoost algorithm makes the
+/// augmented path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawData {
+    /// `demo`, `asvspoof2019-la` or `csv`.
+    pub corpus: String,
+    /// Demo corpus size (`tiny`, `small`, `default`, `large`).
+    pub demo_size: String,
+    /// Demo corpus seed.
+    pub demo_seed: u64,
+    /// ASVspoof 2019 LA root (the folder holding `ASVspoof2019_LA_train`, …).
+    pub root: Option<PathBuf>,
+    /// CSV lists (`path,label[,attack]`) for the `csv` corpus.
+    pub train_csv: Option<PathBuf>,
+    pub dev_csv: Option<PathBuf>,
+    pub eval_csv: Option<PathBuf>,
+    /// Crop length: the first `num_samples` samples, shorter clips repeated to length.
+    pub num_samples: usize,
+    /// RawBoost algorithm number (0–8) for the augmented path.
+    pub rawboost_algo: i64,
+    /// RawBoost parameters (reference defaults when omitted).
+    pub rawboost: RawBoostParams,
+    /// Use at most this many dev clips (0 = all); a quick check on big corpora.
+    pub max_dev_clips: usize,
+    /// Use at most this many eval clips (0 = all); 0 eval clips is allowed with `score_eval = false`.
+    pub max_eval_clips: usize,
+    /// Score the eval split with the averaged model at the end.
+    pub score_eval: bool,
+}
+
+impl Default for RawData {
+    fn default() -> Self {
+        Self {
+            corpus: "demo".into(),
+            demo_size: "default".into(),
+            demo_seed: crate::data::demo::DEFAULT_SEED,
+            root: None,
+            train_csv: None,
+            dev_csv: None,
+            eval_csv: None,
+            num_samples: 66_800,
+            rawboost_algo: 4,
+            rawboost: RawBoostParams::default(),
+            max_dev_clips: 0,
+            max_eval_clips: 0,
+            score_eval: true,
+        }
+    }
+}
+
+/// `[model]`: registry name and model-specific options (passed through to the registry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawModel {
+    pub name: String,
+    pub options: toml::Table,
+}
+
+impl Default for RawModel {
+    fn default() -> Self {
+        Self {
+            name: "lcnn".into(),
+            options: toml::Table::new(),
+        }
+    }
+}
+
+/// `[train]`: the training scheme and the loop's bookkeeping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTrain {
+    /// `plain`, `augmented` or `dual`.
+    pub mode: String,
+    /// `joint` (one forward over both paths) or `separate` (one forward per path).
+    pub layout: String,
+    /// `none`, `pcgrad`, `gradvac`, `cagrad` or `mgda`.
+    pub align: String,
+    /// Clips per path per step.
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Stop when the dev loss has not improved for this many epochs.
+    pub patience: usize,
+    /// Keep (and finally average) the k best checkpoints by dev loss.
+    pub keep_best: usize,
+    pub seed: u64,
+    /// Stop after this many optimizer steps in total (0 = no limit).
+    pub max_steps: u64,
+    /// Per-layer gradient cosine every K steps (0 = never).
+    pub per_layer_cos_every: u64,
+    /// Cross-entropy class weights `[spoof, bona fide]`.
+    pub class_weights: [f64; 2],
+    /// Clip the combined gradient to this global L2 norm (0 = no clipping).
+    pub clip_grad_norm: f64,
+    /// Dev/eval forward batch size (0 = twice `batch_size`).
+    pub eval_batch_size: usize,
+}
+
+impl Default for RawTrain {
+    fn default() -> Self {
+        Self {
+            mode: "dual".into(),
+            layout: "joint".into(),
+            align: "none".into(),
+            batch_size: 5,
+            epochs: 100,
+            patience: 7,
+            keep_best: 5,
+            seed: 1234,
+            max_steps: 0,
+            per_layer_cos_every: 0,
+            class_weights: [0.1, 0.9],
+            clip_grad_norm: 0.0,
+            eval_batch_size: 0,
+        }
+    }
+}
+
+/// `[optim]`: the base optimizer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOptim {
+    /// `adam` (L2 weight decay added to the gradient, as PyTorch's Adam), `adamw` or `sgd`.
+    pub name: String,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+}
+
+impl Default for RawOptim {
+    fn default() -> Self {
+        Self {
+            name: "adam".into(),
+            lr: 1e-6,
+            weight_decay: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            momentum: 0.0,
+        }
+    }
+}
+
+/// `[schedule]`: learning-rate schedule over optimizer steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSchedule {
+    /// `constant` or `cosine`.
+    pub name: String,
+    /// Linear warm-up steps from 0 to `lr`.
+    pub warmup_steps: u64,
+    /// Cosine floor as a fraction of `lr`.
+    pub min_lr_ratio: f64,
+    /// Warm-up starts at this fraction of `lr` (PyTorch `LinearLR`'s `start_factor`).
+    pub warmup_start_factor: f64,
+}
+
+impl Default for RawSchedule {
+    fn default() -> Self {
+        Self {
+            name: "constant".into(),
+            warmup_steps: 0,
+            min_lr_ratio: 0.0,
+            warmup_start_factor: 1.0 / 3.0,
+        }
+    }
+}
+
+/// `[sam]`: sharpness-aware minimisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSam {
+    pub enabled: bool,
+    pub rho: f64,
+    /// ASAM: ε scaled element-wise by |w|.
+    pub adaptive: bool,
+    /// Measure m-sharpness on the dev set after each epoch.
+    pub m_sharpness: bool,
+}
+
+impl Default for RawSam {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            rho: 0.05,
+            adaptive: false,
+            m_sharpness: false,
+        }
+    }
+}
+
+/// `[device]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDevice {
+    /// `cpu` or `cuda`.
+    pub kind: String,
+    pub cuda_ordinal: usize,
+}
+
+impl Default for RawDevice {
+    fn default() -> Self {
+        Self {
+            kind: "cpu".into(),
+            cuda_ordinal: 0,
+        }
+    }
+}
+
+/// The whole file as written, before checking.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub data: RawData,
+    pub model: RawModel,
+    pub train: RawTrain,
+    pub optim: RawOptim,
+    pub schedule: RawSchedule,
+    pub sam: RawSam,
+    pub device: RawDevice,
+}
+
+/// Where the clips come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CorpusPlan {
+    /// The built-in synthetic corpus, rendered in memory.
+    Demo { size: DemoSize, seed: u64 },
+    /// ASVspoof 2019 LA under `root`.
+    Asvspoof2019La { root: PathBuf },
+    /// CSV lists.
+    Csv {
+        train: PathBuf,
+        dev: PathBuf,
+        eval: Option<PathBuf>,
+    },
+}
+
+/// Which paths a step uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainMode {
+    /// Original clips only.
+    Plain,
+    /// Each clip replaced by its RawBoost version.
+    Augmented,
+    /// Both paths, one gradient each, combined by an aligner.
+    Dual,
+}
+
+/// How the dual path runs its forward passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// One forward over the concatenated 2B batch (BatchNorm normalises both paths together, as
+    /// the reference does), two backward passes.
+    Joint,
+    /// One forward and one backward per path (BatchNorm sees each path alone and updates its
+    /// running statistics twice per step).
+    Separate,
+}
+
+/// Validated optimizer settings: the base learning rate and the optimizer itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimPlan {
+    pub lr: f64,
+    pub config: OptimizerConfig,
+}
+
+/// Validated SAM settings (present only when enabled).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamPlan {
+    pub rho: f64,
+    pub adaptive: bool,
+    pub m_sharpness: bool,
+}
+
+/// Compute device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Cpu,
+    Cuda { ordinal: usize },
+}
+
+/// Validated data settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataPlan {
+    pub corpus: CorpusPlan,
+    pub num_samples: usize,
+    pub rawboost_algo: RawBoostAlgo,
+    pub rawboost: RawBoostParams,
+    pub max_dev_clips: usize,
+    pub max_eval_clips: usize,
+    pub score_eval: bool,
+}
+
+/// Validated model choice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelPlan {
+    pub name: String,
+    pub options: toml::Table,
+}
+
+/// Validated training-loop settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainPlan {
+    pub mode: TrainMode,
+    pub layout: Layout,
+    pub align: AlignMethod,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub patience: usize,
+    pub keep_best: usize,
+    pub seed: u64,
+    pub max_steps: Option<u64>,
+    pub per_layer_cos_every: Option<u64>,
+    pub class_weights: [f64; 2],
+    pub clip_grad_norm: Option<f64>,
+    pub eval_batch_size: usize,
+    /// Test hook: make the loss of this step non-finite (never set from TOML).
+    pub inject_nan_at_step: Option<u64>,
+    /// Test hook: panic inside the worker at this step (never set from TOML).
+    pub inject_panic_at_step: Option<u64>,
+}
+
+/// Everything a run needs, checked once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub data: DataPlan,
+    pub model: ModelPlan,
+    pub train: TrainPlan,
+    pub optim: OptimPlan,
+    pub schedule: ScheduleConfig,
+    pub sam: Option<SamPlan>,
+    pub device: DeviceKind,
+    /// The resolved configuration as TOML (written to the run folder).
+    pub resolved_toml: String,
+}
+
+/// Read `path`, apply `overrides` (`key.path=value`), parse and validate.
+pub fn load_plan(path: &Path, overrides: &[String]) -> Result<Plan, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    plan_from_str(&text, &path.display().to_string(), overrides)
+}
+
+/// Parse TOML `text` (named `origin` in errors), apply `overrides` and validate.
+pub fn plan_from_str(text: &str, origin: &str, overrides: &[String]) -> Result<Plan, ConfigError> {
+    let raw = if overrides.is_empty() {
+        parse_raw(text, origin)?
+    } else {
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        for assignment in overrides {
+            apply_override(&mut doc, assignment)?;
+        }
+        let text = toml::to_string(&doc).map_err(|e| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        parse_raw(&text, &format!("{origin} (with overrides)"))?
+    };
+    raw.into_plan()
+}
+
+fn parse_raw(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Set `a.b.c=value` in a TOML document; `value` is read as TOML (`0.5`, `true`, `"x"`,
+/// `[0.1, 0.9]`) and otherwise taken as a bare string.
+pub fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let fail = |message: &str| ConfigError::Override {
+        assignment: assignment.to_string(),
+        message: message.to_string(),
+    };
+    let (key, value_text) = assignment
+        .split_once('=')
+        .ok_or_else(|| fail("expected key=value"))?;
+    let parts: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(fail("empty key segment"));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {}", value_text.trim())) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(value_text.trim().to_string())),
+        Err(_) => toml::Value::String(value_text.trim().to_string()),
+    };
+    let (last, parents) = parts.split_last().ok_or_else(|| fail("empty key"))?;
+    let mut table = doc;
+    for part in parents {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(fail(&format!("'{part}' is not a table"))),
+        };
+    }
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn check_positive(key: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be a finite number > 0, got {value}"),
+        ))
+    }
+}
+
+fn check_non_negative(key: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be a finite number ≥ 0, got {value}"),
+        ))
+    }
+}
+
+fn one_of<T: Copy>(
+    key: &'static str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    choices
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value.trim()))
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            invalid(
+                key,
+                format!(
+                    "unknown value '{value}' (expected one of {})",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+impl RawConfig {
+    /// Check every field and build the [`Plan`].
+    pub fn into_plan(self) -> Result<Plan, ConfigError> {
+        let resolved_toml = toml::to_string(&self).map_err(|e| ConfigError::Parse {
+            origin: "resolved configuration".into(),
+            message: e.to_string(),
+        })?;
+        let d = self.data;
+        let corpus = match d.corpus.trim().to_ascii_lowercase().as_str() {
+            "demo" => CorpusPlan::Demo {
+                size: d
+                    .demo_size
+                    .parse()
+                    .map_err(|m: String| invalid("data.demo_size", m))?,
+                seed: d.demo_seed,
+            },
+            "asvspoof2019-la" => CorpusPlan::Asvspoof2019La {
+                root: d.root.clone().ok_or_else(|| {
+                    invalid(
+                        "data.root",
+                        "required when data.corpus = \"asvspoof2019-la\"",
+                    )
+                })?,
+            },
+            "csv" => CorpusPlan::Csv {
+                train: d.train_csv.clone().ok_or_else(|| {
+                    invalid("data.train_csv", "required when data.corpus = \"csv\"")
+                })?,
+                dev: d.dev_csv.clone().ok_or_else(|| {
+                    invalid("data.dev_csv", "required when data.corpus = \"csv\"")
+                })?,
+                eval: d.eval_csv.clone(),
+            },
+            other => {
+                return Err(invalid(
+                    "data.corpus",
+                    format!("unknown corpus '{other}' (expected demo, asvspoof2019-la or csv)"),
+                ))
+            }
+        };
+        if d.num_samples == 0 {
+            return Err(invalid("data.num_samples", "must be ≥ 1"));
+        }
+        let rawboost_algo = RawBoostAlgo::from_number(d.rawboost_algo)
+            .map_err(|e| invalid("data.rawboost_algo", e.to_string()))?;
+        d.rawboost
+            .validate_for_rate(16_000)
+            .map_err(|e| invalid("data.rawboost", e.to_string()))?;
+        let data = DataPlan {
+            corpus,
+            num_samples: d.num_samples,
+            rawboost_algo,
+            rawboost: d.rawboost,
+            max_dev_clips: d.max_dev_clips,
+            max_eval_clips: d.max_eval_clips,
+            score_eval: d.score_eval,
+        };
+
+        if self.model.name.trim().is_empty() {
+            return Err(invalid("model.name", "must not be empty"));
+        }
+        let model_name = self.model.name.trim();
+        let known = model_name == "tiny" || crate::nn::registry::MODEL_NAMES.contains(&model_name);
+        if !known {
+            return Err(invalid(
+                "model.name",
+                format!(
+                    "unknown model '{model_name}' (known: tiny, {})",
+                    crate::nn::registry::MODEL_NAMES.join(", ")
+                ),
+            ));
+        }
+        if model_name != "tiny" {
+            super::model::registry_options(&self.model.options)
+                .map_err(|e| invalid("model.options", e.to_string()))?;
+        }
+        let model = ModelPlan {
+            name: self.model.name.trim().to_string(),
+            options: self.model.options,
+        };
+
+        let t = self.train;
+        let mode = one_of(
+            "train.mode",
+            &t.mode,
+            &[
+                ("plain", TrainMode::Plain),
+                ("augmented", TrainMode::Augmented),
+                ("dual", TrainMode::Dual),
+            ],
+        )?;
+        let layout = one_of(
+            "train.layout",
+            &t.layout,
+            &[("joint", Layout::Joint), ("separate", Layout::Separate)],
+        )?;
+        let align: AlignMethod =
+            t.align.trim().to_ascii_lowercase().parse().map_err(
+                |e: super::align::UnknownAlignMethod| invalid("train.align", e.to_string()),
+            )?;
+        if mode != TrainMode::Dual && align != AlignMethod::None {
+            return Err(invalid(
+                "train.align",
+                format!(
+                    "alignment needs train.mode = \"dual\" (mode is \"{}\")",
+                    t.mode
+                ),
+            ));
+        }
+        if t.batch_size == 0 {
+            return Err(invalid("train.batch_size", "must be ≥ 1"));
+        }
+        if t.epochs == 0 {
+            return Err(invalid("train.epochs", "must be ≥ 1"));
+        }
+        if t.patience == 0 {
+            return Err(invalid("train.patience", "must be ≥ 1"));
+        }
+        if t.keep_best == 0 {
+            return Err(invalid("train.keep_best", "must be ≥ 1"));
+        }
+        for w in t.class_weights {
+            check_non_negative("train.class_weights", w)?;
+        }
+        if t.class_weights.iter().sum::<f64>() <= 0.0 {
+            return Err(invalid("train.class_weights", "must not both be 0"));
+        }
+        check_non_negative("train.clip_grad_norm", t.clip_grad_norm)?;
+        let train = TrainPlan {
+            mode,
+            layout,
+            align,
+            batch_size: t.batch_size,
+            epochs: t.epochs,
+            patience: t.patience,
+            keep_best: t.keep_best,
+            seed: t.seed,
+            max_steps: (t.max_steps > 0).then_some(t.max_steps),
+            per_layer_cos_every: (t.per_layer_cos_every > 0).then_some(t.per_layer_cos_every),
+            class_weights: t.class_weights,
+            clip_grad_norm: (t.clip_grad_norm > 0.0).then_some(t.clip_grad_norm),
+            eval_batch_size: if t.eval_batch_size == 0 {
+                2 * t.batch_size
+            } else {
+                t.eval_batch_size
+            },
+            inject_nan_at_step: None,
+            inject_panic_at_step: None,
+        };
+
+        let o = self.optim;
+        let kind = one_of(
+            "optim.name",
+            &o.name,
+            &[
+                ("adam", OptimizerKind::Adam),
+                ("adamw", OptimizerKind::AdamW),
+                ("sgd", OptimizerKind::Sgd),
+            ],
+        )?;
+        check_positive("optim.lr", o.lr)?;
+        let is_sgd = kind == OptimizerKind::Sgd;
+        let config = OptimizerConfig {
+            kind,
+            weight_decay: Some(o.weight_decay),
+            beta1: (!is_sgd).then_some(o.beta1),
+            beta2: (!is_sgd).then_some(o.beta2),
+            eps: (!is_sgd).then_some(o.eps),
+            momentum: is_sgd.then_some(o.momentum),
+            nesterov: None,
+            max_grad_norm: (t.clip_grad_norm > 0.0).then_some(t.clip_grad_norm),
+        };
+        config.build().map_err(|e| match e {
+            super::optim::OptimError::InvalidConfig { field, message } => {
+                let key = if field == "max_grad_norm" {
+                    "train.clip_grad_norm".to_string()
+                } else {
+                    format!("optim.{field}")
+                };
+                invalid(key, message)
+            }
+            other => invalid("optim", other.to_string()),
+        })?;
+        let optim = OptimPlan { lr: o.lr, config };
+
+        let s = self.schedule;
+        if !(0.0..=1.0).contains(&s.min_lr_ratio) {
+            return Err(invalid(
+                "schedule.min_lr_ratio",
+                format!("must be in [0, 1], got {}", s.min_lr_ratio),
+            ));
+        }
+        if !(s.warmup_start_factor > 0.0 && s.warmup_start_factor <= 1.0) {
+            return Err(invalid(
+                "schedule.warmup_start_factor",
+                format!("must be in (0, 1], got {}", s.warmup_start_factor),
+            ));
+        }
+        let schedule = match one_of(
+            "schedule.name",
+            &s.name,
+            &[("constant", false), ("cosine", true)],
+        )? {
+            false => ScheduleConfig::Constant {
+                warmup_steps: s.warmup_steps,
+                warmup_start_factor: s.warmup_start_factor,
+            },
+            true => ScheduleConfig::Cosine {
+                eta_min: o.lr * s.min_lr_ratio,
+                warmup_steps: s.warmup_steps,
+                warmup_start_factor: s.warmup_start_factor,
+            },
+        };
+
+        let sam = if self.sam.enabled {
+            check_positive("sam.rho", self.sam.rho)?;
+            Some(SamPlan {
+                rho: self.sam.rho,
+                adaptive: self.sam.adaptive,
+                m_sharpness: self.sam.m_sharpness,
+            })
+        } else {
+            if self.sam.m_sharpness {
+                return Err(invalid("sam.m_sharpness", "needs sam.enabled = true"));
+            }
+            None
+        };
+
+        let device = match one_of(
+            "device.kind",
+            &self.device.kind,
+            &[("cpu", false), ("cuda", true)],
+        )? {
+            false => DeviceKind::Cpu,
+            true => DeviceKind::Cuda {
+                ordinal: self.device.cuda_ordinal,
+            },
+        };
+
+        Ok(Plan {
+            data,
+            model,
+            train,
+            optim,
+            schedule,
+            sam,
+            device,
+            resolved_toml,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_paper_defaults() {
+        let plan = plan_from_str("", "test", &[]).unwrap();
+        assert_eq!(plan.data.num_samples, 66_800);
+        assert_eq!(plan.train.class_weights, [0.1, 0.9]);
+        assert_eq!(plan.train.batch_size, 5);
+        assert_eq!(plan.train.patience, 7);
+        assert_eq!(plan.train.keep_best, 5);
+        assert_eq!(plan.data.rawboost_algo, RawBoostAlgo::LnlIsdSsi);
+        assert_eq!(plan.optim.config.kind, OptimizerKind::Adam);
+        assert_eq!(plan.optim.config.weight_decay, Some(1e-4));
+    }
+
+    #[test]
+    fn overrides_reach_nested_keys_and_are_validated() {
+        let plan = plan_from_str(
+            "[train]\nbatch_size = 3\n",
+            "test",
+            &["train.batch_size=7".into(), "train.align=pcgrad".into()],
+        )
+        .unwrap();
+        assert_eq!(plan.train.batch_size, 7);
+        assert_eq!(plan.train.align, AlignMethod::PcGrad);
+        assert!(plan.resolved_toml.contains("batch_size = 7"));
+        let err = plan_from_str("", "test", &["train.batch_size=0".into()]).unwrap_err();
+        assert_eq!(err.to_string(), "train.batch_size: must be ≥ 1");
+        let err = plan_from_str("", "test", &["train.bogus=1".into()]).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_values_name_the_key() {
+        let err = plan_from_str("[train]\nbatchsize = 3\n", "cfg.toml", &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("cfg.toml") && text.contains("batchsize"),
+            "{text}"
+        );
+        let err = plan_from_str("[train]\nmode = \"triple\"\n", "cfg.toml", &[]).unwrap_err();
+        assert!(err.to_string().starts_with("train.mode:"), "{err}");
+        let err = plan_from_str("[optim]\nlr = -1.0\n", "cfg.toml", &[]).unwrap_err();
+        assert!(err.to_string().starts_with("optim.lr:"), "{err}");
+        let err =
+            plan_from_str("[train]\nmode = \"plain\"\nalign = \"pcgrad\"\n", "c", &[]).unwrap_err();
+        assert!(err.to_string().starts_with("train.align:"), "{err}");
+    }
+}

@@ -1,0 +1,106 @@
+//! Typed training events: what the run loop reports to front-ends (CLI progress bar, GUI plots)
+//! and what it writes, one JSON object per line, to the run folder's metrics files.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Per-iteration figures (`metrics.jsonl`). Fields of a path that the mode does not run are
+/// `None` (JSON `null`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Optimizer steps done so far, 1-based.
+    pub step: u64,
+    /// 0-based epoch.
+    pub epoch: u64,
+    pub loss_orig: Option<f64>,
+    pub loss_aug: Option<f64>,
+    pub grad_norm_orig: Option<f64>,
+    pub grad_norm_aug: Option<f64>,
+    /// Cosine between the two paths' gradients over all trainable parameters.
+    pub grad_cos: Option<f64>,
+    /// `grad_cos < 0`.
+    pub conflict: Option<bool>,
+    /// Conflicting iterations / iterations since the start of the current epoch.
+    pub conflict_frac: Option<f64>,
+    pub lr: f64,
+    pub step_time_ms: f64,
+}
+
+/// Per-epoch figures (`epochs.jsonl`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: u64,
+    pub step: u64,
+    /// Mean training loss of the path(s) trained this epoch.
+    pub train_loss: f64,
+    pub dev_loss: f64,
+    /// Dev EER as a fraction (0.05 = 5 %).
+    pub dev_eer: f64,
+    pub dev_eer_threshold: f64,
+    pub conflict_frac: Option<f64>,
+    pub m_sharpness: Option<f64>,
+    pub is_best: bool,
+    pub epoch_time_s: f64,
+}
+
+/// Gradient cosine per trainable tensor (`layer_cos.jsonl`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerCos {
+    pub step: u64,
+    pub names: Vec<String>,
+    pub cos: Vec<Option<f64>>,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub num_steps: u64,
+    pub num_epochs: u64,
+    pub best_epoch: Option<u64>,
+    pub best_dev_loss: Option<f64>,
+    /// Epochs whose checkpoints were averaged into the final model.
+    pub averaged_epochs: Vec<u64>,
+    /// Final model's eval EER as a fraction, when the eval split was scored.
+    pub eval_eer: Option<f64>,
+    pub scores_path: Option<PathBuf>,
+    /// Why training ended: `epochs`, `max_steps`, `early_stop` or `stopped`.
+    pub reason: String,
+}
+
+/// One event from a training run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEvent {
+    /// The run is set up; `resumed_at_step` is set when it continues a checkpoint.
+    Started {
+        run_dir: PathBuf,
+        num_params: usize,
+        num_train_clips: usize,
+        num_dev_clips: usize,
+        steps_per_epoch: u64,
+        total_steps: u64,
+        resumed_at_step: Option<u64>,
+    },
+    Step(StepMetrics),
+    LayerCos(LayerCos),
+    Epoch(EpochMetrics),
+    /// A checkpoint was written.
+    Checkpoint {
+        epoch: u64,
+        step: u64,
+        path: PathBuf,
+        is_best: bool,
+    },
+    Finished {
+        summary: RunSummary,
+    },
+    /// Stopped on request; the last checkpoint allows resuming.
+    Stopped,
+    Paused,
+    Resumed,
+    /// Training ended with an error (non-finite loss, I/O, a panic in the worker).
+    Error {
+        message: String,
+    },
+}

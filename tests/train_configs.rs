@@ -1,0 +1,110 @@
+//! Every configuration under `experiments/` parses into a plan; unknown keys and out-of-range
+//! values are refused with the key's name; the paper configs check their corpus path.
+
+use std::path::Path;
+
+use dpda::train::align::AlignMethod;
+use dpda::train::config::{load_plan, plan_from_str, CorpusPlan, TrainMode};
+use dpda::train::TrainError;
+
+#[test]
+fn every_experiment_config_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let plan = load_plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(plan.train.class_weights, [0.1, 0.9], "{}", path.display());
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    for expected in [
+        "demo-plain",
+        "demo-augmented",
+        "demo-dual-none",
+        "demo-dual-pcgrad",
+        "demo-dual-gradvac",
+        "demo-dual-cagrad",
+        "demo-dual-mgda",
+        "demo-sam",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing");
+    }
+    let pcgrad = load_plan(&dir.join("demo-dual-pcgrad.toml"), &[]).unwrap();
+    assert_eq!(pcgrad.train.mode, TrainMode::Dual);
+    assert_eq!(pcgrad.train.align, AlignMethod::PcGrad);
+    assert!(load_plan(&dir.join("demo-sam.toml"), &[])
+        .unwrap()
+        .sam
+        .is_some());
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    for (text, key) in [
+        ("[train]\nlearning_rate = 0.1\n", "learning_rate"),
+        ("[optim]\nbeta = 0.9\n", "beta"),
+        ("[sam]\nenable = true\n", "enable"),
+        ("[data.rawboost]\nsnr_db = 3.0\n", "snr_db"),
+        ("[trainer]\nmode = \"dual\"\n", "trainer"),
+    ] {
+        let err = plan_from_str(text, "x.toml", &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(key) && err.contains("x.toml"),
+            "{text:?} → {err}"
+        );
+    }
+}
+
+#[test]
+fn out_of_range_values_are_refused_with_their_key() {
+    for (set, key) in [
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.epochs=0", "train.epochs"),
+        ("train.keep_best=0", "train.keep_best"),
+        ("optim.lr=0", "optim.lr"),
+        ("optim.beta2=1.5", "optim.beta2"),
+        ("sam.enabled=true", ""),
+        ("data.rawboost_algo=9", "data.rawboost_algo"),
+        ("data.num_samples=0", "data.num_samples"),
+        ("train.class_weights=[-1.0, 1.0]", "train.class_weights"),
+        ("device.kind=\"tpu\"", "device.kind"),
+        ("schedule.name=\"linear\"", "schedule.name"),
+        ("model.name=\"resnet\"", "model.name"),
+        ("model.options.dropuot=0.5", "model.options"),
+    ] {
+        let result = plan_from_str("", "x.toml", &[set.to_string()]);
+        if key.is_empty() {
+            assert!(result.is_ok(), "{set} should be accepted");
+            continue;
+        }
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{key}:")), "{set} → {err}");
+    }
+}
+
+#[test]
+fn paper_configs_name_a_missing_corpus_root() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let missing = tempfile::tempdir().unwrap().path().join("no-such-LA");
+    let plan = load_plan(
+        &dir.join("asvspoof2019-la-dual-pcgrad.toml"),
+        &[format!("data.root=\"{}\"", missing.display())],
+    )
+    .unwrap();
+    assert!(matches!(
+        plan.data.corpus,
+        CorpusPlan::Asvspoof2019La { .. }
+    ));
+    let err =
+        dpda::train::data::load_split(&plan.data, dpda::data::corpus::Split::Train).unwrap_err();
+    assert!(matches!(
+        err,
+        TrainError::DataPath {
+            key: "data.root",
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("no-such-LA"), "{err}");
+}
