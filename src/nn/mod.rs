@@ -8,6 +8,9 @@
 //! The trainer sees a model only through [`Model`]: waveforms in, two logits out, a sorted list of
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
 
+pub mod aasist;
+pub mod import;
+
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 
