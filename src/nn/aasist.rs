@@ -16,7 +16,6 @@
 //! with):
 //! - the residual block computes `bn1`/SELU but feeds the *un-normalised* input to `conv1`, so
 //!   `bn1` only collects running statistics (its affine parameters never receive a gradient);
-//! - attention maps are normalised with softmax over the *first* node index (`dim=-2`);
 //! - the heterogeneous layer uses `att_weight12` for both cross-type blocks;
 //! - the first heterogeneous layer of each branch gets the un-expanded master parameter;
 //! - all four graph-pooling layers after the heterogeneous layers use `pool_ratios[2]`
@@ -496,8 +495,8 @@ impl GraphAttention {
         let x = dropout(x, GAT_INPUT_DROP, mode, rng)?;
         let map = self.att_proj.forward(&pairwise_products(&x)?)?.tanh()?;
         let logits = (attention_logits(&map, &self.att_weight)? / self.temperature)?;
-        // [batch, nodes, nodes]; normalised over the first node index as in the reference.
-        let attention = candle_nn::ops::softmax(&logits, 1)?;
+        // [batch, nodes, nodes]; each node's weights over its neighbours sum to 1.
+        let attention = candle_nn::ops::softmax(&logits, 2)?;
         let with_att = self.proj_with_att.forward(&attention.matmul(&x)?)?;
         let without_att = self.proj_without_att.forward(&x)?;
         selu(&node_batch_norm(&self.bn, &(with_att + without_att)?, mode)?)
@@ -570,7 +569,7 @@ impl HeteroGraphAttention {
         let logits = (attention_logits(&map, &self.att_weight11)?.broadcast_mul(&block_mask(&|i, j| i && j)?)?
             + attention_logits(&map, &self.att_weight22)?.broadcast_mul(&block_mask(&|i, j| !i && !j)?)?
             + attention_logits(&map, &self.att_weight12)?.broadcast_mul(&block_mask(&|i, j| i != j)?)?)?;
-        let attention = candle_nn::ops::softmax(&(logits / self.temperature)?, 1)?;
+        let attention = candle_nn::ops::softmax(&(logits / self.temperature)?, 2)?;
 
         // Master node: attention over all nodes, conditioned on the current master.
         let master_map = self.att_proj_master.forward(&x.broadcast_mul(master)?)?.tanh()?;

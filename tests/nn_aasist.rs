@@ -1,0 +1,234 @@
+//! AASIST / AASIST-L against the authors' PyTorch implementation (fixtures written by
+//! `scripts/aasist_reference.py`), the strict weight import, and an f64 finite-difference check.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use dpda::nn::aasist::{Aasist, AasistConfig};
+use dpda::nn::import::{load_weights, read_pth, save_weights};
+use dpda::nn::{Mode, Model, NnError};
+use dpda::rng::Rng;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aasist").join(name)
+}
+
+fn pretrained(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pretrained").join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        println!("skipping: {} is absent", path.display());
+        None
+    }
+}
+
+fn read_fixture(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name), &Device::Cpu).unwrap()
+}
+
+fn model(config: AasistConfig, dtype: DType) -> Aasist {
+    Aasist::new(config, dtype, &Device::Cpu, &mut Rng::new(5)).unwrap()
+}
+
+fn flat(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// Largest |ours − reference| / max(|reference|, floor).
+fn worst_rel_err(ours: &[f64], reference: &[f64], floor: f64) -> f64 {
+    assert_eq!(ours.len(), reference.len());
+    ours.iter().zip(reference).map(|(a, b)| (a - b).abs() / b.abs().max(floor)).fold(0.0, f64::max)
+}
+
+#[test]
+fn aasist_l_has_the_published_parameter_count() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    assert_eq!(m.num_parameters(), 85_306);
+    // Sorted, unique names; running statistics are state but not trainable.
+    let names: Vec<&str> = m.trainable().iter().map(|v| v.name.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]));
+    assert!(!names.iter().any(|n| n.contains("running")));
+    let state = m.state().data().lock().unwrap();
+    assert!(state.contains_key("encoder.3.0.bn1.running_var"));
+    assert_eq!(state.len(), names.len() + 2 * 18);
+}
+
+#[test]
+fn clips_below_the_minimum_are_rejected() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    assert_eq!(m.min_num_samples(), 2315);
+    let mut rng = Rng::new(1);
+    let short = Tensor::zeros((1, 2314), DType::F32, &Device::Cpu).unwrap();
+    let err = m.forward(&short, Mode::Eval, &mut rng).unwrap_err().to_string();
+    assert!(err.contains("2314") && err.contains("2315"), "{err}");
+    let ok = Tensor::ones((1, 2315), DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(m.forward(&ok, Mode::Eval, &mut rng).unwrap().dims(), &[1, 2]);
+}
+
+#[test]
+fn random_weights_match_pytorch_logits_and_gradients() {
+    let io = read_fixture("random_io.safetensors");
+    let clips = &io["clips"];
+
+    // float32 logits.
+    let m32 = model(AasistConfig::aasist_l(), DType::F32);
+    load_weights(&m32, &fixture("random_weights.safetensors")).unwrap();
+    let logits = m32.forward(clips, Mode::Eval, &mut Rng::new(0)).unwrap();
+    let err = worst_rel_err(&flat(&logits), &flat(&io["logits_f32"]), 1e-3);
+    assert!(err < 1e-4, "f32 logits rel err {err}");
+
+    // float64 logits and eval-mode gradients of the summed bona fide logit.
+    let m64 = model(AasistConfig::aasist_l(), DType::F64);
+    load_weights(&m64, &fixture("random_weights.safetensors")).unwrap();
+    let logits = m64.forward(clips, Mode::Eval, &mut Rng::new(0)).unwrap();
+    let err = worst_rel_err(&flat(&logits), &flat(&io["logits_f64"]), 1e-3);
+    assert!(err < 1e-4, "f64 logits rel err {err}");
+    let grads = logits.narrow(1, 1, 1).unwrap().sum_all().unwrap().backward().unwrap();
+    let mut checked = 0;
+    for (key, reference) in &io {
+        let Some(name) = key.strip_prefix("grad.") else { continue };
+        let var = &m64.trainable().iter().find(|v| v.name == name).unwrap().var;
+        let ours = flat(grads.get(var.as_tensor()).unwrap());
+        let reference = flat(reference);
+        let scale = reference.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        assert!(scale > 0.0, "{name}: zero reference gradient");
+        let err = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+        assert!(err < 1e-4, "{name}: gradient rel err {err}");
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}
+
+fn released_parity(config: AasistConfig, file: &str, key: &str) {
+    let Some(path) = pretrained(file) else { return };
+    let io = read_fixture("released_io.safetensors");
+    let m = model(config, DType::F32);
+    load_weights(&m, &path).unwrap();
+    let logits = m.forward(&io["clips"], Mode::Eval, &mut Rng::new(0)).unwrap();
+    let ours = flat(&logits);
+    let reference = flat(&io[key]);
+    let err = worst_rel_err(&ours, &reference, 1.0);
+    assert!(err < 1e-4, "{file}: logits {ours:?} vs {reference:?}, rel err {err}");
+}
+
+#[test]
+fn released_aasist_matches_pytorch() {
+    released_parity(AasistConfig::aasist(), "AASIST.pth", "aasist_logits");
+}
+
+#[test]
+fn released_aasist_l_matches_pytorch() {
+    released_parity(AasistConfig::aasist_l(), "AASIST-L.pth", "aasist_l_logits");
+}
+
+#[test]
+fn released_state_dict_imports_every_tensor() {
+    let Some(path) = pretrained("AASIST-L.pth") else { return };
+    let tensors = read_pth(&path).unwrap();
+    assert!(!tensors.keys().any(|k| k.contains("num_batches_tracked")));
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    load_weights(&m, &path).unwrap();
+    // Running statistics arrive too (they start at 0 and 1 in a fresh model).
+    let state = m.state().data().lock().unwrap();
+    let ours = flat(state["encoder.2.0.bn2.running_var"].as_tensor());
+    assert_eq!(ours, flat(&tensors["encoder.2.0.bn2.running_var"]));
+    assert!(ours.iter().any(|v| (v - 1.0).abs() > 1e-3));
+    // The full model's file does not fit the light configuration.
+    drop(state);
+    let full = pretrained("AASIST.pth").unwrap();
+    let err = load_weights(&m, &full).unwrap_err().to_string();
+    assert!(err.contains("mismatched shapes") && err.contains("pos_S"), "{err}");
+}
+
+#[test]
+fn import_names_missing_unexpected_and_mismatched_tensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = read_fixture("random_weights.safetensors");
+    tensors.remove("GAT_layer_T.bn.running_mean");
+    tensors.insert("extra.weight".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+    tensors.insert("out_layer.bias".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+    let path = dir.path().join("broken.safetensors");
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    let err = load_weights(&m, &path).unwrap_err();
+    assert!(matches!(err, NnError::Load { .. }));
+    let text = err.to_string();
+    assert!(text.contains("broken.safetensors"), "{text}");
+    assert!(text.contains("1 missing: GAT_layer_T.bn.running_mean"), "{text}");
+    assert!(text.contains("1 unexpected: extra.weight"), "{text}");
+    assert!(text.contains("out_layer.bias (file [3], model [2])"), "{text}");
+    assert!(load_weights(&m, &dir.path().join("absent.pth")).unwrap_err().to_string().contains("no such file"));
+    assert!(load_weights(&m, &dir.path().join("weights.bin")).is_err());
+}
+
+#[test]
+fn safetensors_round_trip_keeps_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = model(AasistConfig::aasist_l(), DType::F32);
+    let path = dir.path().join("a.safetensors");
+    save_weights(&a, &path).unwrap();
+    let b = Aasist::new(AasistConfig::aasist_l(), DType::F32, &Device::Cpu, &mut Rng::new(99)).unwrap();
+    let clips = read_fixture("random_io.safetensors")["clips"].clone();
+    let before = flat(&b.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    load_weights(&b, &path).unwrap();
+    let ya = flat(&a.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    let yb = flat(&b.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    assert_eq!(ya, yb);
+    assert_ne!(before, yb);
+}
+
+#[test]
+fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    let clips = read_fixture("random_io.safetensors")["clips"].clone();
+    let stat = |m: &Aasist| flat(m.state().data().lock().unwrap()["encoder.1.0.bn1.running_mean"].as_tensor());
+    let start = stat(&m);
+    m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(0)).unwrap();
+    assert_eq!(stat(&m), start);
+    m.forward(&clips, Mode::Train, &mut Rng::new(0)).unwrap();
+    assert_ne!(stat(&m), start);
+    // Dropout: two training passes with different masks differ, eval passes agree.
+    let y1 = flat(&m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(1)).unwrap());
+    let y2 = flat(&m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(2)).unwrap());
+    assert_ne!(y1, y2);
+}
+
+/// Central finite differences in f64 on one sampled entry of every trainable tensor, BatchNorm on
+/// batch statistics and dropout active (the same masks on every pass).
+#[test]
+fn finite_difference_gradients_of_every_parameter_tensor() {
+    let m = model(AasistConfig::aasist_l(), DType::F64);
+    let mut rng = Rng::new(3);
+    let samples: Vec<f64> = (0..2 * 2400).map(|_| 0.3 * rng.normal()).collect();
+    let x = Tensor::from_vec(samples, (2, 2400), &Device::Cpu).unwrap();
+    let loss = |m: &Aasist| -> Tensor {
+        let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11)).unwrap();
+        // An asymmetric combination so both logit columns matter.
+        (logits.narrow(1, 1, 1).unwrap().sum_all().unwrap() - (logits.narrow(1, 0, 1).unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap()
+    };
+    let grads = loss(&m).backward().unwrap();
+    let eps = 1e-5;
+    let mut worst = (0.0f64, String::new());
+    for named in m.trainable() {
+        let var = &named.var;
+        let count = var.elem_count();
+        let index = rng.below(count as u64) as usize;
+        let values = flat(var.as_tensor());
+        let analytic = grads.get(var.as_tensor()).map(|g| flat(g)[index]).unwrap_or(0.0);
+        let evaluate = |delta: f64| {
+            let mut v = values.clone();
+            v[index] += delta;
+            var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap()).unwrap();
+            loss(&m).to_scalar::<f64>().unwrap()
+        };
+        let numeric = (evaluate(eps) - evaluate(-eps)) / (2.0 * eps);
+        var.set(&Tensor::from_vec(values, var.dims(), &Device::Cpu).unwrap()).unwrap();
+        let err = (analytic - numeric).abs() / (analytic.abs().max(numeric.abs()).max(1e-6));
+        if err > worst.0 {
+            worst = (err, format!("{}[{index}]: analytic {analytic}, numeric {numeric}", named.name));
+        }
+    }
+    assert!(worst.0 < 1e-4, "worst {}", worst.1);
+}
