@@ -137,9 +137,10 @@ fn released_state_dict_imports_every_tensor() {
     assert!(ours.iter().any(|v| (v - 1.0).abs() > 1e-3));
     // The full model's file does not fit the light configuration.
     drop(state);
-    let full = pretrained("AASIST.pth").unwrap();
+    let Some(full) = pretrained("AASIST.pth") else { return };
     let err = load_weights(&m, &full).unwrap_err().to_string();
-    assert!(err.contains("mismatched shapes") && err.contains("pos_S"), "{err}");
+    assert!(err.contains("93 with mismatched shapes"), "{err}");
+    assert!(err.contains("GAT_layer_S.att_proj.weight (file [64, 64], model [24, 24])"), "{err}");
 }
 
 #[test]
@@ -195,10 +196,10 @@ fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
     assert_ne!(y1, y2);
 }
 
-/// Central finite differences in f64 on one sampled entry of every trainable tensor, BatchNorm on
-/// batch statistics and dropout active (the same masks on every pass).
-#[test]
-fn finite_difference_gradients_of_every_parameter_tensor() {
+/// Central finite differences in f64 on one sampled entry of each selected trainable tensor
+/// (all of them when `only` is empty), BatchNorm on batch statistics and dropout active (the same
+/// masks on every pass). Returns the worst relative error and where it occurred.
+fn finite_difference_check(only: &[&str]) -> (f64, String) {
     let m = model(AasistConfig::aasist_l(), DType::F64);
     let mut rng = Rng::new(3);
     let samples: Vec<f64> = (0..2 * 2400).map(|_| 0.3 * rng.normal()).collect();
@@ -206,16 +207,24 @@ fn finite_difference_gradients_of_every_parameter_tensor() {
     let loss = |m: &Aasist| -> Tensor {
         let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11)).unwrap();
         // An asymmetric combination so both logit columns matter.
-        (logits.narrow(1, 1, 1).unwrap().sum_all().unwrap() - (logits.narrow(1, 0, 1).unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap()
+        let bona_fide = logits.narrow(1, 1, 1).unwrap().sum_all().unwrap();
+        let spoof = logits.narrow(1, 0, 1).unwrap().sum_all().unwrap();
+        (bona_fide - (spoof * 0.5).unwrap()).unwrap()
     };
     let grads = loss(&m).backward().unwrap();
-    let eps = 1e-5;
+    // Small steps: max-pool, abs and top-k make the loss piecewise smooth, and the chance that a
+    // step crosses a kink grows with its size.
+    let eps = 1e-6;
     let mut worst = (0.0f64, String::new());
+    let mut checked = 0;
     for named in m.trainable() {
+        if !only.is_empty() && !only.contains(&named.name.as_str()) {
+            continue;
+        }
         let var = &named.var;
-        let count = var.elem_count();
-        let index = rng.below(count as u64) as usize;
+        let index = rng.below(var.elem_count() as u64) as usize;
         let values = flat(var.as_tensor());
+        // A variable outside the graph (the reference's unused `bn1`) has no entry: zero gradient.
         let analytic = grads.get(var.as_tensor()).map(|g| flat(g)[index]).unwrap_or(0.0);
         let evaluate = |delta: f64| {
             let mut v = values.clone();
@@ -225,10 +234,40 @@ fn finite_difference_gradients_of_every_parameter_tensor() {
         };
         let numeric = (evaluate(eps) - evaluate(-eps)) / (2.0 * eps);
         var.set(&Tensor::from_vec(values, var.dims(), &Device::Cpu).unwrap()).unwrap();
-        let err = (analytic - numeric).abs() / (analytic.abs().max(numeric.abs()).max(1e-6));
-        if err > worst.0 {
+        let err = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-4);
+        if err >= worst.0 {
             worst = (err, format!("{}[{index}]: analytic {analytic}, numeric {numeric}", named.name));
         }
+        checked += 1;
     }
-    assert!(worst.0 < 1e-4, "worst {}", worst.1);
+    assert_eq!(checked, if only.is_empty() { m.trainable().len() } else { only.len() });
+    worst
+}
+
+/// One tensor of each kind of layer: fast enough for every test run.
+#[test]
+fn finite_difference_gradients_of_representative_tensors() {
+    let (err, at) = finite_difference_check(&[
+        "first_bn.weight",
+        "encoder.0.0.conv1.weight",
+        "encoder.2.0.conv_downsample.weight",
+        "encoder.4.0.bn2.bias",
+        "pos_S",
+        "GAT_layer_T.att_weight",
+        "HtrgGAT_layer_ST12.att_weight12",
+        "HtrgGAT_layer_ST21.proj_without_attM.weight",
+        "pool_hS2.proj.weight",
+        "master1",
+        "out_layer.weight",
+    ]);
+    assert!(err < 1e-4, "worst {at} (rel err {err})");
+}
+
+/// Every trainable tensor (about 175 × 2 forward passes; run with `--ignored`).
+#[test]
+#[ignore = "slow: two forward passes per trainable tensor"]
+fn finite_difference_gradients_of_every_parameter_tensor() {
+    let (err, at) = finite_difference_check(&[]);
+    println!("worst {at} (rel err {err})");
+    assert!(err < 1e-4, "worst {at} (rel err {err})");
 }
