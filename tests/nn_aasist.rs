@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use dpda::nn::aasist::{Aasist, AasistConfig};
 use dpda::nn::import::{load_weights, read_pth, save_weights};
-use dpda::nn::{Mode, Model, NnError};
+use dpda::nn::gradcheck::{gradcheck, GradcheckOptions};
+use dpda::nn::{Mode, Model, NamedVar, NnError};
 use dpda::rng::Rng;
 
 fn fixture(name: &str) -> PathBuf {
@@ -196,52 +197,35 @@ fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
     assert_ne!(y1, y2);
 }
 
-/// Central finite differences in f64 on one sampled entry of each selected trainable tensor
-/// (all of them when `only` is empty), BatchNorm on batch statistics and dropout active (the same
-/// masks on every pass). Returns the worst relative error and where it occurred.
+/// Central finite differences in f64 (the layer set's checker) on one sampled entry of each
+/// selected trainable tensor (all of them when `only` is empty), BatchNorm on batch statistics and
+/// dropout active with the same masks on every pass. Returns the worst relative error and where.
 fn finite_difference_check(only: &[&str]) -> (f64, String) {
     let m = model(AasistConfig::aasist_l(), DType::F64);
     let mut rng = Rng::new(3);
     let samples: Vec<f64> = (0..2 * 2400).map(|_| 0.3 * rng.normal()).collect();
     let x = Tensor::from_vec(samples, (2, 2400), &Device::Cpu).unwrap();
-    let loss = |m: &Aasist| -> Tensor {
-        let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11)).unwrap();
+    let loss = || -> candle_core::Result<Tensor> {
+        let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11))?;
         // An asymmetric combination so both logit columns matter.
-        let bona_fide = logits.narrow(1, 1, 1).unwrap().sum_all().unwrap();
-        let spoof = logits.narrow(1, 0, 1).unwrap().sum_all().unwrap();
-        (bona_fide - (spoof * 0.5).unwrap()).unwrap()
+        let bona_fide = logits.narrow(1, 1, 1)?.sum_all()?;
+        let spoof = logits.narrow(1, 0, 1)?.sum_all()?;
+        bona_fide - (spoof * 0.5)?
     };
-    let grads = loss(&m).backward().unwrap();
+    let vars: Vec<NamedVar> =
+        m.trainable().iter().filter(|v| only.is_empty() || only.contains(&v.name.as_str())).cloned().collect();
+    assert_eq!(vars.len(), if only.is_empty() { m.trainable().len() } else { only.len() });
     // Small steps: max-pool, abs and top-k make the loss piecewise smooth, and the chance that a
     // step crosses a kink grows with its size.
-    let eps = 1e-6;
-    let mut worst = (0.0f64, String::new());
-    let mut checked = 0;
-    for named in m.trainable() {
-        if !only.is_empty() && !only.contains(&named.name.as_str()) {
-            continue;
-        }
-        let var = &named.var;
-        let index = rng.below(var.elem_count() as u64) as usize;
-        let values = flat(var.as_tensor());
-        // A variable outside the graph (the reference's unused `bn1`) has no entry: zero gradient.
-        let analytic = grads.get(var.as_tensor()).map(|g| flat(g)[index]).unwrap_or(0.0);
-        let evaluate = |delta: f64| {
-            let mut v = values.clone();
-            v[index] += delta;
-            var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap()).unwrap();
-            loss(&m).to_scalar::<f64>().unwrap()
-        };
-        let numeric = (evaluate(eps) - evaluate(-eps)) / (2.0 * eps);
-        var.set(&Tensor::from_vec(values, var.dims(), &Device::Cpu).unwrap()).unwrap();
-        let err = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-4);
-        if err >= worst.0 {
-            worst = (err, format!("{}[{index}]: analytic {analytic}, numeric {numeric}", named.name));
-        }
-        checked += 1;
-    }
-    assert_eq!(checked, if only.is_empty() { m.trainable().len() } else { only.len() });
-    worst
+    let options = GradcheckOptions { step: 1e-6, samples_per_tensor: 1, seed: 5, abs_floor: 1e-9, retry_above: 1e-5 };
+    let report = gradcheck(loss, &vars, None, &options).unwrap();
+    assert_eq!(report.per_tensor.len(), vars.len());
+    let (name, err) = report
+        .per_tensor
+        .iter()
+        .cloned()
+        .fold((String::new(), 0.0), |w, (n, e)| if e >= w.1 { (n, e) } else { w });
+    (err, name)
 }
 
 /// One tensor of each kind of layer: fast enough for every test run.

@@ -7,6 +7,7 @@ mod augment;
 mod corpus;
 mod demo;
 mod eval;
+mod import_weights;
 mod info;
 
 /// DPDA Workbench: dual-path data-augmented training for speech deepfake detection.
@@ -30,6 +31,8 @@ pub enum Command {
     Info(info::Args),
     /// Run the end-to-end demo on the built-in demo corpus.
     Demo(demo::Args),
+    /// Convert released PyTorch weights (AASIST, AASIST-L) into a safetensors checkpoint.
+    ImportWeights(import_weights::Args),
 }
 
 /// Parse argv, run the command, map errors to an exit code.
@@ -41,6 +44,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Corpus(c)) => corpus::run(c),
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Demo(a)) => demo::run(a),
+        Some(Command::ImportWeights(a)) => import_weights::run(a),
         None => demo::run(demo::Args::default()),
     };
     match result {

@@ -9,7 +9,11 @@
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
 
 pub mod aasist;
+pub mod flat;
+pub mod gradcheck;
 pub mod import;
+pub mod layers;
+pub mod lcnn;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
