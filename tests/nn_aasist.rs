@@ -255,3 +255,33 @@ fn finite_difference_gradients_of_every_parameter_tensor() {
     println!("worst {at} (rel err {err})");
     assert!(err < 1e-4, "worst {at} (rel err {err})");
 }
+
+#[test]
+fn import_weights_cli_writes_checkpoint_and_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imported.safetensors");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .arg("import-weights")
+        .arg(fixture("random_weights.safetensors"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("imported.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["model"], "aasist-l");
+    assert_eq!(sidecar["num_parameters"], 85_306);
+    let written = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    let source = read_fixture("random_weights.safetensors");
+    assert_eq!(flat(&written["pos_S"]), flat(&source["pos_S"]));
+
+    // A forced wrong architecture fails and names the problem.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .args(["import-weights", "--model", "aasist"])
+        .arg(fixture("random_weights.safetensors"))
+        .arg(dir.path().join("wrong.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(String::from_utf8_lossy(&status.stderr).contains("mismatched shapes"));
+}
