@@ -6,17 +6,21 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use dpda::nn::aasist::{Aasist, AasistConfig};
-use dpda::nn::import::{load_weights, read_pth, save_weights};
 use dpda::nn::gradcheck::{gradcheck, GradcheckOptions};
+use dpda::nn::import::{load_weights, read_pth, save_weights};
 use dpda::nn::{Mode, Model, NamedVar, NnError};
 use dpda::rng::Rng;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aasist").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/aasist")
+        .join(name)
 }
 
 fn pretrained(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pretrained").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/pretrained")
+        .join(name);
     if path.is_file() {
         Some(path)
     } else {
@@ -34,13 +38,21 @@ fn model(config: AasistConfig, dtype: DType) -> Aasist {
 }
 
 fn flat(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
 }
 
 /// Largest |ours − reference| / max(|reference|, floor).
 fn worst_rel_err(ours: &[f64], reference: &[f64], floor: f64) -> f64 {
     assert_eq!(ours.len(), reference.len());
-    ours.iter().zip(reference).map(|(a, b)| (a - b).abs() / b.abs().max(floor)).fold(0.0, f64::max)
+    ours.iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(floor))
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -62,10 +74,16 @@ fn clips_below_the_minimum_are_rejected() {
     assert_eq!(m.min_num_samples(), 2315);
     let mut rng = Rng::new(1);
     let short = Tensor::zeros((1, 2314), DType::F32, &Device::Cpu).unwrap();
-    let err = m.forward(&short, Mode::Eval, &mut rng).unwrap_err().to_string();
+    let err = m
+        .forward(&short, Mode::Eval, &mut rng)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("2314") && err.contains("2315"), "{err}");
     let ok = Tensor::ones((1, 2315), DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(m.forward(&ok, Mode::Eval, &mut rng).unwrap().dims(), &[1, 2]);
+    assert_eq!(
+        m.forward(&ok, Mode::Eval, &mut rng).unwrap().dims(),
+        &[1, 2]
+    );
 }
 
 #[test]
@@ -86,16 +104,29 @@ fn random_weights_match_pytorch_logits_and_gradients() {
     let logits = m64.forward(clips, Mode::Eval, &mut Rng::new(0)).unwrap();
     let err = worst_rel_err(&flat(&logits), &flat(&io["logits_f64"]), 1e-3);
     assert!(err < 1e-4, "f64 logits rel err {err}");
-    let grads = logits.narrow(1, 1, 1).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = logits
+        .narrow(1, 1, 1)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let mut checked = 0;
     for (key, reference) in &io {
-        let Some(name) = key.strip_prefix("grad.") else { continue };
+        let Some(name) = key.strip_prefix("grad.") else {
+            continue;
+        };
         let var = &m64.trainable().iter().find(|v| v.name == name).unwrap().var;
         let ours = flat(grads.get(var.as_tensor()).unwrap());
         let reference = flat(reference);
         let scale = reference.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         assert!(scale > 0.0, "{name}: zero reference gradient");
-        let err = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+        let err = ours
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale;
         assert!(err < 1e-4, "{name}: gradient rel err {err}");
         checked += 1;
     }
@@ -107,11 +138,16 @@ fn released_parity(config: AasistConfig, file: &str, key: &str) {
     let io = read_fixture("released_io.safetensors");
     let m = model(config, DType::F32);
     load_weights(&m, &path).unwrap();
-    let logits = m.forward(&io["clips"], Mode::Eval, &mut Rng::new(0)).unwrap();
+    let logits = m
+        .forward(&io["clips"], Mode::Eval, &mut Rng::new(0))
+        .unwrap();
     let ours = flat(&logits);
     let reference = flat(&io[key]);
     let err = worst_rel_err(&ours, &reference, 1.0);
-    assert!(err < 1e-4, "{file}: logits {ours:?} vs {reference:?}, rel err {err}");
+    assert!(
+        err < 1e-4,
+        "{file}: logits {ours:?} vs {reference:?}, rel err {err}"
+    );
 }
 
 #[test]
@@ -126,7 +162,9 @@ fn released_aasist_l_matches_pytorch() {
 
 #[test]
 fn released_state_dict_imports_every_tensor() {
-    let Some(path) = pretrained("AASIST-L.pth") else { return };
+    let Some(path) = pretrained("AASIST-L.pth") else {
+        return;
+    };
     let tensors = read_pth(&path).unwrap();
     assert!(!tensors.keys().any(|k| k.contains("num_batches_tracked")));
     let m = model(AasistConfig::aasist_l(), DType::F32);
@@ -138,10 +176,15 @@ fn released_state_dict_imports_every_tensor() {
     assert!(ours.iter().any(|v| (v - 1.0).abs() > 1e-3));
     // The full model's file does not fit the light configuration.
     drop(state);
-    let Some(full) = pretrained("AASIST.pth") else { return };
+    let Some(full) = pretrained("AASIST.pth") else {
+        return;
+    };
     let err = load_weights(&m, &full).unwrap_err().to_string();
     assert!(err.contains("93 with mismatched shapes"), "{err}");
-    assert!(err.contains("GAT_layer_S.att_proj.weight (file [64, 64], model [24, 24])"), "{err}");
+    assert!(
+        err.contains("GAT_layer_S.att_proj.weight (file [64, 64], model [24, 24])"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -149,8 +192,14 @@ fn import_names_missing_unexpected_and_mismatched_tensors() {
     let dir = tempfile::tempdir().unwrap();
     let mut tensors = read_fixture("random_weights.safetensors");
     tensors.remove("GAT_layer_T.bn.running_mean");
-    tensors.insert("extra.weight".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
-    tensors.insert("out_layer.bias".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+    tensors.insert(
+        "extra.weight".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
+    tensors.insert(
+        "out_layer.bias".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
     let path = dir.path().join("broken.safetensors");
     candle_core::safetensors::save(&tensors, &path).unwrap();
     let m = model(AasistConfig::aasist_l(), DType::F32);
@@ -158,10 +207,19 @@ fn import_names_missing_unexpected_and_mismatched_tensors() {
     assert!(matches!(err, NnError::Load { .. }));
     let text = err.to_string();
     assert!(text.contains("broken.safetensors"), "{text}");
-    assert!(text.contains("1 missing: GAT_layer_T.bn.running_mean"), "{text}");
+    assert!(
+        text.contains("1 missing: GAT_layer_T.bn.running_mean"),
+        "{text}"
+    );
     assert!(text.contains("1 unexpected: extra.weight"), "{text}");
-    assert!(text.contains("out_layer.bias (file [3], model [2])"), "{text}");
-    assert!(load_weights(&m, &dir.path().join("absent.pth")).unwrap_err().to_string().contains("no such file"));
+    assert!(
+        text.contains("out_layer.bias (file [3], model [2])"),
+        "{text}"
+    );
+    assert!(load_weights(&m, &dir.path().join("absent.pth"))
+        .unwrap_err()
+        .to_string()
+        .contains("no such file"));
     assert!(load_weights(&m, &dir.path().join("weights.bin")).is_err());
 }
 
@@ -171,7 +229,13 @@ fn safetensors_round_trip_keeps_outputs() {
     let a = model(AasistConfig::aasist_l(), DType::F32);
     let path = dir.path().join("a.safetensors");
     save_weights(&a, &path).unwrap();
-    let b = Aasist::new(AasistConfig::aasist_l(), DType::F32, &Device::Cpu, &mut Rng::new(99)).unwrap();
+    let b = Aasist::new(
+        AasistConfig::aasist_l(),
+        DType::F32,
+        &Device::Cpu,
+        &mut Rng::new(99),
+    )
+    .unwrap();
     let clips = read_fixture("random_io.safetensors")["clips"].clone();
     let before = flat(&b.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
     load_weights(&b, &path).unwrap();
@@ -185,15 +249,24 @@ fn safetensors_round_trip_keeps_outputs() {
 fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
     let m = model(AasistConfig::aasist_l(), DType::F32);
     let clips = read_fixture("random_io.safetensors")["clips"].clone();
-    let stat = |m: &Aasist| flat(m.state().data().lock().unwrap()["encoder.1.0.bn1.running_mean"].as_tensor());
+    let stat = |m: &Aasist| {
+        flat(m.state().data().lock().unwrap()["encoder.1.0.bn1.running_mean"].as_tensor())
+    };
     let start = stat(&m);
-    m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(0)).unwrap();
+    m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(0))
+        .unwrap();
     assert_eq!(stat(&m), start);
     m.forward(&clips, Mode::Train, &mut Rng::new(0)).unwrap();
     assert_ne!(stat(&m), start);
     // Dropout: two training passes with different masks differ, eval passes agree.
-    let y1 = flat(&m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(1)).unwrap());
-    let y2 = flat(&m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(2)).unwrap());
+    let y1 = flat(
+        &m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(1))
+            .unwrap(),
+    );
+    let y2 = flat(
+        &m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(2))
+            .unwrap(),
+    );
     assert_ne!(y1, y2);
 }
 
@@ -212,19 +285,39 @@ fn finite_difference_check(only: &[&str]) -> (f64, String) {
         let spoof = logits.narrow(1, 0, 1)?.sum_all()?;
         bona_fide - (spoof * 0.5)?
     };
-    let vars: Vec<NamedVar> =
-        m.trainable().iter().filter(|v| only.is_empty() || only.contains(&v.name.as_str())).cloned().collect();
-    assert_eq!(vars.len(), if only.is_empty() { m.trainable().len() } else { only.len() });
+    let vars: Vec<NamedVar> = m
+        .trainable()
+        .iter()
+        .filter(|v| only.is_empty() || only.contains(&v.name.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        vars.len(),
+        if only.is_empty() {
+            m.trainable().len()
+        } else {
+            only.len()
+        }
+    );
     // Small steps: max-pool, abs and top-k make the loss piecewise smooth, and the chance that a
     // step crosses a kink grows with its size.
-    let options = GradcheckOptions { step: 1e-6, samples_per_tensor: 1, seed: 5, abs_floor: 1e-9, retry_above: 1e-5 };
+    let options = GradcheckOptions {
+        step: 1e-6,
+        samples_per_tensor: 1,
+        seed: 5,
+        abs_floor: 1e-9,
+        retry_above: 1e-5,
+    };
     let report = gradcheck(loss, &vars, None, &options).unwrap();
     assert_eq!(report.per_tensor.len(), vars.len());
     let (name, err) = report
         .per_tensor
         .iter()
         .cloned()
-        .fold((String::new(), 0.0), |w, (n, e)| if e >= w.1 { (n, e) } else { w });
+        .fold(
+            (String::new(), 0.0),
+            |w, (n, e)| if e >= w.1 { (n, e) } else { w },
+        );
     (err, name)
 }
 
@@ -266,9 +359,14 @@ fn import_weights_cli_writes_checkpoint_and_sidecar() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let sidecar: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("imported.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("imported.json")).unwrap())
+            .unwrap();
     assert_eq!(sidecar["model"], "aasist-l");
     assert_eq!(sidecar["num_parameters"], 85_306);
     let written = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

@@ -50,8 +50,15 @@ pub fn sidecar_path(output: &Path) -> PathBuf {
 
 /// Load, check against the architecture, write the checkpoint and its sidecar.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let is_safetensors = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
-    let tensors = if is_safetensors { read_safetensors(&args.input)? } else { read_pth(&args.input)? };
+    let is_safetensors = args
+        .input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    let tensors = if is_safetensors {
+        read_safetensors(&args.input)?
+    } else {
+        read_pth(&args.input)?
+    };
     let candidates = match args.model {
         Some(m) => vec![m],
         None => vec![ImportModel::AasistL, ImportModel::Aasist],
@@ -60,7 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut imported = None;
     for candidate in candidates {
         // The random initial values are all overwritten by the strict assignment.
-        let model = Aasist::new(candidate.config(), DType::F32, &Device::Cpu, &mut Rng::new(0))?;
+        let model = Aasist::new(
+            candidate.config(),
+            DType::F32,
+            &Device::Cpu,
+            &mut Rng::new(0),
+        )?;
         match assign_state(&model, &tensors, &args.input) {
             Ok(()) => {
                 imported = Some(model);

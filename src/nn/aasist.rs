@@ -127,7 +127,10 @@ impl AasistConfig {
         if self.num_sinc_filters < FIRST_POOL {
             return Err(NnError::InvalidOption {
                 field: "num_sinc_filters",
-                message: format!("{} is below the pool height {FIRST_POOL}", self.num_sinc_filters),
+                message: format!(
+                    "{} is below the pool height {FIRST_POOL}",
+                    self.num_sinc_filters
+                ),
             });
         }
         if self.block_channels[0].0 != 1 {
@@ -140,7 +143,12 @@ impl AasistConfig {
             if pair[0].1 != pair[1].0 {
                 return Err(NnError::InvalidOption {
                     field: "block_channels",
-                    message: format!("block {i} outputs {} but block {} takes {}", pair[0].1, i + 1, pair[1].0),
+                    message: format!(
+                        "block {i} outputs {} but block {} takes {}",
+                        pair[0].1,
+                        i + 1,
+                        pair[1].0
+                    ),
                 });
             }
         }
@@ -156,7 +164,7 @@ impl AasistConfig {
                 message: format!("{r} is outside (0, 1]"),
             });
         }
-        if let Some(t) = self.temperatures.iter().find(|t| !(**t > 0.0)) {
+        if let Some(t) = self.temperatures.iter().find(|t| t.is_nan() || **t <= 0.0) {
             return Err(NnError::InvalidOption {
                 field: "temperatures",
                 message: format!("{t} is not positive"),
@@ -180,7 +188,13 @@ pub fn sinc_filters(num_filters: usize, num_taps: usize, sample_rate_hz: u32) ->
     let mel_min = to_mel(0.0);
     let step = (mel_max - mel_min) / num_filters as f64;
     let edges_hz: Vec<f64> = (0..=num_filters)
-        .map(|i| if i == num_filters { to_hz(mel_max) } else { to_hz(mel_min + step * i as f64) })
+        .map(|i| {
+            if i == num_filters {
+                to_hz(mel_max)
+            } else {
+                to_hz(mel_min + step * i as f64)
+            }
+        })
         .collect();
     let sinc = |x: f64| {
         if x == 0.0 {
@@ -258,7 +272,10 @@ impl Builder<'_> {
     fn param(&mut self, name: &str, dims: &[usize], init: Init) -> candle_core::Result<Var> {
         let tensor = self.tensor(dims, init)?;
         let var = self.insert(name, tensor)?;
-        self.trainable.push(NamedVar { name: name.to_string(), var: var.clone() });
+        self.trainable.push(NamedVar {
+            name: name.to_string(),
+            var: var.clone(),
+        });
         Ok(var)
     }
 
@@ -270,7 +287,11 @@ impl Builder<'_> {
     fn linear(&mut self, name: &str, in_dim: usize, out_dim: usize) -> candle_core::Result<Linear> {
         let bound = 1.0 / (in_dim as f64).sqrt();
         Ok(Linear {
-            weight: self.param(&format!("{name}.weight"), &[out_dim, in_dim], Init::Uniform(bound))?,
+            weight: self.param(
+                &format!("{name}.weight"),
+                &[out_dim, in_dim],
+                Init::Uniform(bound),
+            )?,
             bias: self.param(&format!("{name}.bias"), &[out_dim], Init::Uniform(bound))?,
         })
     }
@@ -284,7 +305,11 @@ impl Builder<'_> {
     ) -> candle_core::Result<Conv2d> {
         let bound = 1.0 / ((in_ch * kh * kw) as f64).sqrt();
         Ok(Conv2d {
-            weight: self.param(&format!("{name}.weight"), &[out_ch, in_ch, kh, kw], Init::Uniform(bound))?,
+            weight: self.param(
+                &format!("{name}.weight"),
+                &[out_ch, in_ch, kh, kw],
+                Init::Uniform(bound),
+            )?,
             bias: self.param(&format!("{name}.bias"), &[out_ch], Init::Uniform(bound))?,
             pad_h,
             pad_w,
@@ -339,7 +364,9 @@ struct Conv2d {
 impl Conv2d {
     /// `[batch, in, H, W]` → `[batch, out, H + 2·pad_h − kh + 1, W + 2·pad_w − kw + 1]`.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let x = x.pad_with_zeros(2, self.pad_h, self.pad_h)?.pad_with_zeros(3, self.pad_w, self.pad_w)?;
+        let x = x
+            .pad_with_zeros(2, self.pad_h, self.pad_h)?
+            .pad_with_zeros(3, self.pad_w, self.pad_w)?;
         let out_ch = self.weight.dim(0)?;
         x.conv2d(self.weight.as_tensor(), 0, 1, 1, 1)?
             .broadcast_add(&self.bias.reshape((1, out_ch, 1, 1))?)
@@ -367,7 +394,12 @@ impl BatchNorm {
     }
 
     /// Folds the batch statistics into the running ones (`Mode::Train` only).
-    fn update_running(&self, mean: &Tensor, var_biased: &Tensor, count: usize) -> candle_core::Result<()> {
+    fn update_running(
+        &self,
+        mean: &Tensor,
+        var_biased: &Tensor,
+        count: usize,
+    ) -> candle_core::Result<()> {
         let channels = self.running_mean.dim(0)?;
         let unbiased = if count > 1 {
             (var_biased.detach() * (count as f64 / (count as f64 - 1.0)))?
@@ -386,7 +418,10 @@ impl BatchNorm {
         let dims = Self::reduce_dims(x);
         let count = x.elem_count() / x.dims()[1];
         let mean = x.mean_keepdim(dims.as_slice())?;
-        let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(dims.as_slice())?;
+        let var = x
+            .broadcast_sub(&mean)?
+            .sqr()?
+            .mean_keepdim(dims.as_slice())?;
         Ok((mean, var, count))
     }
 
@@ -399,7 +434,10 @@ impl BatchNorm {
             }
             (mean, var)
         } else {
-            (self.running_mean.reshape(shape.as_slice())?, self.running_var.reshape(shape.as_slice())?)
+            (
+                self.running_mean.reshape(shape.as_slice())?,
+                self.running_var.reshape(shape.as_slice())?,
+            )
         };
         let inv_std = (var + BN_EPS)?.sqrt()?.recip()?;
         let scale = inv_std.broadcast_mul(&self.weight.reshape(shape.as_slice())?)?;
@@ -458,14 +496,17 @@ fn attention_logits(map: &Tensor, weight: &Var) -> candle_core::Result<Tensor> {
     let dims = map.dims();
     let (lead, last) = dims.split_at(dims.len() - 1);
     let rows: usize = lead.iter().product();
-    map.reshape((rows, last[0]))?.matmul(weight.as_tensor())?.reshape(lead)
+    map.reshape((rows, last[0]))?
+        .matmul(weight.as_tensor())?
+        .reshape(lead)
 }
 
 /// BatchNorm1d over the last axis of `[batch, nodes, dim]` (the reference flattens nodes into
 /// the batch).
 fn node_batch_norm(bn: &BatchNorm, x: &Tensor, mode: Mode) -> candle_core::Result<Tensor> {
     let (b, n, d) = x.dims3()?;
-    bn.forward(&x.reshape((b * n, d))?, mode)?.reshape((b, n, d))
+    bn.forward(&x.reshape((b * n, d))?, mode)?
+        .reshape((b, n, d))
 }
 
 /// The reference `GraphAttentionLayer` (homogeneous graph).
@@ -479,7 +520,13 @@ struct GraphAttention {
 }
 
 impl GraphAttention {
-    fn new(b: &mut Builder, name: &str, in_dim: usize, out_dim: usize, temperature: f64) -> candle_core::Result<Self> {
+    fn new(
+        b: &mut Builder,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        temperature: f64,
+    ) -> candle_core::Result<Self> {
         Ok(Self {
             att_proj: b.linear(&format!("{name}.att_proj"), in_dim, out_dim)?,
             att_weight: b.attention_vector(&format!("{name}.att_weight"), out_dim)?,
@@ -499,7 +546,11 @@ impl GraphAttention {
         let attention = candle_nn::ops::softmax(&logits, 2)?;
         let with_att = self.proj_with_att.forward(&attention.matmul(&x)?)?;
         let without_att = self.proj_without_att.forward(&x)?;
-        selu(&node_batch_norm(&self.bn, &(with_att + without_att)?, mode)?)
+        selu(&node_batch_norm(
+            &self.bn,
+            &(with_att + without_att)?,
+            mode,
+        )?)
     }
 }
 
@@ -522,7 +573,13 @@ struct HeteroGraphAttention {
 }
 
 impl HeteroGraphAttention {
-    fn new(b: &mut Builder, name: &str, in_dim: usize, out_dim: usize, temperature: f64) -> candle_core::Result<Self> {
+    fn new(
+        b: &mut Builder,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        temperature: f64,
+    ) -> candle_core::Result<Self> {
         // Creation order follows the reference constructor so a shared seed gives shared shapes.
         Ok(Self {
             proj_type1: b.linear(&format!("{name}.proj_type1"), in_dim, in_dim)?,
@@ -536,7 +593,11 @@ impl HeteroGraphAttention {
             proj_with_att: b.linear(&format!("{name}.proj_with_att"), in_dim, out_dim)?,
             proj_without_att: b.linear(&format!("{name}.proj_without_att"), in_dim, out_dim)?,
             proj_with_att_master: b.linear(&format!("{name}.proj_with_attM"), in_dim, out_dim)?,
-            proj_without_att_master: b.linear(&format!("{name}.proj_without_attM"), in_dim, out_dim)?,
+            proj_without_att_master: b.linear(
+                &format!("{name}.proj_without_attM"),
+                in_dim,
+                out_dim,
+            )?,
             bn: b.batch_norm(&format!("{name}.bn"), out_dim)?,
             temperature,
         })
@@ -554,7 +615,10 @@ impl HeteroGraphAttention {
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let n1 = x1.dim(1)?;
         let n2 = x2.dim(1)?;
-        let x = Tensor::cat(&[self.proj_type1.forward(x1)?, self.proj_type2.forward(x2)?], 1)?;
+        let x = Tensor::cat(
+            &[self.proj_type1.forward(x1)?, self.proj_type2.forward(x2)?],
+            1,
+        )?;
         let x = dropout(&x, GAT_INPUT_DROP, mode, rng)?;
 
         // Node-to-node attention with one weight vector per block of the type × type board.
@@ -566,14 +630,21 @@ impl HeteroGraphAttention {
                 .collect();
             Tensor::from_vec(values, (1, n, n), x.device())?.to_dtype(x.dtype())
         };
-        let logits = (attention_logits(&map, &self.att_weight11)?.broadcast_mul(&block_mask(&|i, j| i && j)?)?
-            + attention_logits(&map, &self.att_weight22)?.broadcast_mul(&block_mask(&|i, j| !i && !j)?)?
-            + attention_logits(&map, &self.att_weight12)?.broadcast_mul(&block_mask(&|i, j| i != j)?)?)?;
+        let logits = (attention_logits(&map, &self.att_weight11)?
+            .broadcast_mul(&block_mask(&|i, j| i && j)?)?
+            + attention_logits(&map, &self.att_weight22)?
+                .broadcast_mul(&block_mask(&|i, j| !i && !j)?)?
+            + attention_logits(&map, &self.att_weight12)?
+                .broadcast_mul(&block_mask(&|i, j| i != j)?)?)?;
         let attention = candle_nn::ops::softmax(&(logits / self.temperature)?, 2)?;
 
         // Master node: attention over all nodes, conditioned on the current master.
-        let master_map = self.att_proj_master.forward(&x.broadcast_mul(master)?)?.tanh()?;
-        let master_logits = (attention_logits(&master_map, &self.att_weight_master)? / self.temperature)?;
+        let master_map = self
+            .att_proj_master
+            .forward(&x.broadcast_mul(master)?)?
+            .tanh()?;
+        let master_logits =
+            (attention_logits(&master_map, &self.att_weight_master)? / self.temperature)?;
         let master_attention = candle_nn::ops::softmax(&master_logits, 1)?.unsqueeze(1)?; // [batch, 1, n]
         let new_master = self
             .proj_with_att_master
@@ -582,7 +653,11 @@ impl HeteroGraphAttention {
 
         let with_att = self.proj_with_att.forward(&attention.matmul(&x)?)?;
         let without_att = self.proj_without_att.forward(&x)?;
-        let h = selu(&node_batch_norm(&self.bn, &(with_att + without_att)?, mode)?)?;
+        let h = selu(&node_batch_norm(
+            &self.bn,
+            &(with_att + without_att)?,
+            mode,
+        )?)?;
         Ok((h.narrow(1, 0, n1)?, h.narrow(1, n1, n2)?, new_master))
     }
 }
@@ -601,7 +676,11 @@ impl GraphPool {
         let scores = candle_nn::ops::sigmoid(&self.proj.forward(&z)?)?; // [batch, nodes, 1]
         let keep = ((nodes as f64 * self.ratio) as usize).max(1);
         let order = scores.squeeze(2)?.contiguous()?.arg_sort_last_dim(false)?;
-        let index = order.narrow(1, 0, keep)?.unsqueeze(2)?.broadcast_as((batch, keep, dim))?.contiguous()?;
+        let index = order
+            .narrow(1, 0, keep)?
+            .unsqueeze(2)?
+            .broadcast_as((batch, keep, dim))?
+            .contiguous()?;
         h.broadcast_mul(&scores)?.gather(&index, 1)
     }
 }
@@ -616,17 +695,37 @@ struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    fn new(b: &mut Builder, name: &str, (in_ch, out_ch): (usize, usize), first: bool) -> candle_core::Result<Self> {
-        let bn1 = if first { None } else { Some(b.batch_norm(&format!("{name}.bn1"), in_ch)?) };
+    fn new(
+        b: &mut Builder,
+        name: &str,
+        (in_ch, out_ch): (usize, usize),
+        first: bool,
+    ) -> candle_core::Result<Self> {
+        let bn1 = if first {
+            None
+        } else {
+            Some(b.batch_norm(&format!("{name}.bn1"), in_ch)?)
+        };
         let conv1 = b.conv(&format!("{name}.conv1"), (in_ch, out_ch), (2, 3), (1, 1))?;
         let bn2 = b.batch_norm(&format!("{name}.bn2"), out_ch)?;
         let conv2 = b.conv(&format!("{name}.conv2"), (out_ch, out_ch), (2, 3), (0, 1))?;
         let downsample = if in_ch != out_ch {
-            Some(b.conv(&format!("{name}.conv_downsample"), (in_ch, out_ch), (1, 3), (0, 1))?)
+            Some(b.conv(
+                &format!("{name}.conv_downsample"),
+                (in_ch, out_ch),
+                (1, 3),
+                (0, 1),
+            )?)
         } else {
             None
         };
-        Ok(Self { bn1, conv1, bn2, conv2, downsample })
+        Ok(Self {
+            bn1,
+            conv1,
+            bn2,
+            conv2,
+            downsample,
+        })
     }
 
     /// `[batch, in, H, W] → [batch, out, H, ⌊W/3⌋]`.
@@ -676,17 +775,31 @@ pub struct Aasist {
 impl Aasist {
     /// Builds a randomly initialised model (PyTorch's default initialisers, seeded by `rng`) in
     /// `dtype` (f32 for training, f64 for gradient checks) on `device`.
-    pub fn new(config: AasistConfig, dtype: DType, device: &Device, rng: &mut Rng) -> Result<Self, NnError> {
+    pub fn new(
+        config: AasistConfig,
+        dtype: DType,
+        device: &Device,
+        rng: &mut Rng,
+    ) -> Result<Self, NnError> {
         config.validate()?;
-        let mut b = Builder { rng, dtype, device: device.clone(), varmap: VarMap::new(), trainable: Vec::new() };
+        let mut b = Builder {
+            rng,
+            dtype,
+            device: device.clone(),
+            varmap: VarMap::new(),
+            trainable: Vec::new(),
+        };
         let last_ch = config.block_channels[3].1;
         let [gat0, gat1] = config.gat_dims;
         let spectral_nodes = config.num_spectral_nodes();
 
         let taps = config.sinc_taps();
-        let filters: Vec<f64> =
-            sinc_filters(config.num_sinc_filters, taps, config.sample_rate_hz).into_iter().flatten().collect();
-        let sinc = Tensor::from_vec(filters, (config.num_sinc_filters, 1, 1, taps), device)?.to_dtype(dtype)?;
+        let filters: Vec<f64> = sinc_filters(config.num_sinc_filters, taps, config.sample_rate_hz)
+            .into_iter()
+            .flatten()
+            .collect();
+        let sinc = Tensor::from_vec(filters, (config.num_sinc_filters, 1, 1, taps), device)?
+            .to_dtype(dtype)?;
 
         let pos_s = b.param("pos_S", &[1, spectral_nodes, last_ch], Init::Normal(1.0))?;
         let master1 = b.param("master1", &[1, 1, gat0], Init::Normal(1.0))?;
@@ -695,7 +808,12 @@ impl Aasist {
         let mut encoder = Vec::with_capacity(NUM_BLOCKS);
         for i in 0..NUM_BLOCKS {
             let channels = config.block_channels[i.min(3)];
-            encoder.push(ResidualBlock::new(&mut b, &format!("encoder.{i}.0"), channels, i == 0)?);
+            encoder.push(ResidualBlock::new(
+                &mut b,
+                &format!("encoder.{i}.0"),
+                channels,
+                i == 0,
+            )?);
         }
         let [t0, t1, t2, _] = config.temperatures;
         let gat_s = GraphAttention::new(&mut b, "GAT_layer_S", last_ch, gat0, t0)?;
@@ -706,7 +824,10 @@ impl Aasist {
         let hetero_st22 = HeteroGraphAttention::new(&mut b, "HtrgGAT_layer_ST22", gat1, gat1, t2)?;
         let [r0, r1, r2, _] = config.pool_ratios;
         let mut pool = |name: &str, dim: usize, ratio: f64| -> candle_core::Result<GraphPool> {
-            Ok(GraphPool { proj: b.linear(&format!("{name}.proj"), dim, 1)?, ratio })
+            Ok(GraphPool {
+                proj: b.linear(&format!("{name}.proj"), dim, 1)?,
+                ratio,
+            })
         };
         let pool_s = pool("pool_S", gat0, r0)?;
         let pool_t = pool("pool_T", gat0, r1)?;
@@ -716,7 +837,11 @@ impl Aasist {
         let pool_ht2 = pool("pool_hT2", gat1, r2)?;
         let out_layer = b.linear("out_layer", 5 * gat1, 2)?;
 
-        let Builder { varmap, mut trainable, .. } = b;
+        let Builder {
+            varmap,
+            mut trainable,
+            ..
+        } = b;
         trainable.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Self {
             config,
@@ -761,7 +886,12 @@ impl Aasist {
         self.trainable.iter().map(|v| v.var.elem_count()).sum()
     }
 
-    fn forward_checked(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
+    fn forward_checked(
+        &self,
+        waveforms: &Tensor,
+        mode: Mode,
+        rng: &mut Rng,
+    ) -> candle_core::Result<Tensor> {
         let (batch, num_samples) = waveforms.dims2()?;
         if num_samples < self.min_num_samples() {
             candle_core::bail!(
@@ -772,10 +902,15 @@ impl Aasist {
         }
         let taps = self.config.sinc_taps();
         let filters = self.config.num_sinc_filters;
-        let x = waveforms.to_device(&self.device)?.to_dtype(self.dtype)?.reshape((batch, 1, 1, num_samples))?;
+        let x = waveforms
+            .to_device(&self.device)?
+            .to_dtype(self.dtype)?
+            .reshape((batch, 1, 1, num_samples))?;
         // Fixed sinc bank as a 2-D conv: [batch, filters, 1, samples − taps + 1].
         let x = x.conv2d(&self.sinc, 0, 1, 1, 1)?;
-        let x = x.reshape((batch, 1, filters, num_samples - taps + 1))?.abs()?;
+        let x = x
+            .reshape((batch, 1, filters, num_samples - taps + 1))?
+            .abs()?;
         // (3, 3) max-pool: frames, then filters.
         let x = max_pool_last(&x, FIRST_POOL)?; // [batch, 1, filters, W]
         let x = max_pool_last(&x.transpose(2, 3)?, FIRST_POOL)?.transpose(2, 3)?; // [batch, 1, filters/3, W]
@@ -785,10 +920,17 @@ impl Aasist {
         }
         let e = e.abs()?; // [batch, C, spectral nodes, temporal nodes]
 
-        let e_s = e.max(3)?.transpose(1, 2)?.broadcast_add(self.pos_s.as_tensor())?;
-        let out_s = self.pool_s.forward(&self.gat_s.forward(&e_s, mode, rng)?, mode, rng)?;
+        let e_s = e
+            .max(3)?
+            .transpose(1, 2)?
+            .broadcast_add(self.pos_s.as_tensor())?;
+        let out_s = self
+            .pool_s
+            .forward(&self.gat_s.forward(&e_s, mode, rng)?, mode, rng)?;
         let e_t = e.max(2)?.transpose(1, 2)?.contiguous()?;
-        let out_t = self.pool_t.forward(&self.gat_t.forward(&e_t, mode, rng)?, mode, rng)?;
+        let out_t = self
+            .pool_t
+            .forward(&self.gat_t.forward(&e_t, mode, rng)?, mode, rng)?;
 
         let branch = |first: &HeteroGraphAttention,
                       second: &HeteroGraphAttention,
@@ -803,18 +945,43 @@ impl Aasist {
             let (t_aug, s_aug, m_aug) = second.forward(&t1, &s1, &m1, mode, rng)?;
             Ok(((t1 + t_aug)?, (s1 + s_aug)?, (m1 + m_aug)?))
         };
-        let (t1, s1, m1) =
-            branch(&self.hetero_st11, &self.hetero_st12, &self.pool_hs1, &self.pool_ht1, &self.master1, rng)?;
-        let (t2, s2, m2) =
-            branch(&self.hetero_st21, &self.hetero_st22, &self.pool_hs2, &self.pool_ht2, &self.master2, rng)?;
+        let (t1, s1, m1) = branch(
+            &self.hetero_st11,
+            &self.hetero_st12,
+            &self.pool_hs1,
+            &self.pool_ht1,
+            &self.master1,
+            rng,
+        )?;
+        let (t2, s2, m2) = branch(
+            &self.hetero_st21,
+            &self.hetero_st22,
+            &self.pool_hs2,
+            &self.pool_ht2,
+            &self.master2,
+            rng,
+        )?;
         let mut way = |x: &Tensor| dropout(x, WAY_DROP, mode, rng);
-        let (t1, t2, s1, s2, m1, m2) = (way(&t1)?, way(&t2)?, way(&s1)?, way(&s2)?, way(&m1)?, way(&m2)?);
+        let (t1, t2, s1, s2, m1, m2) = (
+            way(&t1)?,
+            way(&t2)?,
+            way(&s1)?,
+            way(&s2)?,
+            way(&m1)?,
+            way(&m2)?,
+        );
         let out_t = t1.maximum(&t2)?;
         let out_s = s1.maximum(&s2)?;
         let master = m1.maximum(&m2)?;
 
         let hidden = Tensor::cat(
-            &[out_t.abs()?.max(1)?, out_t.mean(1)?, out_s.abs()?.max(1)?, out_s.mean(1)?, master.squeeze(1)?],
+            &[
+                out_t.abs()?.max(1)?,
+                out_t.mean(1)?,
+                out_s.abs()?.max(1)?,
+                out_s.mean(1)?,
+                master.squeeze(1)?,
+            ],
             1,
         )?; // [batch, 5 · gat_dims[1]]
         let hidden = dropout(&hidden, READOUT_DROP, mode, rng)?;
@@ -827,7 +994,12 @@ impl Model for Aasist {
         &self.config.name
     }
 
-    fn forward(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
+    fn forward(
+        &self,
+        waveforms: &Tensor,
+        mode: Mode,
+        rng: &mut Rng,
+    ) -> candle_core::Result<Tensor> {
         self.forward_checked(waveforms, mode, rng)
     }
 
@@ -872,7 +1044,10 @@ mod tests {
             // Zero DC gain up to the Hamming window's leakage: a band-pass, not a low-pass.
             let dc: f64 = filter.iter().sum();
             let centre = filter[64];
-            assert!(dc.abs() < 0.05 * centre.abs().max(1e-3), "dc {dc} centre {centre}");
+            assert!(
+                dc.abs() < 0.05 * centre.abs().max(1e-3),
+                "dc {dc} centre {centre}"
+            );
         }
         // The first band starts at 0 Hz, so its centre tap is 2·f_high/fs with f_high the first
         // mel edge: mel_max / 70 → Hz.
@@ -886,11 +1061,23 @@ mod tests {
         let mut c = AasistConfig::aasist_l();
         c.pool_ratios[1] = 0.0;
         let err = Aasist::new(c, DType::F32, &Device::Cpu, &mut Rng::new(1)).err();
-        assert!(matches!(err, Some(NnError::InvalidOption { field: "pool_ratios", .. })));
+        assert!(matches!(
+            err,
+            Some(NnError::InvalidOption {
+                field: "pool_ratios",
+                ..
+            })
+        ));
         let mut c = AasistConfig::aasist_l();
         c.block_channels[2] = (16, 24);
         let err = Aasist::new(c, DType::F32, &Device::Cpu, &mut Rng::new(1)).err();
-        assert!(matches!(err, Some(NnError::InvalidOption { field: "block_channels", .. })));
+        assert!(matches!(
+            err,
+            Some(NnError::InvalidOption {
+                field: "block_channels",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -898,7 +1085,11 @@ mod tests {
         let x = Tensor::new(&[-2.0f64, -0.5, 0.0, 0.7, 3.0], &Device::Cpu)?;
         let y = selu(&x)?.to_vec1::<f64>()?;
         for (xi, yi) in [-2.0f64, -0.5, 0.0, 0.7, 3.0].iter().zip(y) {
-            let expected = if *xi > 0.0 { SELU_SCALE * xi } else { SELU_SCALE * SELU_ALPHA * (xi.exp() - 1.0) };
+            let expected = if *xi > 0.0 {
+                SELU_SCALE * xi
+            } else {
+                SELU_SCALE * SELU_ALPHA * (xi.exp() - 1.0)
+            };
             assert!((yi - expected).abs() < 1e-14);
         }
         Ok(())
@@ -907,7 +1098,10 @@ mod tests {
     #[test]
     fn max_pool_drops_the_remainder() -> candle_core::Result<()> {
         let x = Tensor::new(&[[1.0f32, 5.0, 2.0, -1.0, -3.0, 0.5, 9.0]], &Device::Cpu)?;
-        assert_eq!(max_pool_last(&x, 3)?.to_vec2::<f32>()?, vec![vec![5.0, 0.5]]);
+        assert_eq!(
+            max_pool_last(&x, 3)?.to_vec2::<f32>()?,
+            vec![vec![5.0, 0.5]]
+        );
         Ok(())
     }
 }

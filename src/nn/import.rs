@@ -30,7 +30,10 @@ pub fn pth_key_to_name(key: &str) -> Option<String> {
 }
 
 fn load_error(path: &Path, message: impl Into<String>) -> NnError {
-    NnError::Load { path: path.to_path_buf(), message: message.into() }
+    NnError::Load {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 /// Reads every tensor of a zip-format PyTorch state dict (a plain `state_dict()`, or one nested
@@ -59,7 +62,9 @@ pub fn read_pth(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
     let mut keys: Vec<&String> = pth.tensor_infos().keys().collect();
     keys.sort();
     for key in keys {
-        let Some(name) = pth_key_to_name(key) else { continue };
+        let Some(name) = pth_key_to_name(key) else {
+            continue;
+        };
         let tensor = pth
             .get(key)
             .map_err(|e| load_error(path, format!("tensor '{key}': {e}")))?
@@ -78,9 +83,9 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, NnError>
 }
 
 fn list(names: &[String]) -> String {
-    let mut shown: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
+    let shown: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
     let more = names.len().saturating_sub(MAX_LISTED);
-    let mut text = shown.drain(..).collect::<Vec<_>>().join(", ");
+    let mut text = shown.join(", ");
     if more > 0 {
         text.push_str(&format!(" and {more} more"));
     }
@@ -89,17 +94,34 @@ fn list(names: &[String]) -> String {
 
 /// Copies `tensors` into the model's state after checking that the names and shapes match
 /// exactly; converts dtypes. `path` is only used in error messages.
-pub fn assign_state(model: &dyn Model, tensors: &HashMap<String, Tensor>, path: &Path) -> Result<(), NnError> {
-    let data = model.state().data().lock().map_err(|_| load_error(path, "variable map lock poisoned"))?;
+pub fn assign_state(
+    model: &dyn Model,
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), NnError> {
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .map_err(|_| load_error(path, "variable map lock poisoned"))?;
     let ours: BTreeMap<&String, _> = data.iter().collect();
     let theirs: BTreeSet<&String> = tensors.keys().collect();
-    let missing: Vec<String> = ours.keys().filter(|k| !theirs.contains(*k)).map(|k| (*k).clone()).collect();
-    let unexpected: Vec<String> = theirs.iter().filter(|k| !ours.contains_key(*k)).map(|k| (*k).clone()).collect();
+    let missing: Vec<String> = ours
+        .keys()
+        .filter(|k| !theirs.contains(*k))
+        .map(|k| (*k).clone())
+        .collect();
+    let unexpected: Vec<String> = theirs
+        .iter()
+        .filter(|k| !ours.contains_key(*k))
+        .map(|k| (*k).clone())
+        .collect();
     let mismatched: Vec<String> = ours
         .iter()
         .filter_map(|(name, var)| {
             let t = tensors.get(*name)?;
-            (t.dims() != var.dims()).then(|| format!("{name} (file {:?}, model {:?})", t.dims(), var.dims()))
+            (t.dims() != var.dims())
+                .then(|| format!("{name} (file {:?}, model {:?})", t.dims(), var.dims()))
         })
         .collect();
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
@@ -108,14 +130,26 @@ pub fn assign_state(model: &dyn Model, tensors: &HashMap<String, Tensor>, path: 
             parts.push(format!("{} missing: {}", missing.len(), list(&missing)));
         }
         if !unexpected.is_empty() {
-            parts.push(format!("{} unexpected: {}", unexpected.len(), list(&unexpected)));
+            parts.push(format!(
+                "{} unexpected: {}",
+                unexpected.len(),
+                list(&unexpected)
+            ));
         }
         if !mismatched.is_empty() {
-            parts.push(format!("{} with mismatched shapes: {}", mismatched.len(), list(&mismatched)));
+            parts.push(format!(
+                "{} with mismatched shapes: {}",
+                mismatched.len(),
+                list(&mismatched)
+            ));
         }
         return Err(load_error(
             path,
-            format!("does not fit model '{}': {}", model.name(), parts.join("; ")),
+            format!(
+                "does not fit model '{}': {}",
+                model.name(),
+                parts.join("; ")
+            ),
         ));
     }
     for (name, var) in ours {
@@ -124,7 +158,8 @@ pub fn assign_state(model: &dyn Model, tensors: &HashMap<String, Tensor>, path: 
             .to_dtype(var.dtype())
             .and_then(|t| t.to_device(var.device()))
             .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
-        var.set(&value).map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
+        var.set(&value)
+            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
     }
     Ok(())
 }
@@ -132,11 +167,19 @@ pub fn assign_state(model: &dyn Model, tensors: &HashMap<String, Tensor>, path: 
 /// Loads weights from a `.pth` (PyTorch zip state dict) or `.safetensors` file into `model`,
 /// strictly (see the module docs).
 pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let tensors = match extension.as_deref() {
         Some("pth") | Some("pt") => read_pth(path)?,
         Some("safetensors") => read_safetensors(path)?,
-        _ => return Err(load_error(path, "expected a .pth, .pt or .safetensors file")),
+        _ => {
+            return Err(load_error(
+                path,
+                "expected a .pth, .pt or .safetensors file",
+            ))
+        }
     };
     assign_state(model, &tensors, path)
 }
@@ -144,5 +187,8 @@ pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
 /// Writes the model's whole state (trainable variables and BatchNorm running statistics) as
 /// safetensors.
 pub fn save_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
-    model.state().save(path).map_err(|e| load_error(path, format!("cannot write: {e}")))
+    model
+        .state()
+        .save(path)
+        .map_err(|e| load_error(path, format!("cannot write: {e}")))
 }
