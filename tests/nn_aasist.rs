@@ -307,7 +307,7 @@ fn finite_difference_check(only: &[&str]) -> (f64, String) {
         step: 1e-6,
         samples_per_tensor: 1,
         seed: 5,
-        abs_floor: 1e-9,
+        abs_floor: 1e-6,
         retry_above: 1e-5,
     };
     let report = gradcheck(loss, &vars, None, &options).unwrap();
