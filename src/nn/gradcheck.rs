@@ -58,7 +58,7 @@ impl GradcheckReport {
     pub fn failures(&self, tolerance: f64) -> Vec<(String, f64)> {
         self.per_tensor
             .iter()
-            .filter(|(_, e)| !(*e < tolerance))
+            .filter(|(_, e)| *e >= tolerance || e.is_nan())
             .cloned()
             .collect()
     }

@@ -32,10 +32,10 @@
 //! # `lcnn-small`
 //! Four blocks [conv → MFM → 2×2 max-pool → BatchNorm2d (affine)], mean over time and frequency,
 //! fc → 2 logits. Channels after MFM 16, 24, 32, 32; the first conv is 5×5 (as the baseline's
-//! first layer), the other three 3×3, all with bias and "same" padding:
-//! conv1 1→32 (832) + bn1 (32) + conv2 16→48 (6,960) + bn2 (48) + conv3 24→64 (13,888) + bn3 (64)
-//! + conv4 32→64 (18,496) + bn4 (64) + fc 32→2 (66) = 40,450 parameters. An all-3×3 stack with a
-//! regular channel progression cannot reach exactly 40,450, hence the 5×5 first layer.
+//! first layer), the other three 3×3, all with bias and "same" padding: conv1 1→32 (832), bn1
+//! (32), conv2 16→48 (6,960), bn2 (48), conv3 24→64 (13,888), bn3 (64), conv4 32→64 (18,496),
+//! bn4 (64) and fc 32→2 (66) make 40,450 parameters. An all-3×3 stack with a regular channel
+//! progression cannot reach exactly 40,450, hence the 5×5 first layer.
 //!
 //! # Minimum length
 //! Four 2×2 pools need at least 16 frames: `1 + n/160 ≥ 16`, i.e. n ≥ 2,400 samples (0.15 s at

@@ -14,6 +14,7 @@ pub mod gradcheck;
 pub mod import;
 pub mod layers;
 pub mod lcnn;
+pub mod registry;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
