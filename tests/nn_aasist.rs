@@ -407,3 +407,39 @@ fn bench_aasist_l_eval_forward() {
     let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
     println!("candle: AASIST-L eval forward 8 x 64600: best {best:.3} s, runs {times:.3?}");
 }
+
+#[test]
+fn registry_builds_both_variants() {
+    use dpda::nn::registry::{build_model, ModelOptions};
+    let m = build_model(
+        "aasist-l",
+        &ModelOptions::default(),
+        4,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
+    assert_eq!(m.name(), "aasist-l");
+    let count: usize = m.trainable().iter().map(|v| v.var.elem_count()).sum();
+    assert_eq!(count, 85_306);
+    let full = build_model(
+        "aasist",
+        &ModelOptions::default(),
+        4,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
+    assert_eq!(full.name(), "aasist");
+    let options = ModelOptions {
+        dropout: Some(0.1),
+        ..ModelOptions::default()
+    };
+    assert!(matches!(
+        build_model("aasist", &options, 4, &Device::Cpu, DType::F32),
+        Err(NnError::InvalidOption {
+            field: "dropout",
+            ..
+        })
+    ));
+}
