@@ -7,6 +7,7 @@ mod augment;
 mod corpus;
 mod demo;
 mod eval;
+mod import_weights;
 mod info;
 mod score;
 mod train;
@@ -36,6 +37,8 @@ pub enum Command {
     Train(train::Args),
     /// Score audio files with a trained model (score = bona fide logit).
     Score(score::Args),
+    /// Convert released PyTorch weights (AASIST, AASIST-L) into a safetensors checkpoint.
+    ImportWeights(import_weights::Args),
 }
 
 /// Parse argv, run the command, map errors to an exit code.
@@ -49,6 +52,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Demo(a)) => demo::run(a),
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Score(a)) => score::run(a),
+        Some(Command::ImportWeights(a)) => import_weights::run(a),
         None => demo::run(demo::Args::default()),
     };
     match result {

@@ -8,8 +8,10 @@
 //! The trainer sees a model only through [`Model`]: waveforms in, two logits out, a sorted list of
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
 
+pub mod aasist;
 pub mod flat;
 pub mod gradcheck;
+pub mod import;
 pub mod layers;
 pub mod lcnn;
 pub mod registry;

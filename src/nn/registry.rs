@@ -7,11 +7,13 @@
 use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 
+use super::aasist::{Aasist, AasistConfig};
 use super::lcnn::{Lcnn, LcnnSmall};
 use super::{Model, NnError};
+use crate::rng::Rng;
 
 /// Every name [`build_model`] accepts.
-pub const MODEL_NAMES: &[&str] = &["lcnn", "lcnn-small"];
+pub const MODEL_NAMES: &[&str] = &["lcnn", "lcnn-small", "aasist", "aasist-l"];
 
 /// Architecture options; absent fields take each model's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -51,6 +53,26 @@ pub fn build_model(
             device,
             dtype,
         )?)),
+        "aasist" | "aasist-l" => {
+            // AASIST's dropout rates are fixed by the reference architecture.
+            if options.dropout.is_some() {
+                return Err(NnError::InvalidOption {
+                    field: "dropout",
+                    message: format!("'{name}' uses the reference's fixed dropout rates"),
+                });
+            }
+            let config = if name == "aasist" {
+                AasistConfig::aasist()
+            } else {
+                AasistConfig::aasist_l()
+            };
+            Ok(Box::new(Aasist::new(
+                config,
+                dtype,
+                device,
+                &mut Rng::new(seed),
+            )?))
+        }
         _ => Err(NnError::UnknownModel {
             name: name.to_string(),
             known: MODEL_NAMES.join(", "),

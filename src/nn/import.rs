@@ -1,0 +1,194 @@
+//! Loading weights into a model: the project's safetensors checkpoints and the zip-format PyTorch
+//! state dicts released with reference models (e.g. clovaai/aasist `models/weights/*.pth`).
+//!
+//! The trainer, the scorer and `dpda import-weights` call [`load_weights`]; wherever a checkpoint
+//! path is accepted a `.pth` works too. Loading is strict: every tensor of the model's state
+//! ([`Model::state`], BatchNorm running statistics included) must be present with its exact
+//! shape, and nothing else may be in the file, so a wrong configuration fails with a list of the
+//! offending names instead of silently half-loading (candle's `VarMap::load` ignores extras).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::nn::{Model, NnError};
+
+/// How many names an error lists before summarising the rest.
+const MAX_LISTED: usize = 12;
+
+/// The model name a PyTorch state-dict key maps to, or `None` for entries with no counterpart.
+///
+/// Our variable names are the reference keys themselves; only BatchNorm's `num_batches_tracked`
+/// counters are dropped (PyTorch uses them only when `momentum=None`, which these models do not).
+pub fn pth_key_to_name(key: &str) -> Option<String> {
+    if key.ends_with(".num_batches_tracked") || key == "num_batches_tracked" {
+        None
+    } else {
+        Some(key.to_string())
+    }
+}
+
+fn load_error(path: &Path, message: impl Into<String>) -> NnError {
+    NnError::Load {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Reads every tensor of a zip-format PyTorch state dict (a plain `state_dict()`, or one nested
+/// under the key `model` / `state_dict`), keyed by model name.
+pub fn read_pth(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
+    if !path.is_file() {
+        return Err(load_error(path, "no such file"));
+    }
+    // A nested checkpoint read without its key looks empty, so try the usual keys after.
+    let mut tensors = None;
+    for key in [None, Some("state_dict"), Some("model")] {
+        let pth = candle_core::pickle::PthTensors::new(path, key)
+            .map_err(|e| load_error(path, format!("not a zip-format PyTorch file: {e}")));
+        let pth = match (pth, key) {
+            (Ok(pth), _) => pth,
+            (Err(e), None) => return Err(e),
+            (Err(_), Some(_)) => continue,
+        };
+        if !pth.tensor_infos().is_empty() {
+            tensors = Some(pth);
+            break;
+        }
+    }
+    let pth = tensors.ok_or_else(|| load_error(path, "the file holds no tensors"))?;
+    let mut out = HashMap::new();
+    let mut keys: Vec<&String> = pth.tensor_infos().keys().collect();
+    keys.sort();
+    for key in keys {
+        let Some(name) = pth_key_to_name(key) else {
+            continue;
+        };
+        let tensor = pth
+            .get(key)
+            .map_err(|e| load_error(path, format!("tensor '{key}': {e}")))?
+            .ok_or_else(|| load_error(path, format!("tensor '{key}' vanished while reading")))?;
+        out.insert(name, tensor);
+    }
+    Ok(out)
+}
+
+/// Reads a safetensors file written by [`save_weights`] (or any compatible writer).
+pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
+    if !path.is_file() {
+        return Err(load_error(path, "no such file"));
+    }
+    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| load_error(path, e.to_string()))
+}
+
+fn list(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
+    let more = names.len().saturating_sub(MAX_LISTED);
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+/// Copies `tensors` into the model's state after checking that the names and shapes match
+/// exactly; converts dtypes. `path` is only used in error messages.
+pub fn assign_state(
+    model: &dyn Model,
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), NnError> {
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .map_err(|_| load_error(path, "variable map lock poisoned"))?;
+    let ours: BTreeMap<&String, _> = data.iter().collect();
+    let theirs: BTreeSet<&String> = tensors.keys().collect();
+    let missing: Vec<String> = ours
+        .keys()
+        .filter(|k| !theirs.contains(*k))
+        .map(|k| (*k).clone())
+        .collect();
+    let unexpected: Vec<String> = theirs
+        .iter()
+        .filter(|k| !ours.contains_key(*k))
+        .map(|k| (*k).clone())
+        .collect();
+    let mismatched: Vec<String> = ours
+        .iter()
+        .filter_map(|(name, var)| {
+            let t = tensors.get(*name)?;
+            (t.dims() != var.dims())
+                .then(|| format!("{name} (file {:?}, model {:?})", t.dims(), var.dims()))
+        })
+        .collect();
+    if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("{} missing: {}", missing.len(), list(&missing)));
+        }
+        if !unexpected.is_empty() {
+            parts.push(format!(
+                "{} unexpected: {}",
+                unexpected.len(),
+                list(&unexpected)
+            ));
+        }
+        if !mismatched.is_empty() {
+            parts.push(format!(
+                "{} with mismatched shapes: {}",
+                mismatched.len(),
+                list(&mismatched)
+            ));
+        }
+        return Err(load_error(
+            path,
+            format!(
+                "does not fit model '{}': {}",
+                model.name(),
+                parts.join("; ")
+            ),
+        ));
+    }
+    for (name, var) in ours {
+        let tensor = &tensors[name];
+        let value = tensor
+            .to_dtype(var.dtype())
+            .and_then(|t| t.to_device(var.device()))
+            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
+        var.set(&value)
+            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
+    }
+    Ok(())
+}
+
+/// Loads weights from a `.pth` (PyTorch zip state dict) or `.safetensors` file into `model`,
+/// strictly (see the module docs).
+pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let tensors = match extension.as_deref() {
+        Some("pth") | Some("pt") => read_pth(path)?,
+        Some("safetensors") => read_safetensors(path)?,
+        _ => {
+            return Err(load_error(
+                path,
+                "expected a .pth, .pt or .safetensors file",
+            ))
+        }
+    };
+    assign_state(model, &tensors, path)
+}
+
+/// Writes the model's whole state (trainable variables and BatchNorm running statistics) as
+/// safetensors.
+pub fn save_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
+    model
+        .state()
+        .save(path)
+        .map_err(|e| load_error(path, format!("cannot write: {e}")))
+}

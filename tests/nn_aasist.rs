@@ -1,0 +1,445 @@
+//! AASIST / AASIST-L against the authors' PyTorch implementation (fixtures written by
+//! `scripts/aasist_reference.py`), the strict weight import, and an f64 finite-difference check.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use dpda::nn::aasist::{Aasist, AasistConfig};
+use dpda::nn::gradcheck::{gradcheck, GradcheckOptions};
+use dpda::nn::import::{load_weights, read_pth, save_weights};
+use dpda::nn::{Mode, Model, NamedVar, NnError};
+use dpda::rng::Rng;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/aasist")
+        .join(name)
+}
+
+fn pretrained(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/pretrained")
+        .join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        println!("skipping: {} is absent", path.display());
+        None
+    }
+}
+
+fn read_fixture(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name), &Device::Cpu).unwrap()
+}
+
+fn model(config: AasistConfig, dtype: DType) -> Aasist {
+    Aasist::new(config, dtype, &Device::Cpu, &mut Rng::new(5)).unwrap()
+}
+
+fn flat(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// Largest |ours − reference| / max(|reference|, floor).
+fn worst_rel_err(ours: &[f64], reference: &[f64], floor: f64) -> f64 {
+    assert_eq!(ours.len(), reference.len());
+    ours.iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(floor))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn aasist_l_has_the_published_parameter_count() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    assert_eq!(m.num_parameters(), 85_306);
+    // Sorted, unique names; running statistics are state but not trainable.
+    let names: Vec<&str> = m.trainable().iter().map(|v| v.name.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]));
+    assert!(!names.iter().any(|n| n.contains("running")));
+    let state = m.state().data().lock().unwrap();
+    assert!(state.contains_key("encoder.3.0.bn1.running_var"));
+    assert_eq!(state.len(), names.len() + 2 * 18);
+}
+
+#[test]
+fn clips_below_the_minimum_are_rejected() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    assert_eq!(m.min_num_samples(), 2315);
+    let mut rng = Rng::new(1);
+    let short = Tensor::zeros((1, 2314), DType::F32, &Device::Cpu).unwrap();
+    let err = m
+        .forward(&short, Mode::Eval, &mut rng)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2314") && err.contains("2315"), "{err}");
+    let ok = Tensor::ones((1, 2315), DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(
+        m.forward(&ok, Mode::Eval, &mut rng).unwrap().dims(),
+        &[1, 2]
+    );
+}
+
+#[test]
+fn random_weights_match_pytorch_logits_and_gradients() {
+    let io = read_fixture("random_io.safetensors");
+    let clips = &io["clips"];
+
+    // float32 logits.
+    let m32 = model(AasistConfig::aasist_l(), DType::F32);
+    load_weights(&m32, &fixture("random_weights.safetensors")).unwrap();
+    let logits = m32.forward(clips, Mode::Eval, &mut Rng::new(0)).unwrap();
+    let err = worst_rel_err(&flat(&logits), &flat(&io["logits_f32"]), 1e-3);
+    assert!(err < 1e-4, "f32 logits rel err {err}");
+
+    // float64 logits and eval-mode gradients of the summed bona fide logit.
+    let m64 = model(AasistConfig::aasist_l(), DType::F64);
+    load_weights(&m64, &fixture("random_weights.safetensors")).unwrap();
+    let logits = m64.forward(clips, Mode::Eval, &mut Rng::new(0)).unwrap();
+    let err = worst_rel_err(&flat(&logits), &flat(&io["logits_f64"]), 1e-3);
+    assert!(err < 1e-4, "f64 logits rel err {err}");
+    let grads = logits
+        .narrow(1, 1, 1)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let mut checked = 0;
+    for (key, reference) in &io {
+        let Some(name) = key.strip_prefix("grad.") else {
+            continue;
+        };
+        let var = &m64.trainable().iter().find(|v| v.name == name).unwrap().var;
+        let ours = flat(grads.get(var.as_tensor()).unwrap());
+        let reference = flat(reference);
+        let scale = reference.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        assert!(scale > 0.0, "{name}: zero reference gradient");
+        let err = ours
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale;
+        assert!(err < 1e-4, "{name}: gradient rel err {err}");
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}
+
+fn released_parity(config: AasistConfig, file: &str, key: &str) {
+    let Some(path) = pretrained(file) else { return };
+    let io = read_fixture("released_io.safetensors");
+    let m = model(config, DType::F32);
+    load_weights(&m, &path).unwrap();
+    let logits = m
+        .forward(&io["clips"], Mode::Eval, &mut Rng::new(0))
+        .unwrap();
+    let ours = flat(&logits);
+    let reference = flat(&io[key]);
+    let err = worst_rel_err(&ours, &reference, 1.0);
+    assert!(
+        err < 1e-4,
+        "{file}: logits {ours:?} vs {reference:?}, rel err {err}"
+    );
+}
+
+#[test]
+fn released_aasist_matches_pytorch() {
+    released_parity(AasistConfig::aasist(), "AASIST.pth", "aasist_logits");
+}
+
+#[test]
+fn released_aasist_l_matches_pytorch() {
+    released_parity(AasistConfig::aasist_l(), "AASIST-L.pth", "aasist_l_logits");
+}
+
+#[test]
+fn released_state_dict_imports_every_tensor() {
+    let Some(path) = pretrained("AASIST-L.pth") else {
+        return;
+    };
+    let tensors = read_pth(&path).unwrap();
+    assert!(!tensors.keys().any(|k| k.contains("num_batches_tracked")));
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    load_weights(&m, &path).unwrap();
+    // Running statistics arrive too (they start at 0 and 1 in a fresh model).
+    let state = m.state().data().lock().unwrap();
+    let ours = flat(state["encoder.2.0.bn2.running_var"].as_tensor());
+    assert_eq!(ours, flat(&tensors["encoder.2.0.bn2.running_var"]));
+    assert!(ours.iter().any(|v| (v - 1.0).abs() > 1e-3));
+    // The full model's file does not fit the light configuration.
+    drop(state);
+    let Some(full) = pretrained("AASIST.pth") else {
+        return;
+    };
+    let err = load_weights(&m, &full).unwrap_err().to_string();
+    assert!(err.contains("93 with mismatched shapes"), "{err}");
+    assert!(
+        err.contains("GAT_layer_S.att_proj.weight (file [64, 64], model [24, 24])"),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_names_missing_unexpected_and_mismatched_tensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = read_fixture("random_weights.safetensors");
+    tensors.remove("GAT_layer_T.bn.running_mean");
+    tensors.insert(
+        "extra.weight".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
+    tensors.insert(
+        "out_layer.bias".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
+    let path = dir.path().join("broken.safetensors");
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    let err = load_weights(&m, &path).unwrap_err();
+    assert!(matches!(err, NnError::Load { .. }));
+    let text = err.to_string();
+    assert!(text.contains("broken.safetensors"), "{text}");
+    assert!(
+        text.contains("1 missing: GAT_layer_T.bn.running_mean"),
+        "{text}"
+    );
+    assert!(text.contains("1 unexpected: extra.weight"), "{text}");
+    assert!(
+        text.contains("out_layer.bias (file [3], model [2])"),
+        "{text}"
+    );
+    assert!(load_weights(&m, &dir.path().join("absent.pth"))
+        .unwrap_err()
+        .to_string()
+        .contains("no such file"));
+    assert!(load_weights(&m, &dir.path().join("weights.bin")).is_err());
+}
+
+#[test]
+fn safetensors_round_trip_keeps_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = model(AasistConfig::aasist_l(), DType::F32);
+    let path = dir.path().join("a.safetensors");
+    save_weights(&a, &path).unwrap();
+    let b = Aasist::new(
+        AasistConfig::aasist_l(),
+        DType::F32,
+        &Device::Cpu,
+        &mut Rng::new(99),
+    )
+    .unwrap();
+    let clips = read_fixture("random_io.safetensors")["clips"].clone();
+    let before = flat(&b.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    load_weights(&b, &path).unwrap();
+    let ya = flat(&a.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    let yb = flat(&b.forward(&clips, Mode::Eval, &mut Rng::new(0)).unwrap());
+    assert_eq!(ya, yb);
+    assert_ne!(before, yb);
+}
+
+#[test]
+fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    let clips = read_fixture("random_io.safetensors")["clips"].clone();
+    let stat = |m: &Aasist| {
+        flat(m.state().data().lock().unwrap()["encoder.1.0.bn1.running_mean"].as_tensor())
+    };
+    let start = stat(&m);
+    m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(0))
+        .unwrap();
+    assert_eq!(stat(&m), start);
+    m.forward(&clips, Mode::Train, &mut Rng::new(0)).unwrap();
+    assert_ne!(stat(&m), start);
+    // Dropout: two training passes with different masks differ, eval passes agree.
+    let y1 = flat(
+        &m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(1))
+            .unwrap(),
+    );
+    let y2 = flat(
+        &m.forward(&clips, Mode::TrainFrozenStats, &mut Rng::new(2))
+            .unwrap(),
+    );
+    assert_ne!(y1, y2);
+}
+
+/// Central finite differences in f64 (the layer set's checker) on one sampled entry of each
+/// selected trainable tensor (all of them when `only` is empty), BatchNorm on batch statistics and
+/// dropout active with the same masks on every pass. Returns the worst relative error and where.
+fn finite_difference_check(only: &[&str]) -> (f64, String) {
+    let m = model(AasistConfig::aasist_l(), DType::F64);
+    let mut rng = Rng::new(3);
+    let samples: Vec<f64> = (0..2 * 2400).map(|_| 0.3 * rng.normal()).collect();
+    let x = Tensor::from_vec(samples, (2, 2400), &Device::Cpu).unwrap();
+    let loss = || -> candle_core::Result<Tensor> {
+        let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11))?;
+        // An asymmetric combination so both logit columns matter.
+        let bona_fide = logits.narrow(1, 1, 1)?.sum_all()?;
+        let spoof = logits.narrow(1, 0, 1)?.sum_all()?;
+        bona_fide - (spoof * 0.5)?
+    };
+    let vars: Vec<NamedVar> = m
+        .trainable()
+        .iter()
+        .filter(|v| only.is_empty() || only.contains(&v.name.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        vars.len(),
+        if only.is_empty() {
+            m.trainable().len()
+        } else {
+            only.len()
+        }
+    );
+    // Small steps: max-pool, abs, SELU and top-k make the loss piecewise smooth, and the chance
+    // that a step crosses a kink grows with its size. Differences below 1e-6 count as agreement:
+    // some gradients are exactly zero (a conv bias followed by batch-statistics BatchNorm) and
+    // the central difference's rounding at the retry step 1e-7 is of order 1e-8.
+    let options = GradcheckOptions {
+        step: 1e-6,
+        samples_per_tensor: 1,
+        seed: 5,
+        abs_floor: 1e-6,
+        retry_above: 1e-5,
+    };
+    let report = gradcheck(loss, &vars, None, &options).unwrap();
+    assert_eq!(report.per_tensor.len(), vars.len());
+    let (name, err) = report
+        .per_tensor
+        .iter()
+        .cloned()
+        .fold(
+            (String::new(), 0.0),
+            |w, (n, e)| if e >= w.1 { (n, e) } else { w },
+        );
+    (err, name)
+}
+
+/// One tensor of each kind of layer: fast enough for every test run.
+#[test]
+fn finite_difference_gradients_of_representative_tensors() {
+    let (err, at) = finite_difference_check(&[
+        "first_bn.weight",
+        "encoder.0.0.conv1.weight",
+        "encoder.2.0.conv_downsample.weight",
+        "encoder.4.0.bn2.bias",
+        "pos_S",
+        "GAT_layer_T.att_weight",
+        "HtrgGAT_layer_ST12.att_weight12",
+        "HtrgGAT_layer_ST21.proj_without_attM.weight",
+        "pool_hS2.proj.weight",
+        "master1",
+        "out_layer.weight",
+    ]);
+    assert!(err < 1e-4, "worst {at} (rel err {err})");
+}
+
+/// Every trainable tensor (about 175 × 2 forward passes; run with `--ignored`).
+#[test]
+#[ignore = "slow: two forward passes per trainable tensor"]
+fn finite_difference_gradients_of_every_parameter_tensor() {
+    let (err, at) = finite_difference_check(&[]);
+    println!("worst {at} (rel err {err})");
+    assert!(err < 1e-4, "worst {at} (rel err {err})");
+}
+
+#[test]
+fn import_weights_cli_writes_checkpoint_and_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imported.safetensors");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .arg("import-weights")
+        .arg(fixture("random_weights.safetensors"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("imported.json")).unwrap())
+            .unwrap();
+    assert_eq!(sidecar["model"], "aasist-l");
+    assert_eq!(sidecar["num_parameters"], 85_306);
+    let written = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    let source = read_fixture("random_weights.safetensors");
+    assert_eq!(flat(&written["pos_S"]), flat(&source["pos_S"]));
+
+    // A forced wrong architecture fails and names the problem.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .args(["import-weights", "--model", "aasist"])
+        .arg(fixture("random_weights.safetensors"))
+        .arg(dir.path().join("wrong.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(String::from_utf8_lossy(&status.stderr).contains("mismatched shapes"));
+}
+
+/// Eval-mode forward time of AASIST-L on 8 clips × 64,600 samples (run in release with
+/// `--ignored --nocapture`; `scripts/aasist_reference.py --bench` times the PyTorch twin).
+#[test]
+#[ignore = "benchmark"]
+fn bench_aasist_l_eval_forward() {
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    let mut rng = Rng::new(3);
+    let samples: Vec<f32> = (0..8 * 64_600)
+        .map(|_| (0.1 * rng.normal()) as f32)
+        .collect();
+    let x = Tensor::from_vec(samples, (8, 64_600), &Device::Cpu).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        let logits = m.forward(&x, Mode::Eval, &mut rng).unwrap();
+        assert_eq!(logits.dims(), &[8, 2]);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    println!("candle: AASIST-L eval forward 8 x 64600: best {best:.3} s, runs {times:.3?}");
+}
+
+#[test]
+fn registry_builds_both_variants() {
+    use dpda::nn::registry::{build_model, ModelOptions};
+    let m = build_model(
+        "aasist-l",
+        &ModelOptions::default(),
+        4,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
+    assert_eq!(m.name(), "aasist-l");
+    let count: usize = m.trainable().iter().map(|v| v.var.elem_count()).sum();
+    assert_eq!(count, 85_306);
+    let full = build_model(
+        "aasist",
+        &ModelOptions::default(),
+        4,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
+    assert_eq!(full.name(), "aasist");
+    let options = ModelOptions {
+        dropout: Some(0.1),
+        ..ModelOptions::default()
+    };
+    assert!(matches!(
+        build_model("aasist", &options, 4, &Device::Cpu, DType::F32),
+        Err(NnError::InvalidOption {
+            field: "dropout",
+            ..
+        })
+    ));
+}
