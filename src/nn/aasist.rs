@@ -1036,17 +1036,34 @@ mod tests {
     fn sinc_filters_are_symmetric_band_passes() {
         let bank = sinc_filters(70, 129, 16_000);
         assert_eq!(bank.len(), 70);
-        for filter in &bank {
+        for (i, filter) in bank.iter().enumerate() {
             assert_eq!(filter.len(), 129);
             for n in 0..129 {
                 assert!((filter[n] - filter[128 - n]).abs() < 1e-15);
             }
-            // Zero DC gain up to the Hamming window's leakage: a band-pass, not a low-pass.
-            let dc: f64 = filter.iter().sum();
-            let centre = filter[64];
+            // Bands whose lower edge lies within the 129-tap Hamming window's main lobe
+            // (2 bins of fs/129 each side) cannot reach zero DC gain; the first band, from 0 Hz, is
+            // a low-pass checked below. Above that, zero DC gain up to leakage: a band-pass.
+            let mel_max = 2595.0 * (1.0f64 + 8000.0 / 700.0).log10();
+            let f_low = 700.0 * (10f64.powf(mel_max * i as f64 / 70.0 / 2595.0) - 1.0);
+            if f_low < 4.0 * 16_000.0 / 129.0 {
+                continue;
+            }
+            let f_high = 700.0 * (10f64.powf(mel_max * (i + 1) as f64 / 70.0 / 2595.0) - 1.0);
+            let gain_at = |f_hz: f64| -> f64 {
+                filter
+                    .iter()
+                    .enumerate()
+                    .map(|(n, h)| {
+                        h * (2.0 * std::f64::consts::PI * f_hz * (n as f64 - 64.0) / 16_000.0).cos()
+                    })
+                    .sum()
+            };
+            let dc = gain_at(0.0);
+            let in_band = gain_at(0.5 * (f_low + f_high));
             assert!(
-                dc.abs() < 0.05 * centre.abs().max(1e-3),
-                "dc {dc} centre {centre}"
+                dc.abs() < 0.05 * in_band.abs(),
+                "band {i}: dc {dc} in-band {in_band}"
             );
         }
         // The first band starts at 0 Hz, so its centre tap is 2·f_high/fs with f_high the first
