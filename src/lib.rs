@@ -10,6 +10,8 @@ pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod features;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod metrics;
 pub mod nn;
 pub mod rng;

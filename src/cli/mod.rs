@@ -41,6 +41,21 @@ pub enum Command {
     ImportWeights(import_weights::Args),
 }
 
+/// No subcommand: the workbench where it is built, else the headless demo.
+#[cfg(feature = "gui")]
+fn open_workbench() -> anyhow::Result<()> {
+    crate::gui::run().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the workbench window ({e}); without a display, run `dpda demo` for the headless demo"
+        )
+    })
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_workbench() -> anyhow::Result<()> {
+    demo::run(demo::Args::default())
+}
+
 /// Parse argv, run the command, map errors to an exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -53,7 +68,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Score(a)) => score::run(a),
         Some(Command::ImportWeights(a)) => import_weights::run(a),
-        None => demo::run(demo::Args::default()),
+        None => open_workbench(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

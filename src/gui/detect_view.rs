@@ -1,0 +1,17 @@
+//! The detect view.
+
+use super::Shared;
+
+/// The detect view's state.
+#[derive(Default)]
+pub struct DetectView {}
+
+impl DetectView {
+    /// Per-frame work that must happen even when the view is not shown.
+    pub fn logic(&mut self, _ctx: &egui::Context, _shared: &mut Shared) {}
+
+    /// Draws the view.
+    pub fn ui(&mut self, ui: &mut egui::Ui, _shared: &mut Shared) {
+        ui.heading("Detect");
+    }
+}
