@@ -37,13 +37,13 @@ pub struct Workbench {
 
 impl Workbench {
     /// Builds the app, restoring persisted settings when a store is given.
-    pub fn new(_storage: Option<&dyn eframe::Storage>) -> Self {
+    pub fn new(storage: Option<&dyn eframe::Storage>) -> Self {
         Self {
             tab: Tab::Train,
             shared: Shared::default(),
-            train: TrainView::default(),
-            augment: AugmentView::default(),
-            detect: DetectView::default(),
+            train: TrainView::load(storage),
+            augment: AugmentView::load(storage),
+            detect: DetectView::load(storage),
         }
     }
 
@@ -70,5 +70,11 @@ impl Workbench {
 impl eframe::App for Workbench {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.train.save(storage);
+        self.augment.save(storage);
+        self.detect.save(storage);
     }
 }
