@@ -30,6 +30,23 @@ fn dpda_eval(extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `dpda eval --scores SCORES --key <fixture key> EXTRA…`.
+fn eval_against_key(scores: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--scores", scores.to_str().unwrap(), "--key"];
+    let key = key_path();
+    args.push(key.to_str().unwrap());
+    args.extend_from_slice(extra);
+    dpda_eval(&args)
+}
+
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// serde_json's default float parser may be one ulp off, so JSON numbers are compared to 1e-12.
 fn assert_close(json: &serde_json::Value, want: f64) {
     let got = json.as_f64().unwrap();
@@ -46,21 +63,16 @@ fn library_split(scores: &Path, policy: JoinPolicy) -> (Vec<f64>, Vec<f64>) {
 fn json_output_matches_the_library() {
     let scores = scores_path("excerpt_scores.txt");
     let asv = scores_path("asv_scores.txt");
-    let out = dpda_eval(&[
-        "--scores",
-        scores.to_str().unwrap(),
-        "--key",
-        key_path().to_str().unwrap(),
-        "--asv-scores",
-        asv.to_str().unwrap(),
-        "--breakdown",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = eval_against_key(
+        &scores,
+        &[
+            "--asv-scores",
+            asv.to_str().unwrap(),
+            "--breakdown",
+            "--json",
+        ],
     );
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let (bona, spoof) = library_split(&scores, JoinPolicy::RequireAll);
     let e = eer(&bona, &spoof).unwrap();
@@ -94,12 +106,7 @@ fn json_output_matches_the_library() {
 #[test]
 fn missing_trials_are_refused_with_counts() {
     let scores = scores_path("excerpt_scores_partial.txt");
-    let out = dpda_eval(&[
-        "--scores",
-        scores.to_str().unwrap(),
-        "--key",
-        key_path().to_str().unwrap(),
-    ]);
+    let out = eval_against_key(&scores, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("3 of 20 key trials have no score"), "{err}");
@@ -114,19 +121,8 @@ fn missing_trials_are_refused_with_counts() {
 #[test]
 fn intersection_evaluates_common_trials() {
     let scores = scores_path("excerpt_scores_partial.txt");
-    let out = dpda_eval(&[
-        "--scores",
-        scores.to_str().unwrap(),
-        "--key",
-        key_path().to_str().unwrap(),
-        "--intersection",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = eval_against_key(&scores, &["--intersection", "--json"]);
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["n_trials"], 17);
     assert_eq!(v["n_missing"], 3);
@@ -139,12 +135,7 @@ fn intersection_evaluates_common_trials() {
 #[test]
 fn bad_score_line_names_file_and_line() {
     let scores = scores_path("excerpt_scores_bad.txt");
-    let out = dpda_eval(&[
-        "--scores",
-        scores.to_str().unwrap(),
-        "--key",
-        key_path().to_str().unwrap(),
-    ]);
+    let out = eval_against_key(&scores, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -156,21 +147,11 @@ fn bad_score_line_names_file_and_line() {
 #[test]
 fn text_output_reports_eer_percent() {
     let scores = scores_path("excerpt_scores.txt");
-    let out = dpda_eval(&[
-        "--scores",
-        scores.to_str().unwrap(),
-        "--key",
-        key_path().to_str().unwrap(),
-        "--format",
-        "la2019",
-        "--score-format",
-        "two-column",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = eval_against_key(
+        &scores,
+        &["--format", "la2019", "--score-format", "two-column"],
     );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     let (bona, spoof) = library_split(&scores, JoinPolicy::RequireAll);
     let e = eer(&bona, &spoof).unwrap();

@@ -248,34 +248,41 @@ impl Lcnn {
     }
 }
 
-impl Model for Lcnn {
-    fn name(&self) -> &str {
-        "lcnn"
-    }
+/// Both LCNNs share the LFCC front end and the model plumbing; only `forward_features` differs.
+macro_rules! lfcc_model {
+    ($ty:ty, $name:literal) => {
+        impl Model for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
 
-    fn forward(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
-        let x = lfcc_input(
-            &self.lfcc,
-            waveforms,
-            MIN_NUM_SAMPLES,
-            &self.device,
-            self.dtype,
-        )?;
-        self.forward_features(&x, mode, rng)
-    }
+            fn forward(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
+                let x = lfcc_input(
+                    &self.lfcc,
+                    waveforms,
+                    MIN_NUM_SAMPLES,
+                    &self.device,
+                    self.dtype,
+                )?;
+                self.forward_features(&x, mode, rng)
+            }
 
-    fn trainable(&self) -> &[NamedVar] {
-        &self.trainable
-    }
+            fn trainable(&self) -> &[NamedVar] {
+                &self.trainable
+            }
 
-    fn state(&self) -> &VarMap {
-        &self.varmap
-    }
+            fn state(&self) -> &VarMap {
+                &self.varmap
+            }
 
-    fn min_num_samples(&self) -> usize {
-        MIN_NUM_SAMPLES
-    }
+            fn min_num_samples(&self) -> usize {
+                MIN_NUM_SAMPLES
+            }
+        }
+    };
 }
+
+lfcc_model!(Lcnn, "lcnn");
 
 /// The small LCNN of four [conv → MFM → max-pool → BatchNorm] blocks, 40,450 parameters.
 pub struct LcnnSmall {
@@ -367,34 +374,7 @@ impl LcnnSmall {
     }
 }
 
-impl Model for LcnnSmall {
-    fn name(&self) -> &str {
-        "lcnn-small"
-    }
-
-    fn forward(&self, waveforms: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
-        let x = lfcc_input(
-            &self.lfcc,
-            waveforms,
-            MIN_NUM_SAMPLES,
-            &self.device,
-            self.dtype,
-        )?;
-        self.forward_features(&x, mode, rng)
-    }
-
-    fn trainable(&self) -> &[NamedVar] {
-        &self.trainable
-    }
-
-    fn state(&self) -> &VarMap {
-        &self.varmap
-    }
-
-    fn min_num_samples(&self) -> usize {
-        MIN_NUM_SAMPLES
-    }
-}
+lfcc_model!(LcnnSmall, "lcnn-small");
 
 #[cfg(test)]
 mod tests {
