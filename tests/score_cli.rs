@@ -2,27 +2,10 @@
 //! scoring WAV files, a folder and a list, whole and per window.
 
 use std::path::Path;
-use std::process::Command;
 
-fn dpda() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dpda"))
-}
+mod common;
 
-const CONFIG: &str = r#"
-[data]
-corpus = "demo"
-demo_size = "tiny"
-num_samples = 1600
-[model]
-name = "tiny"
-[train]
-mode = "dual"
-align = "pcgrad"
-batch_size = 4
-epochs = 2
-[optim]
-lr = 0.01
-"#;
+use common::{dpda, success_stdout, TINY_DEMO_CONFIG as CONFIG};
 
 fn write_tone(path: &Path, freq_hz: f32, num_samples: usize) {
     let samples: Vec<f32> = (0..num_samples)
@@ -53,11 +36,7 @@ fn train_then_score_files_folders_and_lists() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    success_stdout(out);
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3);
     assert!(std::fs::read_to_string(run_dir.join("config.toml"))
@@ -81,12 +60,7 @@ fn train_then_score_files_folders_and_lists() {
         .args(["--out", scores_path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = success_stdout(out);
     let names: Vec<&str> = stdout
         .lines()
         .map(|l| l.split(' ').next().unwrap())
@@ -127,12 +101,7 @@ fn train_then_score_files_folders_and_lists() {
         .arg(audio.join("a.wav"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = success_stdout(out);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
     assert!(lines[0].starts_with("a@0.000 ") && lines[3].starts_with("a@0.300 "));

@@ -4,29 +4,22 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use dpda::train::{plan_from_str, spawn, spawn_with, Plan, SpawnOptions, TrainEvent};
 
 fn plan(extra: &[&str]) -> Plan {
-    let base = r#"
-[data]
-corpus = "demo"
-demo_size = "tiny"
-num_samples = 1600
-[model]
-name = "tiny"
-[train]
-mode = "dual"
-align = "pcgrad"
-batch_size = 4
-epochs = 3
-keep_best = 2
-per_layer_cos_every = 2
-seed = 7
-[optim]
-lr = 0.01
-"#;
-    let overrides: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    plan_from_str(base, "test config", &overrides).unwrap()
+    let overrides: Vec<String> = [
+        "train.epochs=3",
+        "train.keep_best=2",
+        "train.per_layer_cos_every=2",
+        "train.seed=7",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|s| s.to_string())
+    .collect();
+    plan_from_str(common::TINY_DEMO_CONFIG, "test config", &overrides).unwrap()
 }
 
 fn collect(handle: &mut dpda::train::TrainHandle) -> Vec<TrainEvent> {
