@@ -1,7 +1,7 @@
 //! UI flows of the augment and detect views, headless through egui_kittest: a RawBoost draw with
 //! its realised figures, scoring a demo clip with a checkpoint trained here, and the
 //! "audio unavailable" message when there is no audio device.
-#![cfg(feature = "gui")]
+#![cfg(all(feature = "gui", feature = "audio"))]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

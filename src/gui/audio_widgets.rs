@@ -12,9 +12,13 @@ use std::sync::Arc;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{Line, Plot, PlotImage, PlotPoint, PlotPoints, VLine};
 
-use crate::audio::device::Level;
 use crate::audio::Clip;
 use crate::features::spectrogram::{log_power_spectrogram, Spectrogram, SpectrogramConfig};
+
+#[cfg(feature = "audio")]
+pub use crate::audio::device::{AudioBackend, Level, Player, Recorder};
+#[cfg(not(feature = "audio"))]
+pub use no_audio::{AudioBackend, Level, Player, Recorder};
 
 /// Columns of the waveform envelope (min/max per column); egui_plot thins further per pixel.
 const ENVELOPE_COLUMNS: usize = 4000;
@@ -377,6 +381,90 @@ pub fn asset_clips() -> Vec<PathBuf> {
         }
     }
     Vec::new()
+}
+
+/// Stand-ins for the device types in a build without the `audio` feature: every request fails
+/// with the reason, so the views work unchanged.
+#[cfg(not(feature = "audio"))]
+mod no_audio {
+    use crate::audio::Clip;
+
+    const REASON: &str = "this build has no audio support (feature `audio`)";
+
+    /// Which audio system device requests go to (none in this build).
+    #[derive(Clone, Debug, PartialEq, Eq, Default)]
+    pub enum AudioBackend {
+        #[default]
+        System,
+        PulseAudio,
+        Unavailable(String),
+    }
+
+    impl AudioBackend {
+        /// Always [`AudioBackend::System`], which is unavailable anyway.
+        pub fn from_env() -> Self {
+            AudioBackend::System
+        }
+    }
+
+    /// Peak and RMS level, linear full scale.
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    pub struct Level {
+        pub peak: f32,
+        pub rms: f32,
+    }
+
+    /// A player that never plays.
+    pub struct Player;
+
+    impl Player {
+        pub fn new(_backend: AudioBackend) -> Self {
+            Player
+        }
+        pub fn set_backend(&mut self, _backend: AudioBackend) {}
+        pub fn play(&mut self, _: &[f32], _: u32, _: f64, _: bool) -> Result<(), String> {
+            Err(REASON.into())
+        }
+        pub fn stop(&mut self) {}
+        pub fn set_looping(&self, _looping: bool) {}
+        pub fn is_playing(&self) -> bool {
+            false
+        }
+        pub fn position_s(&self) -> Option<f64> {
+            None
+        }
+        pub fn poll(&mut self) {}
+    }
+
+    /// A recorder that cannot exist.
+    pub enum Recorder {}
+
+    impl Recorder {
+        pub fn start(_backend: &AudioBackend, _limit_s: f64) -> Result<Self, String> {
+            Err(REASON.into())
+        }
+        pub fn poll(&mut self) -> usize {
+            match *self {}
+        }
+        pub fn level(&self) -> Level {
+            match *self {}
+        }
+        pub fn elapsed_s(&self) -> f64 {
+            match *self {}
+        }
+        pub fn is_done(&self) -> bool {
+            match *self {}
+        }
+        pub fn has_failed(&self) -> bool {
+            match *self {}
+        }
+        pub fn device_rate_hz(&self) -> u32 {
+            match *self {}
+        }
+        pub fn finish(self) -> Result<Clip, String> {
+            match self {}
+        }
+    }
 }
 
 #[cfg(test)]

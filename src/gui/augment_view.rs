@@ -18,9 +18,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use self::widgets::{ClipDisplay, Pending};
+use self::widgets::{AudioBackend, ClipDisplay, Pending, Player};
 use super::Shared;
-use crate::audio::device::{AudioBackend, Player};
 use crate::audio::{Clip, WavFormat};
 use crate::augment::report::{figures_with_measurements, Figure};
 use crate::augment::{rawboost, RawBoostAlgo, RawBoostParams};
@@ -452,7 +451,7 @@ impl AugmentView {
         egui::Panel::left("augment controls")
             .resizable(true)
             .default_size(330.0)
-            .show_inside(ui, |ui| {
+            .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.source_ui(ui, shared);
                     ui.separator();
@@ -612,52 +611,43 @@ impl AugmentView {
             }
         });
         let p = &mut self.settings.params;
-        let mut slider = |ui: &mut egui::Ui, value: &mut f64, range: std::ops::RangeInclusive<f64>, text: &str| {
-            changed |= ui.add(egui::Slider::new(value, range).text(text)).changed();
-        };
         egui::CollapsingHeader::new("LnL (convolutive)")
             .default_open(true)
             .show(ui, |ui| {
-                let mut n_f = p.n_f;
-                if ui.add(egui::Slider::new(&mut n_f, 1..=10).text("N_f terms")).changed() {
-                    p.n_f = n_f;
-                    changed = true;
-                }
-                let mut n_bands = p.n_bands;
-                if ui.add(egui::Slider::new(&mut n_bands, 1..=10).text("notches per filter")).changed() {
-                    p.n_bands = n_bands;
-                    changed = true;
-                }
-                slider(ui, &mut p.min_f_hz, 0.0..=8000.0, "min centre (Hz)");
-                slider(ui, &mut p.max_f_hz, 0.0..=8000.0, "max centre (Hz)");
-                slider(ui, &mut p.min_bw_hz, 1.0..=4000.0, "min bandwidth (Hz)");
-                slider(ui, &mut p.max_bw_hz, 1.0..=4000.0, "max bandwidth (Hz)");
-                let mut min_coeff = p.min_coeff;
-                let mut max_coeff = p.max_coeff;
-                if ui.add(egui::Slider::new(&mut min_coeff, 1..=400).text("min taps")).changed() {
-                    p.min_coeff = min_coeff;
-                    changed = true;
-                }
-                if ui.add(egui::Slider::new(&mut max_coeff, 1..=400).text("max taps")).changed() {
-                    p.max_coeff = max_coeff;
-                    changed = true;
-                }
-                slider(ui, &mut p.min_g_db, -40.0..=20.0, "min gain (dB)");
-                slider(ui, &mut p.max_g_db, -40.0..=20.0, "max gain (dB)");
-                slider(ui, &mut p.min_bias_lin_non_lin_db, 0.0..=40.0, "min non-linear bias (dB)");
-                slider(ui, &mut p.max_bias_lin_non_lin_db, 0.0..=40.0, "max non-linear bias (dB)");
+                changed |= slider_u32(ui, &mut p.n_f, 1..=10, "N_f terms");
+                changed |= slider_u32(ui, &mut p.n_bands, 1..=10, "notches per filter");
+                changed |= slider_f64(ui, &mut p.min_f_hz, 0.0..=8000.0, "min centre (Hz)");
+                changed |= slider_f64(ui, &mut p.max_f_hz, 0.0..=8000.0, "max centre (Hz)");
+                changed |= slider_f64(ui, &mut p.min_bw_hz, 1.0..=4000.0, "min bandwidth (Hz)");
+                changed |= slider_f64(ui, &mut p.max_bw_hz, 1.0..=4000.0, "max bandwidth (Hz)");
+                changed |= slider_u32(ui, &mut p.min_coeff, 1..=400, "min taps");
+                changed |= slider_u32(ui, &mut p.max_coeff, 1..=400, "max taps");
+                changed |= slider_f64(ui, &mut p.min_g_db, -40.0..=20.0, "min gain (dB)");
+                changed |= slider_f64(ui, &mut p.max_g_db, -40.0..=20.0, "max gain (dB)");
+                changed |= slider_f64(
+                    ui,
+                    &mut p.min_bias_lin_non_lin_db,
+                    0.0..=40.0,
+                    "min non-linear bias (dB)",
+                );
+                changed |= slider_f64(
+                    ui,
+                    &mut p.max_bias_lin_non_lin_db,
+                    0.0..=40.0,
+                    "max non-linear bias (dB)",
+                );
             });
         egui::CollapsingHeader::new("ISD (impulsive)")
             .default_open(true)
             .show(ui, |ui| {
-                slider(ui, &mut p.p_percent, 0.0..=100.0, "P: most samples hit (%)");
-                slider(ui, &mut p.g_sd, 0.0..=10.0, "g_sd gain");
+                changed |= slider_f64(ui, &mut p.p_percent, 0.0..=100.0, "P: most samples hit (%)");
+                changed |= slider_f64(ui, &mut p.g_sd, 0.0..=10.0, "g_sd gain");
             });
         egui::CollapsingHeader::new("SSI (coloured additive)")
             .default_open(true)
             .show(ui, |ui| {
-                slider(ui, &mut p.snr_min_db, -10.0..=60.0, "min SNR (dB)");
-                slider(ui, &mut p.snr_max_db, -10.0..=60.0, "max SNR (dB)");
+                changed |= slider_f64(ui, &mut p.snr_min_db, -10.0..=60.0, "min SNR (dB)");
+                changed |= slider_f64(ui, &mut p.snr_max_db, -10.0..=60.0, "max SNR (dB)");
             });
         if ui.button("Reference defaults").clicked() {
             self.settings.params = RawBoostParams::default();
@@ -717,7 +707,7 @@ impl AugmentView {
             };
         });
         let playhead = self.player.position_s().or(Some(self.cursor_s));
-        let link = ui.id().with("augment time");
+        let link = ui.scope_id().with("augment time");
         let mut seek = None;
         ui.columns(2, |cols| {
             cols[0].label("Original");
@@ -805,6 +795,24 @@ impl AugmentView {
     }
 }
 
+fn slider_f64(
+    ui: &mut egui::Ui,
+    value: &mut f64,
+    range: std::ops::RangeInclusive<f64>,
+    text: &str,
+) -> bool {
+    ui.add(egui::Slider::new(value, range).text(text)).changed()
+}
+
+fn slider_u32(
+    ui: &mut egui::Ui,
+    value: &mut u32,
+    range: std::ops::RangeInclusive<u32>,
+    text: &str,
+) -> bool {
+    ui.add(egui::Slider::new(value, range).text(text)).changed()
+}
+
 enum PlayAction {
     Play(Which),
     Toggle,
@@ -850,7 +858,7 @@ fn list_corpus(corpus: &CorpusPlan, split: Split) -> Result<Vec<Entry>, String> 
                 .collect())
         }
         CorpusPlan::Asvspoof2019La { root } => {
-            crate::data::corpus::load_asvspoof2019_la(root, split, crate::data::OnProblem::Skip)
+            crate::data::corpus::load_asvspoof2019_la(root, split, crate::data::OnProblem::SkipAndReport)
                 .map(from_corpus)
                 .map_err(|e| e.to_string())
         }
@@ -861,7 +869,7 @@ fn list_corpus(corpus: &CorpusPlan, split: Split) -> Result<Vec<Entry>, String> 
                 Split::Eval => eval.as_ref(),
             };
             match path {
-                Some(p) => crate::data::corpus::load_csv(p, crate::data::OnProblem::Skip)
+                Some(p) => crate::data::corpus::load_csv(p, crate::data::OnProblem::SkipAndReport)
                     .map(from_corpus)
                     .map_err(|e| e.to_string()),
                 None => Ok(Vec::new()),

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use egui_plot::{HLine, Line, Plot, PlotPoints, VLine};
 use serde::{Deserialize, Serialize};
 
-use super::augment_view::widgets::{self, ClipDisplay, Pending};
+use super::augment_view::widgets::{self, AudioBackend, ClipDisplay, Pending, Player, Recorder};
 use super::Shared;
-use crate::audio::device::{AudioBackend, Player, Recorder};
 use crate::audio::Clip;
 use crate::train::score_track::{
     is_bonafide, CheckpointChoice, Detector, FolderScores, ScoreTrack, StoredThreshold,
@@ -549,12 +548,16 @@ impl DetectView {
                 }
             }
         }
-        if let Some(r) = &mut self.recorder {
-            r.poll();
-            ctx.request_repaint();
-            if r.is_done() || r.has_failed() {
-                self.stop_recording();
+        let recording_over = match &mut self.recorder {
+            Some(r) => {
+                r.poll();
+                ctx.request_repaint();
+                r.is_done() || r.has_failed()
             }
+            None => false,
+        };
+        if recording_over {
+            self.stop_recording();
         }
         self.player.poll();
         if self.player.is_playing() {
@@ -630,7 +633,7 @@ impl DetectView {
         egui::Panel::left("detect controls")
             .resizable(true)
             .default_size(340.0)
-            .show_inside(ui, |ui| {
+            .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.model_ui(ui, shared);
                     ui.separator();
@@ -909,7 +912,10 @@ impl DetectView {
         ui.separator();
         self.verdict_ui(ui);
         ui.separator();
-        let link = ui.id().with("detect time");
+        let Some(clip) = &self.clip else {
+            return;
+        };
+        let link = ui.scope_id().with("detect time");
         let playhead = self.player.position_s();
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
