@@ -111,7 +111,7 @@ fn augment_view_draws_and_shows_the_realised_figures() {
     );
 
     // Without an audio device, playing says why and the rest keeps working.
-    harness.get_by_label("▶ Play original").click();
+    harness.get_by_label("Play original").click();
     harness.run_steps(2);
     let message = format!("audio unavailable: {NO_AUDIO}");
     assert_eq!(harness.state().view.audio_error(), Some(message.as_str()));
@@ -217,7 +217,7 @@ fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
         .is_some());
 
     // No input device: recording reports why.
-    harness.get_by_label("● Record").click();
+    harness.get_by_label("Record").click();
     harness.run_steps(2);
     assert!(harness
         .query_by_label(&format!("audio unavailable: {NO_AUDIO}"))

@@ -60,7 +60,7 @@ pub fn realised_figures(report: &RawBoostReport) -> Vec<Figure> {
     if let Some(isd) = &report.isd {
         rows.push(figure(
             "ISD",
-            "drawn share β",
+            "drawn share (beta)",
             format!("{:.2} %", isd.beta_percent),
         ));
         rows.push(figure(

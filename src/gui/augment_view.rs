@@ -466,8 +466,9 @@ impl AugmentView {
     fn source_ui(&mut self, ui: &mut egui::Ui, shared: &Shared) {
         ui.heading("Clip");
         ui.horizontal(|ui| {
-            ui.label("Path:");
-            ui.text_edit_singleline(&mut self.settings.path_text);
+            let label = ui.label("Path:");
+            ui.text_edit_singleline(&mut self.settings.path_text)
+                .labelled_by(label.id);
         });
         ui.horizontal(|ui| {
             if ui.button("Open path").clicked() && !self.settings.path_text.trim().is_empty() {
@@ -475,7 +476,7 @@ impl AugmentView {
                 self.start_loading_file(path);
             }
             if ui
-                .add_enabled(self.dialog.is_none(), egui::Button::new("Browse…"))
+                .add_enabled(self.dialog.is_none(), egui::Button::new("Browse..."))
                 .clicked()
             {
                 self.dialog = widgets::pick_file_async(
@@ -504,7 +505,7 @@ impl AugmentView {
         if self.loading.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("loading…");
+                ui.label("loading...");
             });
         }
         ui.separator();
@@ -518,7 +519,7 @@ impl AugmentView {
                 format!("Corpus: ASVspoof 2019 LA at {}", root.display())
             }
             Some(CorpusPlan::Csv { .. }) => "Corpus: CSV lists".to_string(),
-            None => "Corpus: demo (tiny, seed 0) — the train form has none".to_string(),
+            None => "Corpus: demo (tiny, seed 0) (the train form has none)".to_string(),
         });
         ui.horizontal(|ui| {
             for (split, name) in [
@@ -590,16 +591,18 @@ impl AugmentView {
         ui.heading("RawBoost");
         let before_algo = self.settings.algo;
         egui::ComboBox::from_label("algorithm")
-            .selected_text(self.settings.algo.to_string())
+            .selected_text(algo_label(self.settings.algo))
             .show_ui(ui, |ui| {
                 for algo in RawBoostAlgo::ALL {
-                    ui.selectable_value(&mut self.settings.algo, algo, algo.to_string());
+                    ui.selectable_value(&mut self.settings.algo, algo, algo_label(algo));
                 }
             });
         let mut changed = before_algo != self.settings.algo;
         ui.horizontal(|ui| {
-            ui.label("Seed:");
-            let r = ui.add(egui::TextEdit::singleline(&mut self.seed_text).desired_width(110.0));
+            let label = ui.label("Seed:");
+            let r = ui
+                .add(egui::TextEdit::singleline(&mut self.seed_text).desired_width(110.0))
+                .labelled_by(label.id);
             if r.changed() {
                 if let Ok(seed) = self.seed_text.trim().parse::<u64>() {
                     self.settings.seed = seed;
@@ -682,11 +685,11 @@ impl AugmentView {
         });
         let mut action = None;
         ui.horizontal(|ui| {
-            if ui.button("▶ Play original").clicked() {
+            if ui.button("Play original").clicked() {
                 action = Some(PlayAction::Play(Which::Original));
             }
             if ui
-                .add_enabled(self.augmented.is_some(), egui::Button::new("▶ Play augmented"))
+                .add_enabled(self.augmented.is_some(), egui::Button::new("Play augmented"))
                 .clicked()
             {
                 action = Some(PlayAction::Play(Which::Augmented));
@@ -694,7 +697,7 @@ impl AugmentView {
             if ui.button("A/B (space)").clicked() {
                 action = Some(PlayAction::Toggle);
             }
-            if ui.button("■ Stop").clicked() {
+            if ui.button("Stop").clicked() {
                 action = Some(PlayAction::Stop);
             }
             if ui.checkbox(&mut self.settings.looping, "loop").changed() {
@@ -720,7 +723,8 @@ impl AugmentView {
                 if let Some(a) = &self.augmented {
                     ui.small(format!(
                         "algorithm {}, seed {}",
-                        self.settings.algo, self.settings.seed
+                        algo_label(self.settings.algo),
+                        self.settings.seed
                     ));
                     let _ = a;
                 }
@@ -761,8 +765,9 @@ impl AugmentView {
         });
         ui.separator();
         ui.horizontal(|ui| {
-            ui.label("Export to:");
-            ui.text_edit_singleline(&mut self.settings.export_path);
+            let label = ui.label("Export to:");
+            ui.text_edit_singleline(&mut self.settings.export_path)
+                .labelled_by(label.id);
             if ui
                 .add_enabled(self.augmented.is_some(), egui::Button::new("Export WAV"))
                 .clicked()
@@ -793,6 +798,15 @@ impl AugmentView {
             None => {}
         }
     }
+}
+
+/// "4 (LnL -> ISD -> SSI)": the library's description in characters every font has.
+fn algo_label(algo: RawBoostAlgo) -> String {
+    format!(
+        "{} ({})",
+        algo.number(),
+        algo.describe().replace('→', "->").replace('∥', "||")
+    )
 }
 
 fn slider_f64(

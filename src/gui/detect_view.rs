@@ -665,10 +665,11 @@ impl DetectView {
             }
             kind => {
                 ui.horizontal(|ui| {
-                    ui.label("Path:");
-                    ui.text_edit_singleline(&mut self.settings.checkpoint_path);
+                    let label = ui.label("Checkpoint:");
+                    ui.text_edit_singleline(&mut self.settings.checkpoint_path)
+                        .labelled_by(label.id);
                     if ui
-                        .add_enabled(self.dialog.is_none(), egui::Button::new("…"))
+                        .add_enabled(self.dialog.is_none(), egui::Button::new("..."))
                         .clicked()
                     {
                         let folder = kind == CheckpointKind::RunFolder;
@@ -716,7 +717,7 @@ impl DetectView {
             }
             if self.loading_model {
                 ui.spinner();
-                ui.label("loading…");
+                ui.label("loading...");
             }
         });
         if let Some(m) = &self.model {
@@ -727,15 +728,16 @@ impl DetectView {
     fn input_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Clip");
         ui.horizontal(|ui| {
-            ui.label("Path:");
-            ui.text_edit_singleline(&mut self.settings.clip_path);
+            let label = ui.label("Clip path:");
+            ui.text_edit_singleline(&mut self.settings.clip_path)
+                .labelled_by(label.id);
         });
         ui.horizontal(|ui| {
             if ui.button("Open path").clicked() && !self.settings.clip_path.trim().is_empty() {
                 self.start_loading_file(PathBuf::from(self.settings.clip_path.trim()));
             }
             if ui
-                .add_enabled(self.dialog.is_none(), egui::Button::new("Browse…"))
+                .add_enabled(self.dialog.is_none(), egui::Button::new("Browse..."))
                 .clicked()
             {
                 if let Some(p) = widgets::pick_file_async(
@@ -774,10 +776,10 @@ impl DetectView {
         });
         let recording = self.recorder.is_some();
         ui.horizontal(|ui| {
-            if !recording && ui.button("● Record").clicked() {
+            if !recording && ui.button("Record").clicked() {
                 self.start_recording();
             }
-            if recording && ui.button("■ Stop recording").clicked() {
+            if recording && ui.button("Stop recording").clicked() {
                 self.stop_recording();
             }
         });
@@ -821,10 +823,11 @@ impl DetectView {
     fn folder_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Score a folder");
         ui.horizontal(|ui| {
-            ui.label("Folder:");
-            ui.text_edit_singleline(&mut self.settings.folder);
+            let label = ui.label("Folder:");
+            ui.text_edit_singleline(&mut self.settings.folder)
+                .labelled_by(label.id);
             if ui
-                .add_enabled(self.dialog.is_none(), egui::Button::new("…"))
+                .add_enabled(self.dialog.is_none(), egui::Button::new("..."))
                 .clicked()
             {
                 if let Some(p) =
@@ -835,11 +838,12 @@ impl DetectView {
             }
         });
         ui.horizontal(|ui| {
-            ui.label("Score file:");
+            let label = ui.label("Score file:");
             ui.add(
                 egui::TextEdit::singleline(&mut self.settings.scores_out)
                     .hint_text("<folder>/scores.txt"),
-            );
+            )
+            .labelled_by(label.id);
         });
         match (self.folder_progress, &self.folder_cancel) {
             (Some((done, total)), Some(cancel)) => {
@@ -847,7 +851,7 @@ impl DetectView {
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                         .text(format!("{done} / {total}")),
                 );
-                if ui.button("Stop").clicked() {
+                if ui.button("Stop scoring").clicked() {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
@@ -895,20 +899,17 @@ impl DetectView {
                 "duration {:.2} s (16 kHz mono)",
                 clip.duration_s()
             ));
-            if ui.button("▶ Play").clicked() {
+            if ui.button("Play").clicked() {
                 let c = clip.clip.clone();
                 match self.player.play(&c.samples, c.sample_rate_hz, 0.0, false) {
                     Ok(()) => self.audio_error = None,
                     Err(e) => self.audio_error = Some(format!("audio unavailable: {e}")),
                 }
             }
-            if ui.button("■ Stop").clicked() {
+            if ui.button("Stop").clicked() {
                 self.player.stop();
             }
         });
-        if let Some(e) = &self.audio_error {
-            ui.colored_label(ui.visuals().warn_fg_color, e);
-        }
         ui.separator();
         self.verdict_ui(ui);
         ui.separator();
@@ -935,7 +936,7 @@ impl DetectView {
         if self.scoring {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("scoring…");
+                ui.label("scoring...");
             });
         }
         let Some(result) = &self.result else {
