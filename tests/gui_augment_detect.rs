@@ -18,7 +18,9 @@ use egui_kittest::Harness;
 const NO_AUDIO: &str = "no sound card in this test";
 
 fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
 }
 
 struct AugmentState {
@@ -35,7 +37,10 @@ struct DetectState {
 fn step_until<S>(harness: &mut Harness<'_, S>, limit: Duration, done: impl Fn(&S) -> bool) {
     let start = Instant::now();
     while !done(harness.state()) {
-        assert!(start.elapsed() < limit, "condition not reached within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached within {limit:?}"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -91,7 +96,13 @@ fn augment_view_draws_and_shows_the_realised_figures() {
         harness.state().view.augmented_samples().unwrap(),
         expected.samples.as_slice()
     );
-    let snr = expected.report.ssi.as_ref().unwrap().realised_snr_db.unwrap();
+    let snr = expected
+        .report
+        .ssi
+        .as_ref()
+        .unwrap()
+        .realised_snr_db
+        .unwrap();
     assert!(harness.query_by_label("realised SNR").is_some());
     assert!(harness
         .query_all_by_label(&format!("{snr:.1} dB"))
@@ -150,8 +161,7 @@ fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
     let run_dir = train_tiny_run(dir.path());
     // The trainer's threshold for the checkpoint, read here from its own epoch log.
     let epochs = std::fs::read_to_string(run_dir.join("epochs.jsonl")).unwrap();
-    let last: serde_json::Value =
-        serde_json::from_str(epochs.lines().last().unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(epochs.lines().last().unwrap()).unwrap();
     let threshold = last["dev_eer_threshold"].as_f64().unwrap();
 
     let mut view = DetectView::load(None);
@@ -272,7 +282,5 @@ fn detect_view_scores_a_folder_to_a_score_file() {
         let expected = scorer.score(&clip.samples).unwrap();
         assert!((score.parse::<f64>().unwrap() - expected).abs() < 1e-9);
     }
-    assert!(harness
-        .query_by_label_contains("wrote 2 scores")
-        .is_some());
+    assert!(harness.query_by_label_contains("wrote 2 scores").is_some());
 }

@@ -111,7 +111,9 @@ pub enum DeviceError {
         detail: String,
     },
     /// The device's sample format is one this module does not convert.
-    #[error("the {direction} device on {host} uses sample format {format}, which is not supported")]
+    #[error(
+        "the {direction} device on {host} uses sample format {format}, which is not supported"
+    )]
     Format {
         direction: Direction,
         host: String,
@@ -173,10 +175,7 @@ fn resolve(backend: &AudioBackend, direction: Direction) -> Result<Resolved, Dev
         return Err(DeviceError::Config {
             direction,
             host: host_name,
-            detail: format!(
-                "{} channels at {} Hz",
-                config.channels, config.sample_rate
-            ),
+            detail: format!("{} channels at {} Hz", config.channels, config.sample_rate),
         });
     }
     Ok(Resolved {
@@ -281,7 +280,9 @@ impl Player {
             return Err(DeviceError::EmptyClip);
         }
         if sample_rate_hz == 0 {
-            return Err(DeviceError::Invalid("the clip's sample rate is 0 Hz".into()));
+            return Err(DeviceError::Invalid(
+                "the clip's sample rate is 0 Hz".into(),
+            ));
         }
         let resolved = resolve(&self.backend, Direction::Output)?;
         let device_rate_hz = resolved.config.sample_rate;
@@ -343,7 +344,11 @@ impl Player {
     /// The playhead in seconds of the clip, while a stream is open.
     pub fn position_s(&self) -> Option<f64> {
         self.active.as_ref().map(|p| {
-            let frames = p.state.position_frames.load(Ordering::Relaxed).min(p.len_frames);
+            let frames = p
+                .state
+                .position_frames
+                .load(Ordering::Relaxed)
+                .min(p.len_frames);
             frames as f64 / f64::from(p.device_rate_hz)
         })
     }
@@ -557,12 +562,10 @@ impl Recorder {
         let samples = if rate == TARGET_SAMPLE_RATE_HZ {
             samples
         } else {
-            resample(&samples, rate, TARGET_SAMPLE_RATE_HZ).map_err(|e| {
-                DeviceError::Resample {
-                    from_hz: rate,
-                    to_hz: TARGET_SAMPLE_RATE_HZ,
-                    detail: e.to_string(),
-                }
+            resample(&samples, rate, TARGET_SAMPLE_RATE_HZ).map_err(|e| DeviceError::Resample {
+                from_hz: rate,
+                to_hz: TARGET_SAMPLE_RATE_HZ,
+                detail: e.to_string(),
             })?
         };
         Ok(Clip {

@@ -100,13 +100,14 @@ pub fn realised_figures(report: &RawBoostReport) -> Vec<Figure> {
 /// Signal-to-change ratio in dB: `10·log10(Σ x² / Σ (y − x)²)` over the common length; `None`
 /// when nothing changed or the original is silent.
 pub fn change_snr_db(original: &[f32], augmented: &[f32]) -> Option<f64> {
-    let (signal, change) = original
-        .iter()
-        .zip(augmented)
-        .fold((0.0f64, 0.0f64), |(s, c), (&x, &y)| {
-            let d = f64::from(y) - f64::from(x);
-            (s + f64::from(x) * f64::from(x), c + d * d)
-        });
+    let (signal, change) =
+        original
+            .iter()
+            .zip(augmented)
+            .fold((0.0f64, 0.0f64), |(s, c), (&x, &y)| {
+                let d = f64::from(y) - f64::from(x);
+                (s + f64::from(x) * f64::from(x), c + d * d)
+            });
     (signal > 0.0 && change > 0.0).then(|| 10.0 * (signal / change).log10())
 }
 
@@ -183,11 +184,16 @@ mod tests {
         .unwrap();
         let reported = out.report.ssi.as_ref().unwrap().realised_snr_db.unwrap();
         let measured = change_snr_db(&x, &out.samples).unwrap();
-        assert!((reported - measured).abs() < 0.01, "{reported} vs {measured}");
+        assert!(
+            (reported - measured).abs() < 0.01,
+            "{reported} vs {measured}"
+        );
         let rows = realised_figures(&out.report);
         let realised = rows.iter().find(|r| r.name == "realised SNR").unwrap();
         assert_eq!(realised.value, format!("{reported:.1} dB"));
-        assert!(rows.iter().any(|r| r.stage == "SSI" && r.name == "noise notches"));
+        assert!(rows
+            .iter()
+            .any(|r| r.stage == "SSI" && r.name == "noise notches"));
     }
 
     #[test]
@@ -203,10 +209,15 @@ mod tests {
         // Without peak normalisation only the drawn positions can change (some by zero).
         let measured = changed_share(&x, &out.samples);
         assert!(measured <= isd.changed_share + 1e-12);
-        assert!(measured > 0.5 * isd.changed_share, "{measured} vs {}", isd.changed_share);
+        assert!(
+            measured > 0.5 * isd.changed_share,
+            "{measured} vs {}",
+            isd.changed_share
+        );
         let rows = figures_with_measurements(&out.report, &x, &out.samples);
-        assert!(rows.iter().any(|r| r.name == "samples hit"
-            && r.value.starts_with(&isd.num_changed.to_string())));
+        assert!(rows
+            .iter()
+            .any(|r| r.name == "samples hit" && r.value.starts_with(&isd.num_changed.to_string())));
         assert!(rows.iter().any(|r| r.stage == "measured"));
     }
 
@@ -217,23 +228,25 @@ mod tests {
         let out = rawboost(&x, 16_000, RawBoostAlgo::Lnl, &params, &mut Rng::new(1)).unwrap();
         let rows = realised_figures(&out.report);
         let gains = rows.iter().filter(|r| r.name.ends_with("gain")).count();
-        let notches: Vec<_> = rows.iter().filter(|r| r.name.ends_with("notches")).collect();
+        let notches: Vec<_> = rows
+            .iter()
+            .filter(|r| r.name.ends_with("notches"))
+            .collect();
         assert_eq!(gains, params.n_f as usize);
         assert_eq!(notches.len(), params.n_f as usize);
         let first = &out.report.lnl.as_ref().unwrap().terms[0];
-        assert_eq!(notches[0].value.matches("Hz (bw").count(), first.bands.len());
+        assert_eq!(
+            notches[0].value.matches("Hz (bw").count(),
+            first.bands.len()
+        );
         assert!(notches[0]
             .value
             .starts_with(&format!("{:.0} Hz", first.bands[0].centre_hz)));
-        assert!(realised_figures(&rawboost(
-            &x,
-            16_000,
-            RawBoostAlgo::None,
-            &params,
-            &mut Rng::new(1)
+        assert!(realised_figures(
+            &rawboost(&x, 16_000, RawBoostAlgo::None, &params, &mut Rng::new(1))
+                .unwrap()
+                .report
         )
-        .unwrap()
-        .report)
-            .is_empty());
+        .is_empty());
     }
 }

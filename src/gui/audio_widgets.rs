@@ -73,7 +73,11 @@ pub fn colour_map(t: f32) -> Color32 {
         [0.98, 0.53, 0.35],
         [0.99, 0.99, 0.75],
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (STOPS.len() - 1) as f32;
     let i = (x.floor() as usize).min(STOPS.len() - 2);
     let f = x - i as f32;
@@ -252,7 +256,8 @@ pub fn clip_plots_ui(
 pub fn colour_bar_ui(ui: &mut egui::Ui, (floor_db, top_db): (f32, f32)) {
     ui.vertical(|ui| {
         ui.small(format!("{top_db:.0} dB"));
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, PLOT_HEIGHT - 30.0), egui::Sense::hover());
+        let (rect, _) =
+            ui.allocate_exact_size(egui::vec2(14.0, PLOT_HEIGHT - 30.0), egui::Sense::hover());
         let steps = 32;
         let painter = ui.painter_at(rect);
         for i in 0..steps {
@@ -474,7 +479,9 @@ mod tests {
 
     #[test]
     fn envelope_keeps_extremes_of_each_column() {
-        let samples: Vec<f32> = (0..1000).map(|i| if i == 537 { -0.9 } else { 0.1 }).collect();
+        let samples: Vec<f32> = (0..1000)
+            .map(|i| if i == 537 { -0.9 } else { 0.1 })
+            .collect();
         let points = envelope(&samples, 1000, 10);
         assert_eq!(points.len(), 20);
         let min = points.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min);

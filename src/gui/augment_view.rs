@@ -95,7 +95,11 @@ struct Entry {
 
 #[derive(Clone, Debug)]
 enum Origin {
-    Demo { size: DemoSize, seed: u64, index: usize },
+    Demo {
+        size: DemoSize,
+        seed: u64,
+        index: usize,
+    },
     File(PathBuf),
 }
 
@@ -218,9 +222,10 @@ impl AugmentView {
 
     fn start_loading_file(&mut self, path: PathBuf) {
         self.start_loading(move || {
-            let name = path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
             widgets::load_clip(&path).map(|clip| (name, clip))
         });
     }
@@ -289,7 +294,11 @@ impl AugmentView {
                     samples: out.samples,
                     sample_rate_hz: clip.sample_rate_hz,
                 };
-                let name = format!("{} + RawBoost {}", original.name, self.settings.algo.number());
+                let name = format!(
+                    "{} + RawBoost {}",
+                    original.name,
+                    self.settings.algo.number()
+                );
                 self.augmented = Some(ClipDisplay::new(ctx, name, Arc::new(augmented)));
                 self.error = None;
                 if self.playing == Some(Which::Augmented) {
@@ -333,10 +342,12 @@ impl AugmentView {
             start_s
         };
         let clip = display.clip.clone();
-        match self
-            .player
-            .play(&clip.samples, clip.sample_rate_hz, start_s, self.settings.looping)
-        {
+        match self.player.play(
+            &clip.samples,
+            clip.sample_rate_hz,
+            start_s,
+            self.settings.looping,
+        ) {
             Ok(()) => {
                 self.playing = Some(which);
                 self.audio_error = None;
@@ -415,14 +426,15 @@ impl AugmentView {
         let key = corpus_key(shared.data.as_ref(), self.settings.split);
         if self.browser.listed_for.as_ref() != Some(&key) && self.browser.pending.is_none() {
             self.browser.listed_for = Some(key);
-            let corpus = shared
-                .data
-                .as_ref()
-                .map(|d| d.corpus.clone())
-                .unwrap_or(CorpusPlan::Demo {
-                    size: DemoSize::Tiny,
-                    seed: 0,
-                });
+            let corpus =
+                shared
+                    .data
+                    .as_ref()
+                    .map(|d| d.corpus.clone())
+                    .unwrap_or(CorpusPlan::Demo {
+                        size: DemoSize::Tiny,
+                        seed: 0,
+                    });
             let split = self.settings.split.split();
             match Pending::spawn(Some(ctx), "dpda-list-corpus", move || {
                 list_corpus(&corpus, split)
@@ -689,7 +701,10 @@ impl AugmentView {
                 action = Some(PlayAction::Play(Which::Original));
             }
             if ui
-                .add_enabled(self.augmented.is_some(), egui::Button::new("Play augmented"))
+                .add_enabled(
+                    self.augmented.is_some(),
+                    egui::Button::new("Play augmented"),
+                )
                 .clicked()
             {
                 action = Some(PlayAction::Play(Which::Augmented));
@@ -714,7 +729,8 @@ impl AugmentView {
         let mut seek = None;
         ui.columns(2, |cols| {
             cols[0].label("Original");
-            if let Some(t) = widgets::clip_plots_ui(&mut cols[0], "original", link, original, playhead)
+            if let Some(t) =
+                widgets::clip_plots_ui(&mut cols[0], "original", link, original, playhead)
             {
                 seek = Some(t);
             }
@@ -871,11 +887,13 @@ fn list_corpus(corpus: &CorpusPlan, split: Split) -> Result<Vec<Entry>, String> 
                 })
                 .collect())
         }
-        CorpusPlan::Asvspoof2019La { root } => {
-            crate::data::corpus::load_asvspoof2019_la(root, split, crate::data::OnProblem::SkipAndReport)
-                .map(from_corpus)
-                .map_err(|e| e.to_string())
-        }
+        CorpusPlan::Asvspoof2019La { root } => crate::data::corpus::load_asvspoof2019_la(
+            root,
+            split,
+            crate::data::OnProblem::SkipAndReport,
+        )
+        .map(from_corpus)
+        .map_err(|e| e.to_string()),
         CorpusPlan::Csv { train, dev, eval } => {
             let path = match split {
                 Split::Train => Some(train),

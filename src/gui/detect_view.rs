@@ -377,7 +377,10 @@ impl DetectView {
 
     /// Whether the worker is busy (loading, scoring a clip or a folder).
     pub fn is_busy(&self) -> bool {
-        self.loading_model || self.scoring || self.folder_progress.is_some() || self.loading.is_some()
+        self.loading_model
+            || self.scoring
+            || self.folder_progress.is_some()
+            || self.loading.is_some()
     }
 
     /// The message of the last folder run.
@@ -393,7 +396,9 @@ impl DetectView {
                 .current_run
                 .clone()
                 .map(CheckpointChoice::RunBest)
-                .ok_or_else(|| "no current run: start one in the train view, or pick a run folder".into()),
+                .ok_or_else(|| {
+                    "no current run: start one in the train view, or pick a run folder".into()
+                }),
             _ if self.settings.checkpoint_path.trim().is_empty() => {
                 Err("type or browse a checkpoint path first".into())
             }
@@ -455,9 +460,10 @@ impl DetectView {
     fn start_loading_file(&mut self, path: PathBuf) {
         self.error = None;
         let job = move || {
-            let name = path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
             widgets::load_clip(&path).map(|clip| (name, clip))
         };
         match Pending::spawn(self.ctx.as_ref(), "dpda-load-clip", job) {
@@ -609,11 +615,8 @@ impl DetectView {
                 self.folder_cancel = None;
                 self.folder_message = Some(match result {
                     Ok(s) => {
-                        let mut m = format!(
-                            "wrote {} scores to {}",
-                            s.num_scored,
-                            s.out_path.display()
-                        );
+                        let mut m =
+                            format!("wrote {} scores to {}", s.num_scored, s.out_path.display());
                         if s.cancelled {
                             m.push_str(" (stopped early)");
                         }
@@ -721,7 +724,11 @@ impl DetectView {
             }
         });
         if let Some(m) = &self.model {
-            ui.label(format!("loaded: {} from {}", m.model_name, m.weights.display()));
+            ui.label(format!(
+                "loaded: {} from {}",
+                m.model_name,
+                m.weights.display()
+            ));
         }
     }
 
@@ -858,7 +865,10 @@ impl DetectView {
             _ => {
                 let can = self.model.is_some() && !self.settings.folder.trim().is_empty();
                 if ui
-                    .add_enabled(can && self.folder_cancel.is_none(), egui::Button::new("Score folder"))
+                    .add_enabled(
+                        can && self.folder_cancel.is_none(),
+                        egui::Button::new("Score folder"),
+                    )
                     .clicked()
                 {
                     let folder = PathBuf::from(self.settings.folder.trim());
@@ -895,10 +905,7 @@ impl DetectView {
         };
         ui.horizontal(|ui| {
             ui.strong(&clip.name);
-            ui.label(format!(
-                "duration {:.2} s (16 kHz mono)",
-                clip.duration_s()
-            ));
+            ui.label(format!("duration {:.2} s (16 kHz mono)", clip.duration_s()));
             if ui.button("Play").clicked() {
                 let c = clip.clip.clone();
                 match self.player.play(&c.samples, c.sample_rate_hz, 0.0, false) {

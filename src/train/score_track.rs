@@ -239,7 +239,10 @@ impl Detector {
             } => {
                 let crop = crate::audio::repeat_pad(samples, *num_samples);
                 let scores = forward_scores(model.as_ref(), &[crop], *num_samples, device)?;
-                scores.first().copied().ok_or_else(|| no_output(&self.weights))
+                scores
+                    .first()
+                    .copied()
+                    .ok_or_else(|| no_output(&self.weights))
             }
         }
     }
@@ -437,7 +440,10 @@ mod tests {
         std::fs::create_dir_all(&ckpt).unwrap();
         assert!(run_best_weights(&dir).is_err());
         std::fs::write(ckpt.join("last.safetensors"), b"x").unwrap();
-        assert_eq!(run_best_weights(&dir).unwrap(), ckpt.join("last.safetensors"));
+        assert_eq!(
+            run_best_weights(&dir).unwrap(),
+            ckpt.join("last.safetensors")
+        );
         std::fs::write(ckpt.join("last.json"), r#"{"best_epoch": 1}"#).unwrap();
         std::fs::write(ckpt.join("epoch-001.safetensors"), b"x").unwrap();
         assert_eq!(
@@ -445,7 +451,10 @@ mod tests {
             ckpt.join("epoch-001.safetensors")
         );
         std::fs::write(ckpt.join("final.safetensors"), b"x").unwrap();
-        assert_eq!(run_best_weights(&dir).unwrap(), ckpt.join("final.safetensors"));
+        assert_eq!(
+            run_best_weights(&dir).unwrap(),
+            ckpt.join("final.safetensors")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
