@@ -284,3 +284,66 @@ fn detect_view_scores_a_folder_to_a_score_file() {
     }
     assert!(harness.query_by_label_contains("wrote 2 scores").is_some());
 }
+
+#[test]
+fn augment_view_opens_a_typed_path_and_a_demo_corpus_clip_without_a_dialog() {
+    let mut view = AugmentView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.algo = RawBoostAlgo::Isd;
+    let mut harness = augment_harness(view);
+    harness.step();
+
+    // A typed path works with no file-dialog portal.
+    let path = asset("demo_spoof_D05.wav");
+    let field = harness.get_by_label("Path:");
+    field.focus();
+    field.type_text(&path.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Open path").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.augmented_samples().is_some()
+    });
+    let clip = dpda::audio::load_mono_16k(&path).unwrap();
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap().len(),
+        clip.samples.len()
+    );
+    assert!(harness.query_by_label("samples hit").is_some());
+    assert!(harness.query_by_label("realised SNR").is_none());
+
+    // With no corpus on the train form, the tiny demo corpus is listed; bona fide only.
+    let start = Instant::now();
+    while harness
+        .query_all_by_label_contains("LA_T_")
+        .next()
+        .is_none()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the demo corpus was not listed"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.get_by_label("bona fide").click();
+    harness.run_steps(2);
+    assert!(harness
+        .query_all_by_label_contains("  spoof  ")
+        .next()
+        .is_none());
+    let demo = dpda::data::demo::DemoCorpus::new(dpda::data::demo::DemoSize::Tiny, 0);
+    let item = demo
+        .split_items(dpda::data::corpus::Split::Train)
+        .find(|i| i.label == dpda::data::Label::Bonafide)
+        .unwrap();
+    let utt_id = item.utt_id.clone();
+    harness.get_by_label_contains(&utt_id).click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.clip_name() == Some(utt_id.as_str()) && s.view.augmented_samples().is_some()
+    });
+    // The corpus clip is the demo corpus's own rendering of that utterance.
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap().len(),
+        demo.render(item).len()
+    );
+}

@@ -144,6 +144,8 @@ pub struct AugmentView {
     audio_error: Option<String>,
     /// The UI context, known from the first frame on (wakes the UI from background threads).
     ctx: Option<egui::Context>,
+    /// The demo clips in `assets/`, listed once.
+    assets: Vec<PathBuf>,
 }
 
 impl Default for AugmentView {
@@ -166,6 +168,7 @@ impl Default for AugmentView {
             error: None,
             audio_error: None,
             ctx: None,
+            assets: widgets::asset_clips(),
         }
     }
 }
@@ -208,6 +211,11 @@ impl AugmentView {
     /// The augmented samples of the current draw, if any.
     pub fn augmented_samples(&self) -> Option<&[f32]> {
         self.augmented.as_ref().map(|d| d.clip.samples.as_slice())
+    }
+
+    /// The name of the loaded clip (file name or corpus ID).
+    pub fn clip_name(&self) -> Option<&str> {
+        self.original.as_ref().map(|d| d.name.as_str())
     }
 
     /// Whether a clip is loaded.
@@ -500,8 +508,8 @@ impl AugmentView {
             }
         });
         ui.small("Or drop an audio file on the window.");
-        let assets = widgets::asset_clips();
-        if !assets.is_empty() {
+        if !self.assets.is_empty() {
+            let assets = self.assets.clone();
             ui.horizontal_wrapped(|ui| {
                 ui.label("Demo clips:");
                 for path in assets {

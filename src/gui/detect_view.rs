@@ -265,6 +265,8 @@ pub struct DetectView {
     error: Option<String>,
     audio_error: Option<String>,
     ctx: Option<egui::Context>,
+    /// The demo clips in `assets/`, listed once.
+    assets: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,6 +301,7 @@ impl Default for DetectView {
             error: None,
             audio_error: None,
             ctx: None,
+            assets: widgets::asset_clips(),
         }
     }
 }
@@ -758,8 +761,8 @@ impl DetectView {
             }
         });
         ui.small("Or drop an audio file (or a checkpoint) on the window.");
-        let assets = widgets::asset_clips();
-        if !assets.is_empty() {
+        if !self.assets.is_empty() {
+            let assets = self.assets.clone();
             ui.horizontal_wrapped(|ui| {
                 ui.label("Demo clips:");
                 for path in assets {
