@@ -121,7 +121,12 @@ fn augment_view_draws_and_shows_the_realised_figures() {
         expected.samples.as_slice()
     );
 
-    // Without an audio device, playing says why and the rest keeps working.
+    // Without an audio device, playing says why and the rest keeps working; the space bar
+    // (A/B) tries to play too.
+    assert_eq!(harness.state().view.audio_error(), None);
+    harness.key_press(egui::Key::Space);
+    harness.run_steps(2);
+    assert!(harness.state().view.audio_error().is_some());
     harness.get_by_label("Play original").click();
     harness.run_steps(2);
     let message = format!("audio unavailable: {NO_AUDIO}");

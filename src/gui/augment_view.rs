@@ -465,7 +465,10 @@ impl AugmentView {
 
     /// Draws the view.
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
+        // Consumed before any widget is drawn, so a focused button does not also take the space.
+        if !ui.ctx().text_edit_focused()
+            && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space))
+        {
             self.toggle_ab();
         }
         egui::Panel::left("augment controls")

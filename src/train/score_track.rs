@@ -92,9 +92,15 @@ pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
         .epoch
         .filter(|&e| e > 0)
         .map_or_else(String::new, |e| format!(" (measured after {e} epochs)"));
+    // `final` averages the kept best epochs; its sidecar carries the last epoch's threshold.
+    let averaged = if weights.file_stem().is_some_and(|s| s == "final") {
+        "; the final model averages the best epochs, so it is approximate"
+    } else {
+        ""
+    };
     Some(StoredThreshold {
         value,
-        source: format!("dev EER threshold stored with {name}{measured}"),
+        source: format!("dev EER threshold stored with {name}{measured}{averaged}"),
     })
 }
 
