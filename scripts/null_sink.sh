@@ -4,7 +4,7 @@
 #
 #   eval "$(scripts/null_sink.sh)"
 #   cargo test --test audio_device
-#   kill "$DPDA_PULSE_PID"     # stop it again
+#   kill "$DPDA_PULSE_PID"; unset PULSE_SERVER DPDA_AUDIO_LOOPBACK     # stop it again
 #
 # Needs `pulseaudio` and `pactl` (Debian: apt-get install -y pulseaudio pulseaudio-utils; the
 # script installs them when run as root and they are missing). Works as root without D-Bus.
@@ -40,4 +40,5 @@ export PULSE_SERVER="unix:$socket"
 pactl set-default-sink vsink
 pactl set-default-source vsink.monitor
 pid="$(cat "$PULSE_RUNTIME_PATH/pid" 2>/dev/null || true)"
-echo "export PULSE_SERVER='unix:$socket' DPDA_PULSE_PID='$pid'"
+# DPDA_AUDIO_LOOPBACK tells tests/audio_device.rs that the default devices are this loop-back.
+echo "export PULSE_SERVER='unix:$socket' DPDA_PULSE_PID='$pid' DPDA_AUDIO_LOOPBACK=vsink"
