@@ -7,6 +7,8 @@
 //! malformed, makes this module panic. Device playback/recording lives behind the `audio` feature.
 
 mod decode;
+#[cfg(feature = "audio")]
+pub mod device;
 mod error;
 mod files;
 pub mod flac_write;

@@ -4,6 +4,7 @@
 pub mod fir;
 pub mod normal;
 pub mod rawboost;
+pub mod report;
 
 pub use rawboost::{
     rawboost, rawboost_batch, Augmented, RawBoostAlgo, RawBoostError, RawBoostParams,

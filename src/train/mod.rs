@@ -18,6 +18,7 @@ pub mod run;
 pub mod sam;
 pub mod schedule;
 pub mod score;
+pub mod score_track;
 pub mod step;
 pub mod worker;
 

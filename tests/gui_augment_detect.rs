@@ -1,0 +1,354 @@
+//! UI flows of the augment and detect views, headless through egui_kittest: a RawBoost draw with
+//! its realised figures, scoring a demo clip with a checkpoint trained here, and the
+//! "audio unavailable" message when there is no audio device.
+#![cfg(all(feature = "gui", feature = "audio"))]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dpda::audio::device::AudioBackend;
+use dpda::augment::{rawboost, RawBoostAlgo};
+use dpda::gui::augment_view::AugmentView;
+use dpda::gui::detect_view::{CheckpointKind, DetectView};
+use dpda::gui::Shared;
+use dpda::rng::Rng;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+const NO_AUDIO: &str = "no sound card in this test";
+
+fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+}
+
+struct AugmentState {
+    view: AugmentView,
+    shared: Shared,
+}
+
+struct DetectState {
+    view: DetectView,
+    shared: Shared,
+}
+
+/// Step the harness until `done` holds (background threads need real time), with a deadline.
+fn step_until<S>(harness: &mut Harness<'_, S>, limit: Duration, done: impl Fn(&S) -> bool) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached within {limit:?}"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.step();
+}
+
+fn augment_harness(view: AugmentView) -> Harness<'static, AugmentState> {
+    let state = AugmentState {
+        view,
+        shared: Shared::default(),
+    };
+    let mut harness = Harness::new_ui_state(
+        |ui, s: &mut AugmentState| {
+            let ctx = ui.ctx().clone();
+            s.view.logic(&ctx, &mut s.shared);
+            s.view.ui(ui, &mut s.shared);
+        },
+        state,
+    );
+    harness.set_size(egui::vec2(1400.0, 1400.0));
+    harness
+}
+
+#[test]
+fn augment_view_draws_and_shows_the_realised_figures() {
+    let mut view = AugmentView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.algo = RawBoostAlgo::LnlIsdSsi;
+    view.settings.seed = 42;
+    let mut harness = augment_harness(view);
+    harness.step();
+    let path = asset("demo_bonafide.wav");
+    {
+        let s = harness.state_mut();
+        s.view.open_file(path.clone(), &mut s.shared);
+    }
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.augmented_samples().is_some()
+    });
+
+    // The draw is the library's RawBoost with the shown seed: reproducible from the seed alone.
+    let clip = dpda::audio::load_mono_16k(&path).unwrap();
+    let params = harness.state().view.settings.params.clone();
+    let expected = rawboost(
+        &clip.samples,
+        16_000,
+        RawBoostAlgo::LnlIsdSsi,
+        &params,
+        &mut Rng::new(42),
+    )
+    .unwrap();
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap(),
+        expected.samples.as_slice()
+    );
+    let snr = expected
+        .report
+        .ssi
+        .as_ref()
+        .unwrap()
+        .realised_snr_db
+        .unwrap();
+    assert!(harness.query_by_label("realised SNR").is_some());
+    assert!(harness
+        .query_all_by_label(&format!("{snr:.1} dB"))
+        .next()
+        .is_some());
+    assert!(harness.query_by_label("samples hit").is_some());
+    assert!(harness.query_by_label("term x^1 notches").is_some());
+
+    // "New draw" changes the seed and the augmented clip.
+    harness.get_by_label("New draw").click();
+    harness.run_steps(3);
+    let seed = harness.state().view.settings.seed;
+    assert_ne!(seed, 42);
+    assert_ne!(
+        harness.state().view.augmented_samples().unwrap(),
+        expected.samples.as_slice()
+    );
+
+    // Without an audio device, playing says why and the rest keeps working; the space bar
+    // (A/B) tries to play too.
+    assert_eq!(harness.state().view.audio_error(), None);
+    harness.key_press(egui::Key::Space);
+    harness.run_steps(2);
+    assert!(harness.state().view.audio_error().is_some());
+    harness.get_by_label("Play original").click();
+    harness.run_steps(2);
+    let message = format!("audio unavailable: {NO_AUDIO}");
+    assert_eq!(harness.state().view.audio_error(), Some(message.as_str()));
+    assert!(harness.query_by_label(&message).is_some());
+    assert!(harness.query_by_label("stopped").is_some());
+}
+
+/// A one-epoch run of the tiny model on the tiny demo corpus; returns the run folder.
+fn train_tiny_run(dir: &Path) -> PathBuf {
+    let config = r#"
+[data]
+corpus = "demo"
+demo_size = "tiny"
+num_samples = 1600
+[model]
+name = "tiny"
+[train]
+mode = "plain"
+batch_size = 4
+epochs = 1
+seed = 5
+[optim]
+lr = 0.01
+"#;
+    let plan = dpda::train::plan_from_str(config, "test config", &[]).unwrap();
+    let run_dir = dir.join("run");
+    let mut handle = dpda::train::spawn(plan, run_dir.clone()).unwrap();
+    handle.join();
+    assert!(run_dir.join("checkpoints/final.safetensors").is_file());
+    run_dir
+}
+
+#[test]
+fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = train_tiny_run(dir.path());
+    // The trainer's threshold for the checkpoint, read here from its own epoch log.
+    let epochs = std::fs::read_to_string(run_dir.join("epochs.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(epochs.lines().last().unwrap()).unwrap();
+    let threshold = last["dev_eer_threshold"].as_f64().unwrap();
+
+    let mut view = DetectView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.kind = CheckpointKind::CurrentRun;
+    view.settings.window_s = 0.5;
+    view.settings.hop_s = 0.25;
+    let state = DetectState {
+        view,
+        shared: Shared {
+            current_run: Some(run_dir.clone()),
+            ..Shared::default()
+        },
+    };
+    let mut harness = Harness::new_ui_state(
+        |ui, s: &mut DetectState| {
+            let ctx = ui.ctx().clone();
+            s.view.logic(&ctx, &mut s.shared);
+            s.view.ui(ui, &mut s.shared);
+        },
+        state,
+    );
+    harness.set_size(egui::vec2(1400.0, 1400.0));
+    harness.step();
+    harness.get_by_label("Load model").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.model().is_some() || s.view.error().is_some()
+    });
+    assert_eq!(harness.state().view.error(), None);
+    assert_eq!(harness.state().view.threshold(), threshold);
+
+    let clip_path = asset("demo_spoof_D05.wav");
+    {
+        let s = harness.state_mut();
+        s.view.open_file(clip_path.clone(), &mut s.shared);
+    }
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.score().is_some() || s.view.error().is_some()
+    });
+    assert_eq!(harness.state().view.error(), None);
+
+    // Same score as the library's scorer on the run folder.
+    let scorer = dpda::train::score::Scorer::load(&run_dir, None).unwrap();
+    let clip = dpda::audio::load_mono_16k(&clip_path).unwrap();
+    let expected = scorer.score(&clip.samples).unwrap();
+    let score = harness.state().view.score().unwrap();
+    assert!((score - expected).abs() < 1e-9, "{score} vs {expected}");
+
+    let verdict = if score >= threshold {
+        "likely bona fide"
+    } else {
+        "likely spoofed"
+    };
+    assert!(harness.query_by_label(verdict).is_some());
+    assert!(harness
+        .query_by_label_contains("higher means more bona fide")
+        .is_some());
+    assert!(harness
+        .query_by_label_contains("trained on one corpus can be wrong")
+        .is_some());
+    assert!(harness
+        .query_by_label_contains(&format!("duration {:.2} s", clip.duration_s()))
+        .is_some());
+
+    // No input device: recording reports why.
+    harness.get_by_label("Record").click();
+    harness.run_steps(2);
+    assert!(harness
+        .query_by_label(&format!("audio unavailable: {NO_AUDIO}"))
+        .is_some());
+}
+
+#[test]
+fn detect_view_scores_a_folder_to_a_score_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = train_tiny_run(dir.path());
+    let folder = dir.path().join("clips");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["demo_bonafide.wav", "demo_spoof_D05.wav"] {
+        std::fs::copy(asset(name), folder.join(name)).unwrap();
+    }
+    let mut view = DetectView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.kind = CheckpointKind::RunFolder;
+    view.settings.checkpoint_path = run_dir.display().to_string();
+    view.settings.folder = folder.display().to_string();
+    let mut harness = Harness::new_ui_state(
+        |ui, s: &mut DetectState| {
+            let ctx = ui.ctx().clone();
+            s.view.logic(&ctx, &mut s.shared);
+            s.view.ui(ui, &mut s.shared);
+        },
+        DetectState {
+            view,
+            shared: Shared::default(),
+        },
+    );
+    harness.set_size(egui::vec2(1400.0, 1400.0));
+    harness.step();
+    harness.get_by_label("Load model").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.model().is_some() || s.view.error().is_some()
+    });
+    harness.get_by_label("Score folder").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.folder_message().is_some()
+    });
+    let out = folder.join("scores.txt");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let scorer = dpda::train::score::Scorer::load(&run_dir, None).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 2, "{text}");
+    for (line, name) in lines.iter().zip(["demo_bonafide", "demo_spoof_D05"]) {
+        let (id, score) = line.split_once(' ').unwrap();
+        assert_eq!(id, name);
+        let clip = dpda::audio::load_mono_16k(&folder.join(format!("{name}.wav"))).unwrap();
+        let expected = scorer.score(&clip.samples).unwrap();
+        assert!((score.parse::<f64>().unwrap() - expected).abs() < 1e-9);
+    }
+    assert!(harness.query_by_label_contains("wrote 2 scores").is_some());
+}
+
+#[test]
+fn augment_view_opens_a_typed_path_and_a_demo_corpus_clip_without_a_dialog() {
+    let mut view = AugmentView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.algo = RawBoostAlgo::Isd;
+    let mut harness = augment_harness(view);
+    harness.step();
+
+    // A typed path works with no file-dialog portal.
+    let path = asset("demo_spoof_D05.wav");
+    let field = harness.get_by_label("Path:");
+    field.focus();
+    field.type_text(&path.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Open path").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.augmented_samples().is_some()
+    });
+    let clip = dpda::audio::load_mono_16k(&path).unwrap();
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap().len(),
+        clip.samples.len()
+    );
+    assert!(harness.query_by_label("samples hit").is_some());
+    assert!(harness.query_by_label("realised SNR").is_none());
+
+    // With no corpus on the train form, the tiny demo corpus is listed; bona fide only.
+    let start = Instant::now();
+    while harness
+        .query_all_by_label_contains("LA_T_")
+        .next()
+        .is_none()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the demo corpus was not listed"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.get_by_label("bona fide").click();
+    harness.run_steps(2);
+    assert!(harness
+        .query_all_by_label_contains("  spoof  ")
+        .next()
+        .is_none());
+    let demo = dpda::data::demo::DemoCorpus::new(dpda::data::demo::DemoSize::Tiny, 0);
+    let item = demo
+        .split_items(dpda::data::corpus::Split::Train)
+        .find(|i| i.label == dpda::data::Label::Bonafide)
+        .unwrap();
+    let utt_id = item.utt_id.clone();
+    harness.get_by_label_contains(&utt_id).click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.clip_name() == Some(utt_id.as_str()) && s.view.augmented_samples().is_some()
+    });
+    // The corpus clip is the demo corpus's own rendering of that utterance.
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap().len(),
+        demo.render(item).len()
+    );
+}
