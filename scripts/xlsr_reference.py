@@ -22,6 +22,7 @@ Writes under --out:
   ssl_aasist_tiny.safetensors  weights (`w.<key>`, dpda_ga names), `input`, `logits` (f64),
                                `grad.<key>`: gradient of the summed bona fide logit
   conformer_tcm_tiny.safetensors  same for Conformer-TCM
+  ssl_aasist_tiny_best.pth  the same weights as dpda_ga saves them (torch.save of the state dict)
   fairseq_tiny.pt            the tiny front end as a fairseq checkpoint ({"model": state_dict,
                              "cfg": {...}} with fairseq's key names and unused pretraining keys)
   meta.json                  the configurations
@@ -454,6 +455,15 @@ def main():
         tensors.update({"input": wav.float(), "logits": logits.detach()})
         tensors.update(grads(model, params))
         save_file(tensors, str(out / f"{name}.safetensors"))
+        if name == "ssl_aasist_tiny":
+            # As dpda_ga's torch.save(model.state_dict()): integer BatchNorm counters and
+            # XLS-R's pretraining-only entries included.
+            full = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+            full.update({k: v for k, v in model.state_dict().items()
+                         if k.endswith("num_batches_tracked")})
+            full["ssl_model.model.mask_emb"] = torch.zeros(W2V["hidden_size"])
+            full["ssl_model.model.quantizer.vars"] = torch.zeros(1, 4, 2)
+            torch.save(full, str(out / "ssl_aasist_tiny_best.pth"))
         print(name, logits.detach().numpy())
 
     meta = {"wav2vec2": {k: list(v) if isinstance(v, tuple) else v for k, v in W2V.items()},
