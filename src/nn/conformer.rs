@@ -258,7 +258,7 @@ impl ConvModule {
         let y = y
             .narrow(2, 0, inner)?
             .mul(&candle_nn::ops::sigmoid(&y.narrow(2, inner, inner)?)?)?; // GLU
-        let (_, n, _) = y.dims3()?;
+        let (bsz, n, _) = y.dims3()?;
         let k = self.depthwise_weight.dim(2)?;
         // "Same" padding as the reference: k/2 before, k/2 − (k+1) mod 2 after.
         let y = y.pad_with_zeros(1, k / 2, k / 2 - (k + 1) % 2)?;
@@ -267,7 +267,7 @@ impl ConvModule {
             .depthwise_bias
             .as_tensor()
             .reshape((1, 1, inner))?
-            .broadcast_as(y.narrow(1, 0, n)?.shape())?
+            .broadcast_as((bsz, n, inner))?
             .contiguous()?;
         for j in 0..k {
             let tap = w.narrow(1, j, 1)?.reshape((1, 1, inner))?;

@@ -148,13 +148,13 @@ fn load_error(path: &Path, message: impl Into<String>) -> NnError {
 }
 
 fn list(names: &[String]) -> String {
-    let mut text: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
+    let shown: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
     let more = names.len().saturating_sub(MAX_LISTED);
-    let tail = format!("and {more} more");
+    let mut text = shown.join(", ");
     if more > 0 {
-        text.push(&tail);
+        text.push_str(&format!(" and {more} more"));
     }
-    text.join(", ")
+    text
 }
 
 /// Reads every tensor of a `.pt`/`.pth`/`.bin` (zip-format PyTorch; fairseq's nesting under

@@ -121,7 +121,10 @@ fn node_bn(bn: &BatchNorm, x: &Tensor, mode: Mode) -> Result<Tensor> {
 
 /// `[B, N, N, O]` · `[O, 1]` → `[B, N, N]` attention logits.
 fn logits(map: &Tensor, weight: &Var) -> Result<Tensor> {
-    map.broadcast_matmul(weight.as_tensor())?.squeeze(3)
+    // Narrowed blocks of the map are not batch-contiguous, which matmul needs.
+    map.contiguous()?
+        .broadcast_matmul(weight.as_tensor())?
+        .squeeze(3)
 }
 
 #[derive(Clone, Debug)]
@@ -227,7 +230,7 @@ impl HeteroGraphAttention {
             .tanh()?;
         let att_m = (map_m.broadcast_matmul(self.att_weight_m.as_tensor())? / self.temperature)?;
         let att_m = candle_nn::ops::softmax(&att_m, 1)?; // [B, N, 1]
-        let pooled = att_m.transpose(1, 2)?.matmul(&x)?; // [B, 1, I]
+        let pooled = att_m.transpose(1, 2)?.contiguous()?.matmul(&x)?; // [B, 1, I]
         let master = self
             .proj_with_att_m
             .forward(&pooled)?
