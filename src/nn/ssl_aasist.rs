@@ -159,7 +159,8 @@ impl GraphAttention {
         let x = Dropout::new(0.2).forward(x, mode, rng)?;
         let map = self.att_proj.forward(&pairwise(&x)?)?.tanh()?;
         let att = (logits(&map, &self.att_weight)? / self.temperature)?;
-        let att = candle_nn::ops::softmax(&att, 1)?; // over the source axis (dim −2 of [B,N,N,1])
+        // dim −2 of the reference's [B, N, N, 1] map: normalised over the neighbours j.
+        let att = candle_nn::ops::softmax(&att, D::Minus1)?;
         let y = (self.proj_with_att.forward(&att.matmul(&x)?)?
             + self.proj_without_att.forward(&x)?)?;
         selu(&node_bn(&self.bn, &y, mode)?)
@@ -256,7 +257,7 @@ impl HeteroGraphAttention {
             2,
         )?;
         let att = (Tensor::cat(&[top, bottom], 1)? / self.temperature)?;
-        let att = candle_nn::ops::softmax(&att, 1)?; // [B, N, N]
+        let att = candle_nn::ops::softmax(&att, D::Minus1)?; // [B, N, N], over j
         let y = (self.proj_with_att.forward(&att.matmul(&x)?)?
             + self.proj_without_att.forward(&x)?)?;
         let y = selu(&node_bn(&self.bn, &y, mode)?)?;
