@@ -45,7 +45,8 @@ fn main() -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     let mut rng = Rng::new(2);
-    let mut noise = |n: usize| -> Vec<f32> { (0..n).map(|_| (rng.normal() * 0.1) as f32).collect() };
+    let mut noise =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| (rng.normal() * 0.1) as f32).collect() };
     let batch = Batch {
         orig: Some(noise(CLIPS_PER_PATH * NUM_SAMPLES)),
         aug: Some(noise(CLIPS_PER_PATH * NUM_SAMPLES)),

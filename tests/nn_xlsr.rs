@@ -92,7 +92,12 @@ fn wav2vec2_matches_hugging_face_forward_and_gradients() {
             continue;
         }
         let proj = all["proj"].to_dtype(dtype).unwrap();
-        let grads = (hidden * proj).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads = (hidden * proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let mut checked = 0;
         for v in &trainable {
             let want = &all[&format!("grad.{}", v.name)];
@@ -115,9 +120,7 @@ fn check_detector(model_name: &str, fixture_name: &str) {
     let model = tiny_model(model_name, DType::F64);
     assign_state(model.as_ref(), &strip(&all, "w."), &fixture(fixture_name)).unwrap();
     let input = all["input"].to_dtype(DType::F64).unwrap();
-    let logits = model
-        .forward(&input, Mode::Eval, &mut Rng::new(0))
-        .unwrap();
+    let logits = model.forward(&input, Mode::Eval, &mut Rng::new(0)).unwrap();
     assert_eq!(logits.dims(), &[2, 2]);
     let err = rel_err(&logits, &all["logits"]);
     assert!(err < 1e-8, "{model_name} logits: relative error {err}");
@@ -137,13 +140,23 @@ fn check_detector(model_name: &str, fixture_name: &str) {
         let got = grads.get(v.var.as_tensor()).unwrap_or(&zero);
         let err = rel_err(got, want);
         // A gradient that is exactly zero in PyTorch (e.g. the unused bn1) must be zero here.
-        let scale = want.abs().unwrap().max_keepdim(0).unwrap().flatten_all().unwrap();
+        let scale = want
+            .abs()
+            .unwrap()
+            .max_keepdim(0)
+            .unwrap()
+            .flatten_all()
+            .unwrap();
         let scale = scale.max(0).unwrap().to_scalar::<f64>().unwrap();
         if scale == 0.0 {
             let got_max = got.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
             assert_eq!(got_max.to_scalar::<f64>().unwrap(), 0.0, "{}", v.name);
         } else {
-            assert!(err < 1e-4, "{model_name} gradient of {}: relative error {err}", v.name);
+            assert!(
+                err < 1e-4,
+                "{model_name} gradient of {}: relative error {err}",
+                v.name
+            );
         }
         checked += 1;
     }
@@ -172,9 +185,7 @@ fn dpda_ga_state_dict_loads_with_its_key_names() {
     load_weights(model.as_ref(), &fixture("ssl_aasist_tiny_best.pth")).unwrap();
     let all = read("ssl_aasist_tiny.safetensors");
     let input = all["input"].to_dtype(DType::F64).unwrap();
-    let logits = model
-        .forward(&input, Mode::Eval, &mut Rng::new(0))
-        .unwrap();
+    let logits = model.forward(&input, Mode::Eval, &mut Rng::new(0)).unwrap();
     let err = rel_err(&logits, &all["logits"]);
     assert!(err < 1e-8, "relative error {err}");
 }
@@ -329,7 +340,12 @@ fn wav2vec2_input_gradient_matches_finite_differences() {
         ..GradcheckOptions::default()
     };
     let report = gradcheck(
-        || projection_loss(&encoder.forward(x.as_tensor(), Mode::Eval, &mut Rng::new(0))?, 1),
+        || {
+            projection_loss(
+                &encoder.forward(x.as_tensor(), Mode::Eval, &mut Rng::new(0))?,
+                1,
+            )
+        },
         &trainable,
         Some(&x),
         &options,

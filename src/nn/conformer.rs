@@ -83,7 +83,10 @@ impl ConformerTcmConfig {
         if self.heads == 0 || self.emb_size % self.heads != 0 {
             return Err(NnError::InvalidOption {
                 field: "heads",
-                message: format!("emb_size {} is not a multiple of {}", self.emb_size, self.heads),
+                message: format!(
+                    "emb_size {} is not a multiple of {}",
+                    self.emb_size, self.heads
+                ),
             });
         }
         if self.kernel_size == 0 || self.max_frames == 0 {
@@ -133,8 +136,7 @@ impl Pointwise {
     /// `[B, T, in]` → `[B, T, out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.weight.as_tensor().squeeze(2)?.t()?; // [in, out]
-        x.broadcast_matmul(&w)?
-            .broadcast_add(self.bias.as_tensor())
+        x.broadcast_matmul(&w)?.broadcast_add(self.bias.as_tensor())
     }
 }
 
@@ -244,7 +246,11 @@ impl ConvModule {
         Ok(Self {
             norm: LayerNorm::new(pb, &join(name, "net.0"), d)?,
             pointwise_in: Pointwise::new(pb, &join(name, "net.2"), d, 2 * inner)?,
-            depthwise_weight: pb.uniform(&join(name, "net.4.conv.weight"), &[inner, 1, k], bound)?,
+            depthwise_weight: pb.uniform(
+                &join(name, "net.4.conv.weight"),
+                &[inner, 1, k],
+                bound,
+            )?,
             depthwise_bias: pb.uniform(&join(name, "net.4.conv.bias"), &[inner], bound)?,
             bn: BatchNorm::new(pb, &join(name, "net.5"), inner, true)?,
             pointwise_out: Pointwise::new(pb, &join(name, "net.7"), inner, d)?,
@@ -341,7 +347,8 @@ impl ConformerTcm {
         let d = config.emb_size;
         let ll = Linear::new(&mut pb, "LL", config.front_end.hidden_size, d, true)?;
         let first_bn = BatchNorm::new(&mut pb, "first_bn", 1, true)?;
-        let positional_emb = pb.buffer("conformer.positional_emb", &[1, config.max_frames, d], 0.0)?;
+        let positional_emb =
+            pb.buffer("conformer.positional_emb", &[1, config.max_frames, d], 0.0)?;
         let table = Tensor::from_vec(
             sinusoidal_table(config.max_frames, d),
             (1, config.max_frames, d),
@@ -353,7 +360,9 @@ impl ConformerTcm {
         let class_token = pb.uniform("conformer.class_token", &[1, d], 0.5)?;
         class_token.set(&(class_token.as_tensor() + 0.5)?)?;
         let blocks = (0..config.num_encoders)
-            .map(|i| ConformerBlock::new(&mut pb, &format!("conformer.encoder_blocks.{i}"), &config))
+            .map(|i| {
+                ConformerBlock::new(&mut pb, &format!("conformer.encoder_blocks.{i}"), &config)
+            })
             .collect::<Result<Vec<_>>>()?;
         let fc5 = Linear::new(&mut pb, "conformer.fc5", d, 2, true)?;
         let mut trainable = pb.into_trainable();

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::aasist::{Aasist, AasistConfig};
 use super::conformer::{ConformerTcm, ConformerTcmConfig};
-use super::ssl_aasist::{SslAasist, SslAasistConfig};
 use super::lcnn::{Lcnn, LcnnSmall};
+use super::ssl_aasist::{SslAasist, SslAasistConfig};
 use super::{Model, NnError};
 use crate::rng::Rng;
 
@@ -57,7 +57,8 @@ pub fn build_model(
     device: &Device,
     dtype: DType,
 ) -> Result<Box<dyn Model>, NnError> {
-    if (options.freeze_front_end || options.front_end_weights.is_some()) && !name.starts_with("xlsr-")
+    if (options.freeze_front_end || options.front_end_weights.is_some())
+        && !name.starts_with("xlsr-")
     {
         return Err(NnError::InvalidOption {
             field: "freeze_front_end",

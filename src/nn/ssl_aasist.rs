@@ -161,8 +161,8 @@ impl GraphAttention {
         let att = (logits(&map, &self.att_weight)? / self.temperature)?;
         // dim −2 of the reference's [B, N, N, 1] map: normalised over the neighbours j.
         let att = candle_nn::ops::softmax(&att, D::Minus1)?;
-        let y = (self.proj_with_att.forward(&att.matmul(&x)?)?
-            + self.proj_without_att.forward(&x)?)?;
+        let y =
+            (self.proj_with_att.forward(&att.matmul(&x)?)? + self.proj_without_att.forward(&x)?)?;
         selu(&node_bn(&self.bn, &y, mode)?)
     }
 }
@@ -225,10 +225,7 @@ impl HeteroGraphAttention {
         let x = Dropout::new(0.2).forward(&x, mode, rng)?; // [B, N, I]
 
         // Master node: attention of the master over every node.
-        let map_m = self
-            .att_proj_m
-            .forward(&x.broadcast_mul(master)?)?
-            .tanh()?;
+        let map_m = self.att_proj_m.forward(&x.broadcast_mul(master)?)?.tanh()?;
         let att_m = (map_m.broadcast_matmul(self.att_weight_m.as_tensor())? / self.temperature)?;
         let att_m = candle_nn::ops::softmax(&att_m, 1)?; // [B, N, 1]
         let pooled = att_m.transpose(1, 2)?.contiguous()?.matmul(&x)?; // [B, 1, I]
@@ -258,8 +255,8 @@ impl HeteroGraphAttention {
         )?;
         let att = (Tensor::cat(&[top, bottom], 1)? / self.temperature)?;
         let att = candle_nn::ops::softmax(&att, D::Minus1)?; // [B, N, N], over j
-        let y = (self.proj_with_att.forward(&att.matmul(&x)?)?
-            + self.proj_without_att.forward(&x)?)?;
+        let y =
+            (self.proj_with_att.forward(&att.matmul(&x)?)? + self.proj_without_att.forward(&x)?)?;
         let y = selu(&node_bn(&self.bn, &y, mode)?)?;
         Ok((y.narrow(1, 0, n1)?, y.narrow(1, n1, n2)?, master))
     }
@@ -306,7 +303,13 @@ struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    fn new(pb: &mut ParamBuilder, name: &str, cin: usize, cout: usize, first: bool) -> Result<Self> {
+    fn new(
+        pb: &mut ParamBuilder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        first: bool,
+    ) -> Result<Self> {
         let n = |s: &str| join(name, s);
         let bn1 = if first {
             None
@@ -403,7 +406,9 @@ impl SslAasist {
         let encoder = blocks
             .iter()
             .enumerate()
-            .map(|(i, &(a, b))| ResidualBlock::new(&mut pb, &format!("encoder.{i}.0"), a, b, i == 0))
+            .map(|(i, &(a, b))| {
+                ResidualBlock::new(&mut pb, &format!("encoder.{i}.0"), a, b, i == 0)
+            })
             .collect::<Result<Vec<_>>>()?;
         let attention = (
             Conv2d::new(&mut pb, "attention.0", c, 2 * c, (1, 1), 1, (0, 0), true)?,

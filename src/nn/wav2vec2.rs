@@ -108,9 +108,8 @@ impl Wav2Vec2Config {
 
     /// Checks that the sizes fit together.
     pub fn validate(&self) -> std::result::Result<(), NnError> {
-        let bad = |field: &'static str, message: String| {
-            Err(NnError::InvalidOption { field, message })
-        };
+        let bad =
+            |field: &'static str, message: String| Err(NnError::InvalidOption { field, message });
         if self.conv_dims.is_empty()
             || self.conv_dims.len() != self.conv_kernels.len()
             || self.conv_dims.len() != self.conv_strides.len()
@@ -121,7 +120,10 @@ impl Wav2Vec2Config {
             );
         }
         if self.conv_kernels.contains(&0) || self.conv_strides.contains(&0) {
-            return bad("conv_kernels", "kernels and strides must be positive".into());
+            return bad(
+                "conv_kernels",
+                "kernels and strides must be positive".into(),
+            );
         }
         if self.num_heads == 0 || self.hidden_size % self.num_heads != 0 {
             return bad(
@@ -253,7 +255,11 @@ impl PositionalConv {
         // fairseq draws v ~ N(0, 4/(k·d)) and starts g at ‖v‖; a uniform draw of the same
         // spread serves a model whose weights are normally loaded from a checkpoint.
         let std = (4.0 / (k * d) as f64).sqrt();
-        let weight_v = pb.uniform(&join(name, "weight_v"), &[d, per_group, k], std * 3f64.sqrt())?;
+        let weight_v = pb.uniform(
+            &join(name, "weight_v"),
+            &[d, per_group, k],
+            std * 3f64.sqrt(),
+        )?;
         let weight_g = pb.constant(&join(name, "weight_g"), &[1, 1, k], 1.0)?;
         let norm = weight_v
             .as_tensor()
@@ -335,7 +341,8 @@ impl Wav2Vec2 {
         }
         let d = config.hidden_size;
         let layer_norm = LayerNorm::new(pb, &join(prefix, "layer_norm"), in_dim)?;
-        let post_extract_proj = Linear::new(pb, &join(prefix, "post_extract_proj"), in_dim, d, true)?;
+        let post_extract_proj =
+            Linear::new(pb, &join(prefix, "post_extract_proj"), in_dim, d, true)?;
         let pos_conv = PositionalConv::new(pb, &join(prefix, "encoder.pos_conv.0"), &config)?;
         let layers = (0..config.num_layers)
             .map(|i| EncoderLayer::new(pb, &join(prefix, &format!("encoder.layers.{i}")), &config))
@@ -373,7 +380,9 @@ impl Wav2Vec2 {
             x = gelu(&channel_layer_norm(ln, &conv.forward(&x)?)?)?; // [B, C, L']
         }
         let x = x.transpose(1, 2)?; // [B, T, C]
-        let x = self.post_extract_proj.forward(&self.layer_norm.forward(&x)?)?; // [B, T, D]
+        let x = self
+            .post_extract_proj
+            .forward(&self.layer_norm.forward(&x)?)?; // [B, T, D]
         let x = (&x + self.pos_conv.forward(&x)?)?;
         let mut x = self.dropout.forward(&x, mode, rng)?;
         for layer in &self.layers {
