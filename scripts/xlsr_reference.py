@@ -49,7 +49,7 @@ W2V = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermedi
 AASIST = dict(ll_dim=24, channels=[[1, 4], [4, 4], [4, 8], [8, 8]], gat_dims=[8, 4],
               pool_ratios=[0.5, 0.5, 0.5, 0.5], temperatures=[2.0, 2.0, 100.0, 100.0])
 TCM = dict(emb_size=8, heads=2, ff_mult=4, exp_fac=2, kernel_size=5, num_encoders=2,
-           max_frames=64)
+           max_frames=1024)
 NUM_SAMPLES = 400
 
 

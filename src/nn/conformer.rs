@@ -73,7 +73,7 @@ impl ConformerTcmConfig {
             exp_fac: 2,
             kernel_size: 5,
             num_encoders: 2,
-            max_frames: 64,
+            max_frames: 1024,
             freeze_front_end: false,
         }
     }
