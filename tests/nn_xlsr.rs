@@ -373,3 +373,33 @@ fn frozen_front_end_gets_no_gradient() {
         Err(NnError::InvalidOption { .. })
     ));
 }
+
+#[test]
+fn configs_accept_the_xlsr_names_and_options() {
+    use dpda::train::plan_from_str;
+    for name in [
+        "xlsr-aasist",
+        "xlsr-tcm",
+        "xlsr-tiny-aasist",
+        "xlsr-tiny-tcm",
+    ] {
+        let text = format!(
+            "[model]\nname = \"{name}\"\n[model.options]\nfreeze_front_end = true\n\
+             front_end_weights = \"xlsr2_300m.pt\"\n"
+        );
+        let plan = plan_from_str(&text, "c", &[]).unwrap();
+        assert_eq!(plan.model.name, name);
+    }
+    let err = plan_from_str("[model]\nname = \"xlsr-large\"\n", "c", &[])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("xlsr-large"), "{err}");
+    // A misspelt option is an error, not a silent default.
+    assert!(plan_from_str(
+        "[model]\nname = \"xlsr-tcm\"\n[model.options]\nfreeze_frontend = true\n",
+        "c",
+        &[]
+    )
+    .is_err());
+}
