@@ -14,6 +14,11 @@
 //! built from primitives, softmax is the unfused `candle_nn::ops::softmax`, the grouped positional
 //! convolution is one plain conv per group, and its weight norm `g·v/‖v‖` is computed in the graph
 //! so that `weight_g` and `weight_v` both train, as in fairseq.
+//!
+//! Not reproduced from fairseq's training-mode behaviour: LayerDrop, attention-probability
+//! dropout and `feature_grad_mult` (a gradient scale on the convolutional features). Dropout on
+//! the residual branches is [`Wav2Vec2Config::dropout`]; its masks come from the project's
+//! [`Rng`] on the CPU.
 
 use candle_core::{Result, Tensor, D};
 
