@@ -24,6 +24,12 @@ const MAX_LISTED: usize = 12;
 pub fn pth_key_to_name(key: &str) -> Option<String> {
     if key.ends_with(".num_batches_tracked") || key == "num_batches_tracked" {
         None
+    } else if key
+        .strip_prefix("ssl_model.model.")
+        .is_some_and(super::import_xlsr::is_pretraining_only)
+    {
+        // dpda_ga detectors carry XLS-R's pretraining heads, unused when fine-tuning.
+        None
     } else {
         Some(key.to_string())
     }

@@ -9,12 +9,16 @@
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
 
 pub mod aasist;
+pub mod conformer;
 pub mod flat;
 pub mod gradcheck;
 pub mod import;
+pub mod import_xlsr;
 pub mod layers;
 pub mod lcnn;
 pub mod registry;
+pub mod ssl_aasist;
+pub mod wav2vec2;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;

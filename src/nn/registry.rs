@@ -8,12 +8,31 @@ use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 
 use super::aasist::{Aasist, AasistConfig};
+use super::conformer::{ConformerTcm, ConformerTcmConfig};
 use super::lcnn::{Lcnn, LcnnSmall};
+use super::ssl_aasist::{SslAasist, SslAasistConfig};
 use super::{Model, NnError};
 use crate::rng::Rng;
 
 /// Every name [`build_model`] accepts.
-pub const MODEL_NAMES: &[&str] = &["lcnn", "lcnn-small", "aasist", "aasist-l"];
+pub const MODEL_NAMES: &[&str] = &[
+    "lcnn",
+    "lcnn-small",
+    "aasist",
+    "aasist-l",
+    "xlsr-tiny-aasist",
+    "xlsr-tiny-tcm",
+];
+
+/// Registry names of the XLS-R 300M detectors, accepted by [`build_model`] like
+/// [`MODEL_NAMES`] but kept apart because one instance holds ~1.3 GB of f32 weights (loops over
+/// every model in tests and menus should not build them by accident).
+pub const LARGE_MODEL_NAMES: &[&str] = &["xlsr-aasist", "xlsr-tcm"];
+
+/// Whether [`build_model`] knows `name`.
+pub fn is_known_model(name: &str) -> bool {
+    MODEL_NAMES.contains(&name) || LARGE_MODEL_NAMES.contains(&name)
+}
 
 /// Architecture options; absent fields take each model's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +42,11 @@ pub struct ModelOptions {
     pub dropout: Option<f64>,
     /// Add the baseline's two BLSTM layers to `lcnn` (off by default).
     pub blstm: bool,
+    /// `xlsr-*` models: train only the back end (the XLS-R front end is frozen).
+    pub freeze_front_end: bool,
+    /// `xlsr-*` models: pretrained XLS-R weights for the front end (fairseq `xlsr2_300m.pt`, a
+    /// Hugging Face `pytorch_model.bin`/`model.safetensors`, or a detector checkpoint).
+    pub front_end_weights: Option<std::path::PathBuf>,
 }
 
 /// A model by registry name, initialised from `seed`, with variables of `dtype` on `device`.
@@ -33,6 +57,14 @@ pub fn build_model(
     device: &Device,
     dtype: DType,
 ) -> Result<Box<dyn Model>, NnError> {
+    if (options.freeze_front_end || options.front_end_weights.is_some())
+        && !name.starts_with("xlsr-")
+    {
+        return Err(NnError::InvalidOption {
+            field: "freeze_front_end",
+            message: format!("only 'xlsr-*' models have an XLS-R front end, not '{name}'"),
+        });
+    }
     if options.blstm && name != "lcnn" {
         return Err(NnError::InvalidOption {
             field: "blstm",
@@ -73,9 +105,43 @@ pub fn build_model(
                 &mut Rng::new(seed),
             )?))
         }
+        "xlsr-aasist" | "xlsr-tiny-aasist" | "xlsr-tcm" | "xlsr-tiny-tcm" => {
+            if options.dropout.is_some() {
+                return Err(NnError::InvalidOption {
+                    field: "dropout",
+                    message: format!("'{name}' uses the reference's fixed dropout rates"),
+                });
+            }
+            let mut rng = Rng::new(seed);
+            let model: Box<dyn Model> = if name.ends_with("aasist") {
+                let mut config = if name == "xlsr-aasist" {
+                    SslAasistConfig::xlsr_aasist()
+                } else {
+                    SslAasistConfig::tiny()
+                };
+                config.freeze_front_end = options.freeze_front_end;
+                Box::new(SslAasist::new(config, dtype, device, &mut rng)?)
+            } else {
+                let mut config = if name == "xlsr-tcm" {
+                    ConformerTcmConfig::xlsr_tcm()
+                } else {
+                    ConformerTcmConfig::tiny()
+                };
+                config.freeze_front_end = options.freeze_front_end;
+                Box::new(ConformerTcm::new(config, dtype, device, &mut rng)?)
+            };
+            if let Some(path) = &options.front_end_weights {
+                super::import_xlsr::load_front_end(model.as_ref(), path)?;
+            }
+            Ok(model)
+        }
         _ => Err(NnError::UnknownModel {
             name: name.to_string(),
-            known: MODEL_NAMES.join(", "),
+            known: format!(
+                "{}, {}",
+                MODEL_NAMES.join(", "),
+                LARGE_MODEL_NAMES.join(", ")
+            ),
         }),
     }
 }

@@ -555,7 +555,7 @@ impl RawConfig {
             return Err(invalid("model.name", "must not be empty"));
         }
         let model_name = self.model.name.trim();
-        let known = model_name == "tiny" || crate::nn::registry::MODEL_NAMES.contains(&model_name);
+        let known = model_name == "tiny" || crate::nn::registry::is_known_model(model_name);
         if !known {
             return Err(invalid(
                 "model.name",
