@@ -145,6 +145,7 @@ fn handle_event(
         TrainEvent::LayerCos(_) | TrainEvent::Checkpoint { .. } => {}
         TrainEvent::Paused => bar.println("paused"),
         TrainEvent::Resumed => bar.println("resumed"),
+        TrainEvent::Notice { message } => bar.println(format!("note: {message}")),
         TrainEvent::Stopped => {
             bar.println("stopped; resume with --resume");
             return true;

@@ -235,7 +235,7 @@ impl Default for RawSam {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawDevice {
-    /// `cpu` or `cuda`.
+    /// `cpu`, `cuda` (fails without a usable GPU) or `auto` (the GPU when usable, else the CPU).
     pub kind: String,
     pub cuda_ordinal: usize,
 }
@@ -320,7 +320,14 @@ pub struct SamPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {
     Cpu,
-    Cuda { ordinal: usize },
+    /// This GPU or an error: for runs that would be hopeless on a CPU.
+    Cuda {
+        ordinal: usize,
+    },
+    /// This GPU when one is usable, else the CPU with a notice saying why.
+    Auto {
+        ordinal: usize,
+    },
 }
 
 /// Validated data settings.
@@ -721,16 +728,16 @@ impl RawConfig {
             None
         };
 
-        let device = match one_of(
+        let ordinal = self.device.cuda_ordinal;
+        let device = one_of(
             "device.kind",
             &self.device.kind,
-            &[("cpu", false), ("cuda", true)],
-        )? {
-            false => DeviceKind::Cpu,
-            true => DeviceKind::Cuda {
-                ordinal: self.device.cuda_ordinal,
-            },
-        };
+            &[
+                ("cpu", DeviceKind::Cpu),
+                ("cuda", DeviceKind::Cuda { ordinal }),
+                ("auto", DeviceKind::Auto { ordinal }),
+            ],
+        )?;
 
         Ok(Plan {
             data,

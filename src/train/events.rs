@@ -99,6 +99,10 @@ pub enum TrainEvent {
     Stopped,
     Paused,
     Resumed,
+    /// Something the user should know that does not stop the run (e.g. a CPU fallback).
+    Notice {
+        message: String,
+    },
     /// Training ended with an error (non-finite loss, I/O, a panic in the worker).
     Error {
         message: String,

@@ -40,15 +40,28 @@ pub struct Control {
 /// Stream mixed into the seed for dropout masks.
 const STREAM_DROPOUT: u64 = 0xD809_0000_0000_0001;
 
-/// The compute device of a plan.
-pub fn device_for(kind: DeviceKind) -> Result<Device, TrainError> {
+/// The compute device of a plan, and a notice when `auto` fell back to the CPU.
+pub fn device_for(kind: DeviceKind) -> Result<(Device, Option<String>), TrainError> {
     match kind {
-        DeviceKind::Cpu => Ok(Device::Cpu),
-        DeviceKind::Cuda { ordinal } => Device::new_cuda(ordinal).map_err(|e| {
-            TrainError::Device(format!(
-                "device.kind = \"cuda\": {e} (build with --features cuda on a machine with a GPU)"
-            ))
-        }),
+        DeviceKind::Cpu => Ok((Device::Cpu, None)),
+        DeviceKind::Cuda { ordinal } => Device::new_cuda(ordinal)
+            .map(|d| (d, None))
+            .map_err(|e| {
+                TrainError::Device(format!(
+                    "device.kind = \"cuda\": {e} (build with --features cuda on a machine with a \
+                     GPU, or set device.kind = \"auto\" to fall back to the CPU)"
+                ))
+            }),
+        DeviceKind::Auto { ordinal } => match Device::new_cuda(ordinal) {
+            Ok(d) => Ok((d, None)),
+            Err(e) => Ok((
+                Device::Cpu,
+                Some(format!(
+                    "device.kind = \"auto\": CUDA device {ordinal} is not usable ({e}); training on \
+                     the CPU"
+                )),
+            )),
+        },
     }
 }
 
@@ -136,7 +149,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     let config_path = run_dir.join("config.toml");
     std::fs::write(&config_path, &plan.resolved_toml).map_err(io_err(&config_path))?;
 
-    let device = device_for(plan.device)?;
+    let (device, device_notice) = device_for(plan.device)?;
     let train_set = load_split(&plan.data, Split::Train)?;
     let dev_set = load_split(&plan.data, Split::Dev)?;
     if train_set.is_empty() {
@@ -223,6 +236,9 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         total_steps,
         resumed_at_step: resuming.then_some(side.step),
     });
+    if let Some(message) = device_notice {
+        listening &= emit(TrainEvent::Notice { message });
+    }
 
     let mut state = StepState {
         optimizer: side.optimizer.clone(),
@@ -514,5 +530,26 @@ fn summary(
         eval_eer,
         scores_path,
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_device_falls_back_to_the_cpu_with_a_reason() {
+        let (device, notice) = device_for(DeviceKind::Auto { ordinal: 0 }).unwrap();
+        match notice {
+            Some(message) => {
+                assert!(device.is_cpu());
+                assert!(message.contains("training on the CPU"), "{message}");
+            }
+            None => assert!(device.is_cuda()),
+        }
+        let strict = device_for(DeviceKind::Cuda { ordinal: 0 });
+        if let Err(e) = strict {
+            assert!(e.to_string().contains("device.kind = \"auto\""), "{e}");
+        }
     }
 }
