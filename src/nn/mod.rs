@@ -12,6 +12,7 @@ pub mod aasist;
 pub mod flat;
 pub mod gradcheck;
 pub mod import;
+pub mod kernels;
 pub mod layers;
 pub mod lcnn;
 pub mod registry;
