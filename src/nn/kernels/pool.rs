@@ -208,7 +208,7 @@ impl CustomOp2 for MfmGradOp {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, half) = mfm_dims(l1.dims())?;
-        if l2.elem_count() != b * half {
+        if l2.shape().elem_count() != b * half {
             candle_core::bail!("max-feature-map gradient has shape {:?} for input {:?}", l2.dims(), l1.dims());
         }
         dispatch_float!(s1, "max-feature-map gradient", T => {
