@@ -81,7 +81,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let samples = num(&args, "--samples", 64_600);
     let device = Device::Cpu;
     let net = match name.as_str() {
-        "lcnn" => Net::Lcnn(Lcnn::new(Lcnn::DEFAULT_DROPOUT, false, 1, &device, DType::F32)?),
+        "lcnn" => Net::Lcnn(Lcnn::new(
+            Lcnn::DEFAULT_DROPOUT,
+            false,
+            1,
+            &device,
+            DType::F32,
+        )?),
         "lcnn-small" => Net::Small(LcnnSmall::new(0.0, 1, &device, DType::F32)?),
         other => Net::Other(build_model(
             other,

@@ -54,14 +54,21 @@ where
     let grads = projection_loss(&y, 99).unwrap().backward().unwrap();
     let mut out = vec![values(grads.get(x.as_tensor()).expect("input gradient"))];
     for p in params {
-        out.push(values(grads.get(p.as_tensor()).expect("parameter gradient")));
+        out.push(values(
+            grads.get(p.as_tensor()).expect("parameter gradient"),
+        ));
     }
     (values(&y), out)
 }
 
 /// Custom op and plain composition agree in f32; the custom op passes gradcheck in f64.
-fn compare_and_check<F, G>(what: &str, fast: F, reference: G, x_shape: &[usize], p_shapes: &[&[usize]])
-where
+fn compare_and_check<F, G>(
+    what: &str,
+    fast: F,
+    reference: G,
+    x_shape: &[usize],
+    p_shapes: &[&[usize]],
+) where
     F: Fn(&Tensor, &[Tensor]) -> Result<Tensor>,
     G: Fn(&Tensor, &[Tensor]) -> Result<Tensor>,
 {
@@ -73,7 +80,12 @@ where
             .map(|(i, s)| random_var(s, dtype, seed * 10 + i as u64).unwrap())
             .collect();
         let refs: Vec<&Var> = params.iter().collect();
-        let tensors = || params.iter().map(|p| p.as_tensor().clone()).collect::<Vec<_>>();
+        let tensors = || {
+            params
+                .iter()
+                .map(|p| p.as_tensor().clone())
+                .collect::<Vec<_>>()
+        };
         if dtype == DType::F32 {
             let (y_fast, g_fast) = run(|x| fast(x, &tensors()), &x, &refs);
             let (y_ref, g_ref) = run(|x| reference(x, &tensors()), &x, &refs);
@@ -93,7 +105,10 @@ where
                 },
             )
             .unwrap();
-            assert!(report.failures(GRADCHECK_TOL).is_empty(), "{what}: {report:?}");
+            assert!(
+                report.failures(GRADCHECK_TOL).is_empty(),
+                "{what}: {report:?}"
+            );
             assert_eq!(report.per_tensor.len(), params.len() + 1);
         }
     }
@@ -102,7 +117,8 @@ where
 #[test]
 fn conv2d_matches_plain_and_gradchecks() {
     // (input [B, C, H, W], kernel (O, kh, kw), padding, stride)
-    let cases: [(&[usize], (usize, usize, usize), (usize, usize), usize); 6] = [
+    type Case<'a> = (&'a [usize], (usize, usize, usize), (usize, usize), usize);
+    let cases: [Case; 6] = [
         (&[2, 3, 9, 11], (4, 3, 3), (1, 1), 1),
         (&[3, 4, 6, 5], (6, 1, 1), (0, 0), 1),
         (&[2, 1, 12, 10], (5, 5, 5), (2, 2), 1),

@@ -39,7 +39,9 @@ impl ConvGeom {
         stride: usize,
     ) -> Result<Self> {
         let (&[b, cin, h, w], &[cout, wcin, kh, kw]) = (x_dims, w_dims) else {
-            candle_core::bail!("conv2d expects [B, C, H, W] and [O, C, kh, kw], got {x_dims:?} and {w_dims:?}");
+            candle_core::bail!(
+                "conv2d expects [B, C, H, W] and [O, C, kh, kw], got {x_dims:?} and {w_dims:?}"
+            );
         };
         if cin != wcin {
             candle_core::bail!("conv2d input has {cin} channels, the kernel expects {wcin}");
@@ -134,7 +136,10 @@ fn im2col<T: WithDType>(g: &ConvGeom, x_b: &[T], col: &mut [T]) {
                         if s == 1 {
                             out[ow_lo..ow_hi].copy_from_slice(&src[iw0..iw0 + ow_hi - ow_lo]);
                         } else {
-                            for (o, v) in out[ow_lo..ow_hi].iter_mut().zip(src[iw0..].iter().step_by(s)) {
+                            for (o, v) in out[ow_lo..ow_hi]
+                                .iter_mut()
+                                .zip(src[iw0..].iter().step_by(s))
+                            {
                                 *o = *v;
                             }
                         }
@@ -197,7 +202,15 @@ fn forward<T: WithDType>(g: &ConvGeom, x: &[T], w: &[T], bias: &[T]) -> Result<V
                 im2col(g, x_b, col);
                 col
             };
-            matmul(g.cout, p, k, y_b, true, View::rows(w, k), View::rows(cols, p))
+            matmul(
+                g.cout,
+                p,
+                k,
+                y_b,
+                true,
+                View::rows(w, k),
+                View::rows(cols, p),
+            )
         })?;
     Ok(y)
 }
@@ -210,10 +223,26 @@ fn input_grad<T: WithDType>(g: &ConvGeom, dy: &[T], w: &[T]) -> Result<Vec<T>> {
         .try_for_each_init(Vec::new, |col: &mut Vec<T>, (dx_b, dy_b)| {
             // dcol [k, p] = Wᵀ [k, cout] · dY_b [cout, p]
             if g.pointwise() {
-                matmul(k, p, g.cout, dx_b, false, View::transposed(w, k), View::rows(dy_b, p))
+                matmul(
+                    k,
+                    p,
+                    g.cout,
+                    dx_b,
+                    false,
+                    View::transposed(w, k),
+                    View::rows(dy_b, p),
+                )
             } else {
                 col.resize(k * p, T::from_f64(0.0));
-                matmul(k, p, g.cout, col, false, View::transposed(w, k), View::rows(dy_b, p))?;
+                matmul(
+                    k,
+                    p,
+                    g.cout,
+                    col,
+                    false,
+                    View::transposed(w, k),
+                    View::rows(dy_b, p),
+                )?;
                 col2im(g, col, dx_b);
                 Ok(())
             }
@@ -228,7 +257,13 @@ fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
         .par_chunks(g.in_plane())
         .zip(dy.par_chunks(cout * p))
         .try_fold(
-            || (vec![T::from_f64(0.0); cout * k], vec![0.0f64; cout], Vec::new()),
+            || {
+                (
+                    vec![T::from_f64(0.0); cout * k],
+                    vec![0.0f64; cout],
+                    Vec::new(),
+                )
+            },
             |(mut dw, mut db, mut col), (x_b, dy_b)| {
                 let cols: &[T] = if g.pointwise() {
                     x_b
@@ -238,7 +273,15 @@ fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
                     &col
                 };
                 // dW [cout, k] += dY_b [cout, p] · colᵀ [p, k]
-                matmul(cout, k, p, &mut dw, true, View::rows(dy_b, p), View::transposed(cols, p))?;
+                matmul(
+                    cout,
+                    k,
+                    p,
+                    &mut dw,
+                    true,
+                    View::rows(dy_b, p),
+                    View::transposed(cols, p),
+                )?;
                 for (acc, row) in db.iter_mut().zip(dy_b.chunks(p)) {
                     *acc += row.iter().map(|v| v.to_f64()).sum::<f64>();
                 }
@@ -281,7 +324,11 @@ impl CustomOp3 for Conv2dOp {
     ) -> Result<(CpuStorage, Shape)> {
         let g = ConvGeom::new(l1.dims(), l2.dims(), self.padding, self.stride)?;
         if l3.dims() != [g.cout] {
-            candle_core::bail!("conv2d bias has shape {:?}, expected [{}]", l3.dims(), g.cout);
+            candle_core::bail!(
+                "conv2d bias has shape {:?}, expected [{}]",
+                l3.dims(),
+                g.cout
+            );
         }
         let shape = Shape::from_dims(&[g.b, g.cout, g.oh, g.ow]);
         dispatch_float!(s1, "conv2d", T => {
@@ -313,10 +360,7 @@ impl CustomOp3 for Conv2dOp {
             let nw = w.elem_count();
             let dw = flat.narrow(0, 0, nw)?.reshape(w.dims())?;
             let db = flat.narrow(0, nw, g.cout)?;
-            (
-                w.track_op().then_some(dw),
-                bias.track_op().then_some(db),
-            )
+            (w.track_op().then_some(dw), bias.track_op().then_some(db))
         } else {
             (None, None)
         };
@@ -343,7 +387,11 @@ impl CustomOp2 for Conv2dInputGradOp {
     ) -> Result<(CpuStorage, Shape)> {
         let g = &self.geom;
         if l1.dims() != [g.b, g.cout, g.oh, g.ow] {
-            candle_core::bail!("conv2d output gradient has shape {:?}, expected {:?}", l1.dims(), [g.b, g.cout, g.oh, g.ow]);
+            candle_core::bail!(
+                "conv2d output gradient has shape {:?}, expected {:?}",
+                l1.dims(),
+                [g.b, g.cout, g.oh, g.ow]
+            );
         }
         let shape = Shape::from_dims(&[g.b, g.cin, g.h, g.w]);
         dispatch_float!(s1, "conv2d input gradient", T => {
@@ -373,7 +421,11 @@ impl CustomOp2 for Conv2dParamGradOp {
     ) -> Result<(CpuStorage, Shape)> {
         let g = &self.geom;
         if l2.dims() != [g.b, g.cout, g.oh, g.ow] || l1.dims() != [g.b, g.cin, g.h, g.w] {
-            candle_core::bail!("conv2d parameter gradient: unexpected shapes {:?} and {:?}", l1.dims(), l2.dims());
+            candle_core::bail!(
+                "conv2d parameter gradient: unexpected shapes {:?} and {:?}",
+                l1.dims(),
+                l2.dims()
+            );
         }
         let shape = Shape::from_dims(&[g.cout * g.k() + g.cout]);
         dispatch_float!(s1, "conv2d parameter gradient", T => {
@@ -414,7 +466,11 @@ mod tests {
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
         // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for every geometry: the input gradient relies on it.
-        for (pad, stride, k) in [((1, 2), 1, (3, 5)), ((0, 0), 2, (2, 3)), ((2, 1), 3, (3, 3))] {
+        for (pad, stride, k) in [
+            ((1, 2), 1, (3, 5)),
+            ((0, 0), 2, (2, 3)),
+            ((2, 1), 3, (3, 3)),
+        ] {
             let g = ConvGeom::new(&[1, 2, 7, 9], &[1, 2, k.0, k.1], pad, stride).unwrap();
             let x: Vec<f64> = (0..g.in_plane()).map(|i| (i as f64 * 0.7).sin()).collect();
             let c: Vec<f64> = (0..g.k() * g.p()).map(|i| (i as f64 * 1.3).cos()).collect();

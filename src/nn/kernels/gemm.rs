@@ -148,6 +148,15 @@ mod tests {
             }
         }
         let mut small = vec![0.0; 3];
-        assert!(matmul(m, n, k, &mut small, false, View::rows(&a, k), View::rows(&b, n)).is_err());
+        assert!(matmul(
+            m,
+            n,
+            k,
+            &mut small,
+            false,
+            View::rows(&a, k),
+            View::rows(&b, n)
+        )
+        .is_err());
     }
 }

@@ -43,7 +43,10 @@ pub(crate) fn contiguous_slice<'a, T: WithDType>(
     let data = T::cpu_storage_as_slice(storage)?;
     match layout.contiguous_offsets() {
         Some((start, end)) if end <= data.len() => Ok(&data[start..end]),
-        _ => candle_core::bail!("custom op input with shape {:?} is not contiguous", layout.dims()),
+        _ => candle_core::bail!(
+            "custom op input with shape {:?} is not contiguous",
+            layout.dims()
+        ),
     }
 }
 
@@ -139,7 +142,9 @@ pub fn batch_norm_train(
     }
     let x = x.contiguous()?;
     let c = x.dim(1)?;
-    let stats = x.apply_op1_no_bwd(&norm::ChannelStatsOp)?.to_vec2::<f64>()?; // [2, C]
+    let stats = x
+        .apply_op1_no_bwd(&norm::ChannelStatsOp)?
+        .to_vec2::<f64>()?; // [2, C]
     let (mean, var) = (&stats[0], &stats[1]);
     let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let weight = match weight {

@@ -91,7 +91,11 @@ impl CustomOp3 for BatchNormTrainOp {
     ) -> Result<(CpuStorage, Shape)> {
         let (_, c, s) = bn_dims(l1.dims())?;
         if l2.dims() != [c] || l3.dims() != [c] || self.mean.len() != c {
-            candle_core::bail!("batch norm over {c} channels got weight {:?}, bias {:?}", l2.dims(), l3.dims());
+            candle_core::bail!(
+                "batch norm over {c} channels got weight {:?}, bias {:?}",
+                l2.dims(),
+                l3.dims()
+            );
         }
         dispatch_float!(s1, "batch norm", T => {
             let x = contiguous_slice::<T>(s1, l1)?;
@@ -168,7 +172,12 @@ impl CustomOp3 for BatchNormGradOp {
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c, s) = bn_dims(l1.dims())?;
         if l2.dims() != [c] || l3.dims() != l1.dims() || self.mean.len() != c {
-            candle_core::bail!("batch norm gradient: weight {:?}, dy {:?} for x {:?}", l2.dims(), l3.dims(), l1.dims());
+            candle_core::bail!(
+                "batch norm gradient: weight {:?}, dy {:?} for x {:?}",
+                l2.dims(),
+                l3.dims(),
+                l1.dims()
+            );
         }
         let numel = b * c * s;
         let n = (b * s) as f64;

@@ -23,7 +23,9 @@ pub fn conv2d(
         .pad_with_zeros(3, padding.1, padding.1)?;
     let (_, _, h, w) = x.dims4()?;
     if h < kh || w < kw {
-        candle_core::bail!("conv2d input {h}×{w} (after padding) is smaller than the kernel {kh}×{kw}");
+        candle_core::bail!(
+            "conv2d input {h}×{w} (after padding) is smaller than the kernel {kh}×{kw}"
+        );
     }
     let s = stride.max(1);
     let used_h = (h - kh) / s * s + kh;
@@ -49,7 +51,9 @@ pub fn conv1d(
     let x = x.pad_with_zeros(2, padding, padding)?;
     let len = x.dim(2)?;
     if len < k {
-        candle_core::bail!("conv1d input of {len} samples (after padding) is shorter than the kernel {k}");
+        candle_core::bail!(
+            "conv1d input of {len} samples (after padding) is shorter than the kernel {k}"
+        );
     }
     let s = stride.max(1);
     let used = (len - k) / s * s + k;

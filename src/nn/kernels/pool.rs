@@ -15,7 +15,10 @@ pub(crate) struct MaxPool2dOp {
     pub kernel: (usize, usize),
 }
 
-fn pool_dims(dims: &[usize], kernel: (usize, usize)) -> Result<(usize, usize, usize, usize, usize)> {
+fn pool_dims(
+    dims: &[usize],
+    kernel: (usize, usize),
+) -> Result<(usize, usize, usize, usize, usize)> {
     let &[b, c, h, w] = dims else {
         candle_core::bail!("max-pool expects [B, C, H, W], got {dims:?}");
     };
@@ -50,7 +53,11 @@ fn argmax_in_window<T: WithDType>(
     best
 }
 
-fn pool_forward<T: WithDType>(x: &[T], dims: (usize, usize, usize, usize, usize), kernel: (usize, usize)) -> Vec<T> {
+fn pool_forward<T: WithDType>(
+    x: &[T],
+    dims: (usize, usize, usize, usize, usize),
+    kernel: (usize, usize),
+) -> Vec<T> {
     let (planes, h, w, oh, ow) = dims;
     let mut y = vec![T::from_f64(0.0); planes * oh * ow];
     y.par_chunks_mut(oh * ow)
@@ -128,7 +135,12 @@ impl CustomOp1 for MaxPool2dOp {
             return Ok(None);
         }
         let dy = grad_res.contiguous()?;
-        Ok(Some(arg.apply_op2(&dy, MaxPool2dGradOp { kernel: self.kernel })?))
+        Ok(Some(arg.apply_op2(
+            &dy,
+            MaxPool2dGradOp {
+                kernel: self.kernel,
+            },
+        )?))
     }
 }
 
@@ -142,10 +154,20 @@ impl CustomOp2 for MaxPool2dGradOp {
         "dpda-max-pool2d-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let dims = pool_dims(l1.dims(), self.kernel)?;
         if l2.dims() != [l1.dims()[0], l1.dims()[1], dims.3, dims.4] {
-            candle_core::bail!("max-pool gradient has shape {:?} for input {:?}", l2.dims(), l1.dims());
+            candle_core::bail!(
+                "max-pool gradient has shape {:?} for input {:?}",
+                l2.dims(),
+                l1.dims()
+            );
         }
         dispatch_float!(s1, "max-pool gradient", T => {
             let x = contiguous_slice::<T>(s1, l1)?;
@@ -206,10 +228,20 @@ impl CustomOp2 for MfmGradOp {
         "dpda-mfm-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, half) = mfm_dims(l1.dims())?;
         if l2.shape().elem_count() != b * half {
-            candle_core::bail!("max-feature-map gradient has shape {:?} for input {:?}", l2.dims(), l1.dims());
+            candle_core::bail!(
+                "max-feature-map gradient has shape {:?} for input {:?}",
+                l2.dims(),
+                l1.dims()
+            );
         }
         dispatch_float!(s1, "max-feature-map gradient", T => {
             let x = contiguous_slice::<T>(s1, l1)?;
