@@ -209,28 +209,13 @@ impl Conv2d {
 
     /// `[B, in, H, W]` → `[B, out, H', W']`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, _, kh, kw) = self.weight.dims4()?;
-        // Explicit zero padding (per axis, which candle's conv2d cannot express), then the input is
-        // cropped to the span the strided kernel actually reads: candle's conv2d backward derives
-        // its output padding from H only and fails when H and W leave different remainders.
-        let x = x
-            .pad_with_zeros(2, self.padding.0, self.padding.0)?
-            .pad_with_zeros(3, self.padding.1, self.padding.1)?;
-        let (_, _, h, w) = x.dims4()?;
-        if h < kh || w < kw {
-            candle_core::bail!(
-                "conv2d input {h}×{w} (after padding) is smaller than the kernel {kh}×{kw}"
-            );
-        }
-        let s = self.stride;
-        let used_h = (h - kh) / s * s + kh;
-        let used_w = (w - kw) / s * s + kw;
-        let x = x.narrow(2, 0, used_h)?.narrow(3, 0, used_w)?;
-        let y = x.conv2d(self.weight.as_tensor(), 0, s, 1, 1)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?),
-            None => Ok(y),
-        }
+        super::kernels::conv2d(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_ref().map(|b| b.as_tensor()),
+            self.padding,
+            self.stride,
+        )
     }
 }
 
@@ -282,23 +267,13 @@ impl Conv1d {
 
     /// `[B, in, L]` → `[B, out, L']`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (out_c, in_c, k) = self.weight.dims3()?;
-        let x = x.pad_with_zeros(2, self.padding, self.padding)?;
-        let len = x.dim(2)?;
-        if len < k {
-            candle_core::bail!(
-                "conv1d input of {len} samples (after padding) is shorter than the kernel {k}"
-            );
-        }
-        let s = self.stride;
-        let used = (len - k) / s * s + k;
-        let x = x.narrow(2, 0, used)?.unsqueeze(2)?; // [B, in, 1, used]
-        let w = self.weight.as_tensor().reshape((out_c, in_c, 1, k))?;
-        let y = x.conv2d(&w, 0, s, 1, 1)?.squeeze(2)?; // [B, out, L']
-        match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1))?),
-            None => Ok(y),
-        }
+        super::kernels::conv1d(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_ref().map(|b| b.as_tensor()),
+            self.padding,
+            self.stride,
+        )
     }
 }
 
@@ -319,18 +294,7 @@ impl MaxPool2d {
 
     /// `[B, C, H, W]` → `[B, C, ⌊H/kh⌋, ⌊W/kw⌋]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let (kh, kw) = self.kernel;
-        let (oh, ow) = (h / kh, w / kw);
-        if oh == 0 || ow == 0 {
-            candle_core::bail!("max-pool input {h}×{w} is smaller than the window {kh}×{kw}");
-        }
-        let x = if oh * kh != h || ow * kw != w {
-            x.narrow(2, 0, oh * kh)?.narrow(3, 0, ow * kw)?
-        } else {
-            x.clone()
-        };
-        x.reshape((b, c, oh, kh, ow, kw))?.max(5)?.max(3)
+        super::kernels::max_pool2d(x, self.kernel)
     }
 }
 
@@ -404,43 +368,38 @@ impl BatchNorm {
         let c = x.dim(1)?;
         let mut stat_shape = vec![1usize; rank];
         stat_shape[1] = c;
-        let (mean, var) = if mode.is_training() {
-            let n = x.elem_count() / c;
+        if mode.is_training() {
+            let n = x.elem_count() / c.max(1);
             if n < 2 {
                 candle_core::bail!(
                     "batch norm in training needs more than one value per channel, got {:?}",
                     x.dims()
                 );
             }
-            let mut mean = x.clone();
-            for d in (0..rank).rev().filter(|&d| d != 1) {
-                mean = mean.mean_keepdim(d)?;
-            }
-            let centred = x.broadcast_sub(&mean)?;
-            let mut var = centred.sqr()?;
-            for d in (0..rank).rev().filter(|&d| d != 1) {
-                var = var.mean_keepdim(d)?;
-            }
+            let out = super::kernels::batch_norm_train(
+                x,
+                self.weight.as_ref().map(|w| w.as_tensor()),
+                self.bias.as_ref().map(|b| b.as_tensor()),
+                self.eps,
+            )?;
             if mode == Mode::Train {
                 let m = self.momentum;
-                let batch_mean = mean.detach().flatten_all()?;
-                let unbiased = (var.detach().flatten_all()? * (n as f64 / (n as f64 - 1.0)))?;
-                let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (batch_mean * m)?)?;
+                let unbiased = (out.var * (n as f64 / (n as f64 - 1.0)))?;
+                let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (out.mean * m)?)?;
                 let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (unbiased * m)?)?;
                 self.running_mean.set(&rm)?;
                 self.running_var.set(&rv)?;
             }
-            (mean, var)
-        } else {
-            (
-                self.running_mean
-                    .as_tensor()
-                    .reshape(stat_shape.as_slice())?,
-                self.running_var
-                    .as_tensor()
-                    .reshape(stat_shape.as_slice())?,
-            )
-        };
+            return Ok(out.y);
+        }
+        let mean = self
+            .running_mean
+            .as_tensor()
+            .reshape(stat_shape.as_slice())?;
+        let var = self
+            .running_var
+            .as_tensor()
+            .reshape(stat_shape.as_slice())?;
         let y = x
             .broadcast_sub(&mean)?
             .broadcast_div(&(var + self.eps)?.sqrt()?)?;
@@ -462,8 +421,7 @@ pub fn mfm(x: &Tensor) -> Result<Tensor> {
     if c % 2 != 0 {
         candle_core::bail!("max-feature-map needs an even channel count, got {c}");
     }
-    let half = c / 2;
-    x.narrow(1, 0, half)?.maximum(&x.narrow(1, half, half)?)
+    super::kernels::mfm(x)
 }
 
 /// Inverted dropout: in training modes each element is zeroed with probability `p` (mask drawn

@@ -14,6 +14,7 @@ pub mod flat;
 pub mod gradcheck;
 pub mod import;
 pub mod import_xlsr;
+pub mod kernels;
 pub mod layers;
 pub mod lcnn;
 pub mod registry;

@@ -1,0 +1,171 @@
+//! Fast CPU kernels for the layers the models spend their time in: convolution, BatchNorm with
+//! batch statistics, max-pooling and Max-Feature-Map, as candle custom ops with exact backward
+//! passes.
+//!
+//! [`super::layers`] calls the functions here; each checks whether its input lives on the CPU in
+//! f32 or f64 and then runs a custom op (im2col/GEMM through the `gemm` crate, fused passes,
+//! rayon over batch items or channels), otherwise the plain candle composition in [`plain`],
+//! which is also the reference the tests compare the custom ops against. Every backward is
+//! itself a custom op (or a view of one's output), never a candle op with a known CPU gradient
+//! bug. Gradients of tensors that do not depend on a variable (input features) are not computed.
+
+mod conv;
+mod gemm;
+mod norm;
+pub mod plain;
+mod pool;
+
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor, WithDType};
+
+/// Runs `$body` with `$t` bound to the element type of the CPU storage `$s` (f32 or f64).
+macro_rules! dispatch_float {
+    ($s:expr, $what:expr, $t:ident => $body:block) => {
+        match $s {
+            candle_core::CpuStorage::F32(_) => {
+                type $t = f32;
+                $body
+            }
+            candle_core::CpuStorage::F64(_) => {
+                type $t = f64;
+                $body
+            }
+            _ => candle_core::bail!("{} supports f32 and f64 only", $what),
+        }
+    };
+}
+pub(crate) use dispatch_float;
+
+/// The elements of a contiguous tensor's storage, in layout order.
+pub(crate) fn contiguous_slice<'a, T: WithDType>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<&'a [T]> {
+    let data = T::cpu_storage_as_slice(storage)?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) if end <= data.len() => Ok(&data[start..end]),
+        _ => candle_core::bail!(
+            "custom op input with shape {:?} is not contiguous",
+            layout.dims()
+        ),
+    }
+}
+
+/// Whether `x` takes the custom-op path: a CPU tensor of f32 or f64.
+pub fn uses_fast_path(x: &Tensor) -> bool {
+    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
+}
+
+/// 2-D convolution `x [B, Cin, H, W]` ⊛ `weight [Cout, Cin, kh, kw]` + `bias [Cout]` with zero
+/// padding `(rows, columns)` and one stride, giving `[B, Cout, H', W']` (`torch.nn.Conv2d`,
+/// groups 1, dilation 1).
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    padding: (usize, usize),
+    stride: usize,
+) -> Result<Tensor> {
+    if !uses_fast_path(x) {
+        return plain::conv2d(x, weight, bias, padding, stride);
+    }
+    let bias = match bias {
+        Some(b) => b.contiguous()?,
+        None => Tensor::zeros(weight.dim(0)?, x.dtype(), x.device())?,
+    };
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias,
+        conv::Conv2dOp { padding, stride },
+    )
+}
+
+/// 1-D convolution `x [B, Cin, L]` ⊛ `weight [Cout, Cin, k]` + `bias`, zero padding on both ends,
+/// giving `[B, Cout, L']` (`torch.nn.Conv1d`); runs as a 2-D convolution of height 1.
+pub fn conv1d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    padding: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    if !uses_fast_path(x) {
+        return plain::conv1d(x, weight, bias, padding, stride);
+    }
+    let (b, cin, len) = x.dims3()?;
+    let (cout, wcin, k) = weight.dims3()?;
+    let x4 = x.contiguous()?.reshape((b, cin, 1, len))?;
+    let w4 = weight.contiguous()?.reshape((cout, wcin, 1, k))?;
+    let y = conv2d(&x4, &w4, bias, (0, padding), stride)?; // [B, Cout, 1, L']
+    let out_len = y.dim(3)?;
+    y.reshape((b, cout, out_len))
+}
+
+/// Max-pooling `[B, C, H, W]` → `[B, C, ⌊H/kh⌋, ⌊W/kw⌋]` with stride equal to the window; the
+/// gradient goes to each window's maximum.
+pub fn max_pool2d(x: &Tensor, kernel: (usize, usize)) -> Result<Tensor> {
+    if !uses_fast_path(x) {
+        return plain::max_pool2d(x, kernel);
+    }
+    x.contiguous()?.apply_op1(pool::MaxPool2dOp { kernel })
+}
+
+/// Max-Feature-Map: the element-wise max of the two halves of axis 1, `[B, 2C, ...]` →
+/// `[B, C, ...]`.
+pub fn mfm(x: &Tensor) -> Result<Tensor> {
+    if !uses_fast_path(x) {
+        return plain::mfm(x);
+    }
+    x.contiguous()?.apply_op1(pool::MfmOp)
+}
+
+/// The output of BatchNorm with batch statistics and the statistics themselves.
+#[derive(Clone, Debug)]
+pub struct BatchNormOutput {
+    /// Normalised (and scaled/shifted) input, same shape as the input.
+    pub y: Tensor,
+    /// Per-channel batch mean `[C]`, outside the graph.
+    pub mean: Tensor,
+    /// Per-channel biased batch variance `[C]`, outside the graph.
+    pub var: Tensor,
+}
+
+/// BatchNorm over axis 1 of `x [B, C, ...]` with the batch's statistics (training arithmetic),
+/// `(x − mean)/√(var + eps)·weight + bias`, weight and bias `[C]` optional.
+pub fn batch_norm_train(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<BatchNormOutput> {
+    if !uses_fast_path(x) {
+        return plain::batch_norm_train(x, weight, bias, eps);
+    }
+    let x = x.contiguous()?;
+    let c = x.dim(1)?;
+    let stats = x
+        .apply_op1_no_bwd(&norm::ChannelStatsOp)?
+        .to_vec2::<f64>()?; // [2, C]
+    let (mean, var) = (&stats[0], &stats[1]);
+    let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    let weight = match weight {
+        Some(w) => w.contiguous()?,
+        None => Tensor::ones(c, x.dtype(), x.device())?,
+    };
+    let bias = match bias {
+        Some(b) => b.contiguous()?,
+        None => Tensor::zeros(c, x.dtype(), x.device())?,
+    };
+    let y = x.apply_op3(
+        &weight,
+        &bias,
+        norm::BatchNormTrainOp {
+            mean: mean.clone(),
+            invstd,
+        },
+    )?;
+    Ok(BatchNormOutput {
+        y,
+        mean: Tensor::from_slice(mean, c, x.device())?.to_dtype(x.dtype())?,
+        var: Tensor::from_slice(var, c, x.device())?.to_dtype(x.dtype())?,
+    })
+}

@@ -1,0 +1,235 @@
+//! BatchNorm with batch statistics (training) as fused candle custom ops: one pass for the
+//! per-channel statistics, one for the normalised affine output; the backward is one reduction
+//! pass and one output pass, returning the input, scale and shift gradients together.
+//!
+//! Called by [`super::batch_norm_train`]. The statistics are computed in f64 before the op is
+//! built and travel inside it to the backward, which therefore needs no second statistics pass.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::{contiguous_slice, dispatch_float};
+
+/// Enough elements per rayon task that tiny `[B, C]` inputs are not split element by element.
+const MIN_TASK_ELEMS: usize = 4096;
+
+/// `(batch, channels, elements per channel and batch item)` of `[B, C, ...]`.
+fn bn_dims(dims: &[usize]) -> Result<(usize, usize, usize)> {
+    if dims.len() < 2 {
+        candle_core::bail!("batch norm needs [B, C, ...], got {dims:?}");
+    }
+    Ok((dims[0], dims[1], dims[2..].iter().product()))
+}
+
+fn min_planes(plane: usize) -> usize {
+    MIN_TASK_ELEMS.div_ceil(plane.max(1))
+}
+
+/// Per-channel `(mean, biased variance)` of `[B, C, ...]` in f64, as `[2, C]`.
+pub(crate) struct ChannelStatsOp;
+
+fn channel_stats<T: WithDType>(x: &[T], (b, c, s): (usize, usize, usize)) -> Vec<f64> {
+    let n = (b * s) as f64;
+    let per_channel: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let planes = || (0..b).map(move |bi| &x[(bi * c + ch) * s..(bi * c + ch + 1) * s]);
+            let sum: f64 = planes().flat_map(|p| p.iter()).map(|v| v.to_f64()).sum();
+            let mean = sum / n;
+            // Two passes: the centred sum of squares keeps precision for large means.
+            let ss: f64 = planes()
+                .flat_map(|p| p.iter())
+                .map(|v| {
+                    let d = v.to_f64() - mean;
+                    d * d
+                })
+                .sum();
+            (mean, ss / n)
+        })
+        .collect();
+    per_channel
+        .iter()
+        .map(|m| m.0)
+        .chain(per_channel.iter().map(|m| m.1))
+        .collect()
+}
+
+impl CustomOp1 for ChannelStatsOp {
+    fn name(&self) -> &'static str {
+        "dpda-channel-stats"
+    }
+
+    fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = bn_dims(l.dims())?;
+        dispatch_float!(st, "batch-norm statistics", T => {
+            let x = contiguous_slice::<T>(st, l)?;
+            Ok((CpuStorage::F64(channel_stats(x, dims)), Shape::from_dims(&[2, dims.1])))
+        })
+    }
+}
+
+/// `(x [B,C,...], weight [C], bias [C]) → (x − mean)·invstd·weight + bias` with fixed per-channel
+/// `mean` and `invstd = 1/√(var + eps)` taken from the batch.
+pub(crate) struct BatchNormTrainOp {
+    pub mean: Vec<f64>,
+    pub invstd: Vec<f64>,
+}
+
+impl CustomOp3 for BatchNormTrainOp {
+    fn name(&self) -> &'static str {
+        "dpda-batch-norm-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, c, s) = bn_dims(l1.dims())?;
+        if l2.dims() != [c] || l3.dims() != [c] || self.mean.len() != c {
+            candle_core::bail!(
+                "batch norm over {c} channels got weight {:?}, bias {:?}",
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        dispatch_float!(s1, "batch norm", T => {
+            let x = contiguous_slice::<T>(s1, l1)?;
+            let w = contiguous_slice::<T>(s2, l2)?;
+            let b = contiguous_slice::<T>(s3, l3)?;
+            // y = x·scale + shift per channel.
+            let scale: Vec<T> = (0..c).map(|ch| T::from_f64(self.invstd[ch] * w[ch].to_f64())).collect();
+            let shift: Vec<T> = (0..c)
+                .map(|ch| T::from_f64(b[ch].to_f64() - self.mean[ch] * self.invstd[ch] * w[ch].to_f64()))
+                .collect();
+            let mut y = vec![T::from_f64(0.0); x.len()];
+            y.par_chunks_mut(s.max(1))
+                .zip(x.par_chunks(s.max(1)))
+                .with_min_len(min_planes(s))
+                .enumerate()
+                .for_each(|(plane, (y_p, x_p))| {
+                    let ch = plane % c;
+                    let (sc, sh) = (scale[ch], shift[ch]);
+                    for (o, &v) in y_p.iter_mut().zip(x_p) {
+                        *o = v * sc + sh;
+                    }
+                });
+            Ok((T::to_cpu_storage_owned(y), l1.shape().clone()))
+        })
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = grad_res.contiguous()?;
+        let flat = x.apply_op3(
+            w,
+            &dy,
+            BatchNormGradOp {
+                mean: self.mean.clone(),
+                invstd: self.invstd.clone(),
+            },
+        )?;
+        let (n, c) = (x.elem_count(), w.elem_count());
+        let dx = x
+            .track_op()
+            .then(|| flat.narrow(0, 0, n)?.reshape(x.dims()))
+            .transpose()?;
+        let dw = w.track_op().then(|| flat.narrow(0, n, c)).transpose()?;
+        let db = b.track_op().then(|| flat.narrow(0, n + c, c)).transpose()?;
+        Ok((dx, dw, db))
+    }
+}
+
+/// `(x, weight, dy) → [dx…, dweight…, dbias…]` flattened into one buffer of `numel + 2C`.
+pub(crate) struct BatchNormGradOp {
+    pub mean: Vec<f64>,
+    pub invstd: Vec<f64>,
+}
+
+impl CustomOp3 for BatchNormGradOp {
+    fn name(&self) -> &'static str {
+        "dpda-batch-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, c, s) = bn_dims(l1.dims())?;
+        if l2.dims() != [c] || l3.dims() != l1.dims() || self.mean.len() != c {
+            candle_core::bail!(
+                "batch norm gradient: weight {:?}, dy {:?} for x {:?}",
+                l2.dims(),
+                l3.dims(),
+                l1.dims()
+            );
+        }
+        let numel = b * c * s;
+        let n = (b * s) as f64;
+        dispatch_float!(s1, "batch norm gradient", T => {
+            let x = contiguous_slice::<T>(s1, l1)?;
+            let w = contiguous_slice::<T>(s2, l2)?;
+            let dy = contiguous_slice::<T>(s3, l3)?;
+            // Σdy and Σdy·x̂ per channel, x̂ = (x − mean)·invstd.
+            let sums: Vec<(f64, f64)> = (0..c)
+                .into_par_iter()
+                .map(|ch| {
+                    let (m, is) = (self.mean[ch], self.invstd[ch]);
+                    let mut sum_dy = 0.0;
+                    let mut sum_dy_xhat = 0.0;
+                    for bi in 0..b {
+                        let range = (bi * c + ch) * s..(bi * c + ch + 1) * s;
+                        for (&g, &v) in dy[range.clone()].iter().zip(&x[range]) {
+                            let g = g.to_f64();
+                            sum_dy += g;
+                            sum_dy_xhat += g * (v.to_f64() - m) * is;
+                        }
+                    }
+                    (sum_dy, sum_dy_xhat)
+                })
+                .collect();
+            let mut out = vec![T::from_f64(0.0); numel + 2 * c];
+            let (dx, params) = out.split_at_mut(numel);
+            // dx = w·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), written as dy·a + x·k + d per channel.
+            let coef: Vec<(T, T, T)> = (0..c)
+                .map(|ch| {
+                    let (m, is) = (self.mean[ch], self.invstd[ch]);
+                    let g = w[ch].to_f64() * is;
+                    let k = -g * sums[ch].1 / n * is;
+                    let d = -g * sums[ch].0 / n - k * m;
+                    (T::from_f64(g), T::from_f64(k), T::from_f64(d))
+                })
+                .collect();
+            dx.par_chunks_mut(s.max(1))
+                .zip(x.par_chunks(s.max(1)).zip(dy.par_chunks(s.max(1))))
+                .with_min_len(min_planes(s))
+                .enumerate()
+                .for_each(|(plane, (dx_p, (x_p, dy_p)))| {
+                    let (g, k, d) = coef[plane % c];
+                    for ((o, &v), &gy) in dx_p.iter_mut().zip(x_p).zip(dy_p) {
+                        *o = gy * g + v * k + d;
+                    }
+                });
+            for ch in 0..c {
+                params[ch] = T::from_f64(sums[ch].1);
+                params[c + ch] = T::from_f64(sums[ch].0);
+            }
+            Ok((T::to_cpu_storage_owned(out), Shape::from_dims(&[numel + 2 * c])))
+        })
+    }
+}
