@@ -400,7 +400,10 @@ impl ExperimentForm {
                         text_row(ui, name, value);
                         error_row(ui, errors, key);
                     }
-                    for key in errors.keys().filter(|k| k.starts_with("optim.") && *k != "optim.lr" && *k != "optim.name") {
+                    let other_optim = errors.keys().filter(|k| {
+                        k.starts_with("optim.") && !matches!(k.as_str(), "optim.lr" | "optim.name")
+                    });
+                    for key in other_optim {
                         error_row(ui, errors, key);
                     }
                     let label = ui.label("SAM");
@@ -533,7 +536,7 @@ fn rawboost_rows(ui: &mut egui::Ui, algo: i64, p: &mut RawBoostParams) {
     let uses_lnl = matches!(algo, 1 | 4 | 5 | 6 | 8);
     let uses_isd = matches!(algo, 2 | 4 | 5 | 7 | 8);
     let uses_ssi = matches!(algo, 3 | 4 | 6 | 7);
-    let mut drag = |ui: &mut egui::Ui, name: &str, v: &mut f64, speed: f64| {
+    let drag = |ui: &mut egui::Ui, name: &str, v: &mut f64, speed: f64| {
         let label = ui.label(name);
         ui.add(egui::DragValue::new(v).speed(speed))
             .labelled_by(label.id);
@@ -546,7 +549,7 @@ fn rawboost_rows(ui: &mut egui::Ui, algo: i64, p: &mut RawBoostParams) {
         drag(ui, "Bandwidth max (Hz)", &mut p.max_bw_hz, 10.0);
         drag(ui, "Gain min (dB)", &mut p.min_g_db, 0.1);
         drag(ui, "Gain max (dB)", &mut p.max_g_db, 0.1);
-        let mut int = |ui: &mut egui::Ui, name: &str, v: &mut u32| {
+        let int = |ui: &mut egui::Ui, name: &str, v: &mut u32| {
             let label = ui.label(name);
             ui.add(egui::DragValue::new(v).range(1..=1000))
                 .labelled_by(label.id);

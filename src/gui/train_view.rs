@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use egui::Color32;
-use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
+use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
 use super::form::{DialogTarget, ExperimentForm, FormAction, FormCheck};
@@ -786,12 +786,7 @@ impl TrainView {
             .map(|(i, (name, c))| (name, theme::OVERLAY[i % theme::OVERLAY.len()], c))
             .collect();
         let live = &self.live;
-        let over = |pick: fn(&RunCurves) -> &Series, what: &str| -> Vec<Curve<'_>> {
-            overlays
-                .iter()
-                .map(|(name, color, c)| Curve::overlay(format!("{name}: {what}"), pick(c), *color))
-                .collect()
-        };
+        let over = |pick: fn(&RunCurves) -> &Series, what: &str| overlay_curves(&overlays, pick, what);
         let width = ui.available_width();
         let half = ((width - ui.spacing().item_spacing.x) / 2.0).max(200.0);
         ui.horizontal(|ui| {
@@ -854,6 +849,18 @@ impl TrainView {
         let height = (rows * 9.0).clamp(140.0, 420.0);
         self.heatmap.ui(ui, &self.live.layers, link, height);
     }
+}
+
+/// The curve `pick` of every overlaid run, named after the run.
+fn overlay_curves<'a>(
+    overlays: &[(String, Color32, &'a RunCurves)],
+    pick: fn(&RunCurves) -> &Series,
+    what: &str,
+) -> Vec<Curve<'a>> {
+    overlays
+        .iter()
+        .map(|(name, color, c)| Curve::overlay(format!("{name}: {what}"), pick(c), *color))
+        .collect()
 }
 
 /// Extra items of a curve plot.
@@ -965,15 +972,10 @@ fn curve_plot(
                 // While the x axis follows the data, draw all of it; once the user zooms or
                 // pans, only the visible range.
                 let (x0, x1) = if auto_x {
-                    (f64::NEG_INFINITY, f64::INFINITY)
-                } else {
-                    (bounds.min()[0], bounds.max()[0])
-                };
-                let (x0, x1) = if auto_x {
                     let xs = c.series.xs();
                     (xs[0], xs[xs.len() - 1])
                 } else {
-                    (x0, x1)
+                    (bounds.min()[0], bounds.max()[0])
                 };
                 let mut pts = Vec::with_capacity(2 * columns + 4);
                 c.series.decimate(x0, x1, columns, &mut pts);
