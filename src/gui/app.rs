@@ -93,7 +93,8 @@ impl Workbench {
             i.raw
                 .dropped_files
                 .iter()
-                .filter_map(|f| f.path.clone())
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
         for path in dropped {
@@ -110,7 +111,7 @@ impl Workbench {
 
     /// Draws one frame into `ui`.
     pub fn show(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::top("workbench-tabs").show_inside(ui, |ui| {
+        egui::Panel::top("workbench-tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("DPDA Workbench");
                 ui.separator();
@@ -119,7 +120,7 @@ impl Workbench {
                 }
             });
         });
-        egui::CentralPanel::default().show_inside(ui, |ui| match self.tab {
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::Train => self.train.ui(ui, &mut self.shared),
             Tab::Augment => self.augment.ui(ui, &mut self.shared),
             Tab::Detect => self.detect.ui(ui, &mut self.shared),

@@ -622,7 +622,7 @@ impl TrainView {
         egui::Panel::left("train-form")
             .resizable(true)
             .default_size(theme::FORM_WIDTH)
-            .show_inside(ui, |ui| {
+            .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     ui.heading("Experiment");
                     let enabled = !self.is_running();
@@ -637,7 +637,7 @@ impl TrainView {
                     self.runs_ui(ui, shared, &mut commands);
                 });
             });
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
             self.controls_ui(ui, &mut commands);
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| self.plots_ui(ui));
@@ -776,7 +776,7 @@ impl TrainView {
     }
 
     fn plots_ui(&mut self, ui: &mut egui::Ui) {
-        let link = egui::Id::new("train-plots-link");
+        let link = egui::Id::unique("train-plots-link");
         let overlays: Vec<(String, Color32, &RunCurves)> = self
             .runs
             .iter()
