@@ -49,7 +49,9 @@ fn report(what: &str, mut times: Vec<Duration>) {
 }
 
 fn synthetic_events(wb: &mut Workbench) -> Duration {
-    let names: Vec<String> = (0..NUM_LAYERS).map(|i| format!("block{i}.conv.weight")).collect();
+    let names: Vec<String> = (0..NUM_LAYERS)
+        .map(|i| format!("block{i}.conv.weight"))
+        .collect();
     let started = Instant::now();
     wb.train.apply_event(TrainEvent::Started {
         run_dir: "runs/synthetic".into(),

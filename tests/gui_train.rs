@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use dpda::gui::form::CorpusChoice;
 use dpda::gui::train_view::RunStatus;
 use dpda::gui::{Tab, Workbench};
-use egui_kittest::kittest::{NodeT, Queryable};
 use egui::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 
 /// A workbench whose form trains the tiny test model on the tiny demo corpus (a step takes
@@ -67,8 +67,7 @@ fn start_shows_live_points_and_stop_ends_the_run() {
     let mut h = harness(tiny_workbench(runs.path()));
     h.run();
     assert!(start_button_enabled(&h));
-    h.get_by_role_and_label(Role::Button, "▶ Start")
-        .click();
+    h.get_by_role_and_label(Role::Button, "▶ Start").click();
     step_until(&mut h, Duration::from_secs(60), "five iterations", |wb| {
         wb.train.live.loss_combined.len() >= 5 && wb.train.live.layers.num_records() >= 2
     });
@@ -86,8 +85,7 @@ fn start_shows_live_points_and_stop_ends_the_run() {
         assert!(run_dir.starts_with(runs.path()));
         assert!(wb.shared.data.is_some());
     }
-    h.get_by_role_and_label(Role::Button, "⏹ Stop")
-        .click();
+    h.get_by_role_and_label(Role::Button, "⏹ Stop").click();
     step_until(&mut h, Duration::from_secs(60), "the run to stop", |wb| {
         wb.train.status == RunStatus::Stopped && !wb.train.is_running()
     });
@@ -105,8 +103,7 @@ fn start_shows_live_points_and_stop_ends_the_run() {
         .position(|r| r.dir == run_dir)
         .expect("the stopped run is listed");
     let name = h.state().train.runs[index].name.clone();
-    h.get_by_role_and_label(Role::CheckBox, &name)
-        .click();
+    h.get_by_role_and_label(Role::CheckBox, &name).click();
     step_until(&mut h, Duration::from_secs(30), "the overlay", |wb| {
         wb.train.runs[index].curves.is_some()
     });
@@ -132,11 +129,8 @@ fn an_invalid_field_blocks_start_and_says_why() {
         .query_by_label_contains("must be a finite number > 0, got -1")
         .is_some());
     assert!(h.query_by_label_contains("'zero' is not").is_some());
-    assert!(h
-        .query_by_label_contains("Fix the marked fields")
-        .is_some());
-    h.get_by_role_and_label(Role::Button, "▶ Start")
-        .click();
+    assert!(h.query_by_label_contains("Fix the marked fields").is_some());
+    h.get_by_role_and_label(Role::Button, "▶ Start").click();
     h.run();
     assert_eq!(h.state().train.status, RunStatus::Idle);
     assert!(h.state().shared.current_run.is_none());
@@ -157,8 +151,7 @@ fn a_failing_run_shows_its_error_and_the_app_stays_usable() {
     wb.train.form.dataset_root = missing.display().to_string();
     let mut h = harness(wb);
     h.run();
-    h.get_by_role_and_label(Role::Button, "▶ Start")
-        .click();
+    h.get_by_role_and_label(Role::Button, "▶ Start").click();
     step_until(&mut h, Duration::from_secs(30), "the run to fail", |wb| {
         matches!(wb.train.status, RunStatus::Failed(_)) && !wb.train.is_running()
     });

@@ -101,7 +101,9 @@ fn opt_path(text: &str) -> Option<std::path::PathBuf> {
 }
 
 fn path_text(p: &Option<std::path::PathBuf>) -> String {
-    p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 fn parse_field<T: std::str::FromStr>(
@@ -309,48 +311,56 @@ impl ExperimentForm {
         let mut action = None;
         ui.add_enabled_ui(enabled, |ui| {
             section_ui(ui, "Corpus", |ui| {
-                egui::Grid::new("form-corpus").num_columns(2).show(ui, |ui| {
-                    let label = ui.label("Corpus");
-                    let choices = [
-                        (CorpusChoice::Demo, "built-in demo"),
-                        (CorpusChoice::Asvspoof2019La, "ASVspoof 2019 LA folder"),
-                        (CorpusChoice::Csv, "CSV lists"),
-                    ];
-                    combo_ui(ui, "corpus", label.id, &mut self.corpus, &choices);
-                    ui.end_row();
-                    error_row(ui, errors, "data.corpus");
-                    match self.corpus {
-                        CorpusChoice::Demo => {
-                            let label = ui.label("Demo size");
-                            let sizes = ["tiny", "small", "default", "large"].map(|s| (s, s));
-                            let mut size = sizes
-                                .iter()
-                                .find(|(s, _)| *s == self.demo_size)
-                                .map_or("default", |(s, _)| *s);
-                            combo_ui(ui, "demo-size", label.id, &mut size, &sizes);
-                            self.demo_size = size.to_string();
-                            ui.end_row();
-                            error_row(ui, errors, "data.demo_size");
+                egui::Grid::new("form-corpus")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let label = ui.label("Corpus");
+                        let choices = [
+                            (CorpusChoice::Demo, "built-in demo"),
+                            (CorpusChoice::Asvspoof2019La, "ASVspoof 2019 LA folder"),
+                            (CorpusChoice::Csv, "CSV lists"),
+                        ];
+                        combo_ui(ui, "corpus", label.id, &mut self.corpus, &choices);
+                        ui.end_row();
+                        error_row(ui, errors, "data.corpus");
+                        match self.corpus {
+                            CorpusChoice::Demo => {
+                                let label = ui.label("Demo size");
+                                let sizes = ["tiny", "small", "default", "large"].map(|s| (s, s));
+                                let mut size = sizes
+                                    .iter()
+                                    .find(|(s, _)| *s == self.demo_size)
+                                    .map_or("default", |(s, _)| *s);
+                                combo_ui(ui, "demo-size", label.id, &mut size, &sizes);
+                                self.demo_size = size.to_string();
+                                ui.end_row();
+                                error_row(ui, errors, "data.demo_size");
+                            }
+                            CorpusChoice::Asvspoof2019La => {
+                                let t = DialogTarget::DatasetRoot;
+                                path_row(
+                                    ui,
+                                    "Dataset folder",
+                                    &mut self.dataset_root,
+                                    t,
+                                    &mut action,
+                                );
+                                error_row(ui, errors, "data.root");
+                            }
+                            CorpusChoice::Csv => {
+                                let t = DialogTarget::TrainCsv;
+                                path_row(ui, "Train CSV", &mut self.train_csv, t, &mut action);
+                                error_row(ui, errors, "data.train_csv");
+                                let t = DialogTarget::DevCsv;
+                                path_row(ui, "Dev CSV", &mut self.dev_csv, t, &mut action);
+                                error_row(ui, errors, "data.dev_csv");
+                                let t = DialogTarget::EvalCsv;
+                                path_row(ui, "Eval CSV", &mut self.eval_csv, t, &mut action);
+                            }
                         }
-                        CorpusChoice::Asvspoof2019La => {
-                            let t = DialogTarget::DatasetRoot;
-                            path_row(ui, "Dataset folder", &mut self.dataset_root, t, &mut action);
-                            error_row(ui, errors, "data.root");
-                        }
-                        CorpusChoice::Csv => {
-                            let t = DialogTarget::TrainCsv;
-                            path_row(ui, "Train CSV", &mut self.train_csv, t, &mut action);
-                            error_row(ui, errors, "data.train_csv");
-                            let t = DialogTarget::DevCsv;
-                            path_row(ui, "Dev CSV", &mut self.dev_csv, t, &mut action);
-                            error_row(ui, errors, "data.dev_csv");
-                            let t = DialogTarget::EvalCsv;
-                            path_row(ui, "Eval CSV", &mut self.eval_csv, t, &mut action);
-                        }
-                    }
-                    text_row(ui, "Samples per clip", &mut self.num_samples);
-                    error_row(ui, errors, "data.num_samples");
-                });
+                        text_row(ui, "Samples per clip", &mut self.num_samples);
+                        error_row(ui, errors, "data.num_samples");
+                    });
             });
             section_ui(ui, "Model and training", |ui| {
                 egui::Grid::new("form-train").num_columns(2).show(ui, |ui| {
@@ -374,8 +384,8 @@ impl ExperimentForm {
                     ui.end_row();
                     error_row(ui, errors, "train.mode");
                     let label = ui.label("Alignment");
-                    let methods = ["none", "pcgrad", "gradvac", "cagrad", "mgda"]
-                        .map(|m| (m.to_string(), m));
+                    let methods =
+                        ["none", "pcgrad", "gradvac", "cagrad", "mgda"].map(|m| (m.to_string(), m));
                     combo_ui(ui, "align", label.id, &mut self.align, &methods);
                     ui.end_row();
                     error_row(ui, errors, "train.align");
@@ -390,7 +400,11 @@ impl ExperimentForm {
                         ("Epochs", &mut self.epochs, "train.epochs"),
                         ("Patience", &mut self.patience, "train.patience"),
                         ("Seed", &mut self.seed, "train.seed"),
-                        ("Max iterations (0 = all)", &mut self.max_steps, "train.max_steps"),
+                        (
+                            "Max iterations (0 = all)",
+                            &mut self.max_steps,
+                            "train.max_steps",
+                        ),
                         (
                             "Layer cosine every (0 = off)",
                             &mut self.per_layer_cos_every,
@@ -417,21 +431,29 @@ impl ExperimentForm {
                 });
             });
             section_ui(ui, "RawBoost (augmented path)", |ui| {
-                egui::Grid::new("form-rawboost").num_columns(2).show(ui, |ui| {
-                    let label = ui.label("Algorithm");
-                    let algos: Vec<(i64, String)> = RawBoostAlgo::ALL
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| (i as i64, format!("{i}: {a:?}")))
-                        .collect();
-                    let algos: Vec<(i64, &str)> =
-                        algos.iter().map(|(i, s)| (*i, s.as_str())).collect();
-                    combo_ui(ui, "rawboost-algo", label.id, &mut self.rawboost_algo, &algos);
-                    ui.end_row();
-                    error_row(ui, errors, "data.rawboost_algo");
-                    rawboost_rows(ui, self.rawboost_algo, &mut self.rawboost);
-                    error_row(ui, errors, "data.rawboost");
-                });
+                egui::Grid::new("form-rawboost")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let label = ui.label("Algorithm");
+                        let algos: Vec<(i64, String)> = RawBoostAlgo::ALL
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| (i as i64, format!("{i}: {a:?}")))
+                            .collect();
+                        let algos: Vec<(i64, &str)> =
+                            algos.iter().map(|(i, s)| (*i, s.as_str())).collect();
+                        combo_ui(
+                            ui,
+                            "rawboost-algo",
+                            label.id,
+                            &mut self.rawboost_algo,
+                            &algos,
+                        );
+                        ui.end_row();
+                        error_row(ui, errors, "data.rawboost_algo");
+                        rawboost_rows(ui, self.rawboost_algo, &mut self.rawboost);
+                        error_row(ui, errors, "data.rawboost");
+                    });
             });
             section_ui(ui, "Experiment file", |ui| {
                 ui.horizontal(|ui| {
@@ -592,12 +614,14 @@ mod tests {
 
     #[test]
     fn every_invalid_field_gets_its_message() {
-        let mut form = ExperimentForm::default();
-        form.lr = "-1".into();
-        form.batch_size = "0".into();
-        form.epochs = "many".into();
-        form.corpus = CorpusChoice::Asvspoof2019La;
-        form.dataset_root.clear();
+        let form = ExperimentForm {
+            lr: "-1".into(),
+            batch_size: "0".into(),
+            epochs: "many".into(),
+            corpus: CorpusChoice::Asvspoof2019La,
+            dataset_root: String::new(),
+            ..ExperimentForm::default()
+        };
         let check = form.check();
         assert!(check.plan.is_none());
         let keys: Vec<&str> = check.errors.keys().map(String::as_str).collect();

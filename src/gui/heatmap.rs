@@ -71,13 +71,11 @@ impl LayerGrid {
         }
         let i = self.steps.partition_point(|&s| (s as f64) < step);
         let candidates = [i.saturating_sub(1), i.min(self.steps.len() - 1)];
-        candidates
-            .into_iter()
-            .min_by(|&a, &b| {
-                let da = (self.steps[a] as f64 - step).abs();
-                let db = (self.steps[b] as f64 - step).abs();
-                da.total_cmp(&db)
-            })
+        candidates.into_iter().min_by(|&a, &b| {
+            let da = (self.steps[a] as f64 - step).abs();
+            let db = (self.steps[b] as f64 - step).abs();
+            da.total_cmp(&db)
+        })
     }
 
     /// The image: one row per layer (first layer at the top), at most [`MAX_COLUMNS`] columns.
@@ -135,7 +133,10 @@ impl HeatmapView {
             );
             return;
         }
-        let stale = self.texture.as_ref().is_none_or(|(v, _)| *v != grid.version);
+        let stale = self
+            .texture
+            .as_ref()
+            .is_none_or(|(v, _)| *v != grid.version);
         if stale {
             let image = grid.to_image();
             let options = TextureOptions::NEAREST;

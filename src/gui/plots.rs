@@ -139,7 +139,12 @@ impl Series {
         out.clear();
         let n = self.xs.len();
         if n == 0 || x_max.partial_cmp(&x_min) != Some(std::cmp::Ordering::Greater) {
-            out.extend(self.xs.iter().zip(&self.ys).map(|(&x, &y)| PlotPoint { x, y }));
+            out.extend(
+                self.xs
+                    .iter()
+                    .zip(&self.ys)
+                    .map(|(&x, &y)| PlotPoint { x, y }),
+            );
             return;
         }
         let lo = self.xs.partition_point(|&x| x < x_min).saturating_sub(1);
@@ -355,7 +360,11 @@ mod tests {
     fn decimation_keeps_extremes_and_is_bounded() {
         let mut s = Series::default();
         for i in 0..100_000 {
-            let y = if i == 54_321 { 100.0 } else { (i as f64 * 0.01).sin() };
+            let y = if i == 54_321 {
+                100.0
+            } else {
+                (i as f64 * 0.01).sin()
+            };
             s.push(i as f64, y);
         }
         let mut out = Vec::new();

@@ -556,17 +556,16 @@ impl TrainView {
                 (modified, p)
             })
             .collect();
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|run| std::cmp::Reverse(run.0));
         let mut old = std::mem::take(&mut self.runs);
         for (_, dir) in found {
             let run = match old.iter().position(|r| r.dir == dir) {
                 Some(i) => old.swap_remove(i),
                 None => PreviousRun {
-                    name: dir
-                        .file_name()
-                        .map_or_else(|| dir.display().to_string(), |n| {
-                            n.to_string_lossy().into_owned()
-                        }),
+                    name: dir.file_name().map_or_else(
+                        || dir.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    ),
                     selected: self.overlay_all || self.wanted_overlays.contains(&dir),
                     loading: false,
                     curves: None,
@@ -725,9 +724,7 @@ impl TrainView {
         let rate = p
             .iters_per_s()
             .map_or_else(|| "– it/s".into(), |r| format!("{r:.2} it/s"));
-        let eta = p
-            .eta_s()
-            .map_or_else(|| "–".into(), format_duration);
+        let eta = p.eta_s().map_or_else(|| "–".into(), format_duration);
         let text = format!(
             "iteration {}/{} · epoch {}/{} · {rate} · ETA {eta}",
             p.step,
@@ -786,7 +783,8 @@ impl TrainView {
             .map(|(i, (name, c))| (name, theme::OVERLAY[i % theme::OVERLAY.len()], c))
             .collect();
         let live = &self.live;
-        let over = |pick: fn(&RunCurves) -> &Series, what: &str| overlay_curves(&overlays, pick, what);
+        let over =
+            |pick: fn(&RunCurves) -> &Series, what: &str| overlay_curves(&overlays, pick, what);
         let width = ui.available_width();
         let half = ((width - ui.spacing().item_spacing.x) / 2.0).max(200.0);
         ui.horizontal(|ui| {
@@ -802,7 +800,14 @@ impl TrainView {
                 Curve::points("conflict (cos < 0)", &live.conflicts, theme::CONFLICT),
             ];
             curves.extend(over(|c| &c.grad_cos, "cosine"));
-            curve_plot(ui, "Gradient cosine", link, half, &curves, PlotExtras::ZeroLine);
+            curve_plot(
+                ui,
+                "Gradient cosine",
+                link,
+                half,
+                &curves,
+                PlotExtras::ZeroLine,
+            );
         });
         ui.horizontal(|ui| {
             let mut curves = vec![
@@ -815,7 +820,14 @@ impl TrainView {
                 Curve::points("per epoch", &live.epoch_conflict_frac, theme::COMBINED),
             ];
             curves.extend(over(|c| &c.conflict_frac_window, "running"));
-            curve_plot(ui, "Conflict fraction", link, half, &curves, PlotExtras::UnitRange);
+            curve_plot(
+                ui,
+                "Conflict fraction",
+                link,
+                half,
+                &curves,
+                PlotExtras::UnitRange,
+            );
             let mut curves = vec![
                 Curve::line("|g| original", &live.grad_norm_orig, theme::ORIG),
                 Curve::line("|g| augmented", &live.grad_norm_aug, theme::AUG),
