@@ -1,12 +1,21 @@
-//! The workbench window: a tab bar over three views, persisted between launches.
+//! The workbench window: a tab bar over three views, persisted between launches. The app owns
+//! the views and what they share, runs every view's per-frame logic (also while the window is
+//! hidden), hands dropped files to the view on screen and saves settings through eframe.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use super::augment_view::AugmentView;
 use super::detect_view::DetectView;
 use super::train_view::TrainView;
 use super::Shared;
 
+/// Key of the app's own settings in eframe's store.
+const STORAGE_KEY: &str = "dpda.app";
+
 /// The three views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Tab {
     #[default]
     Train,
@@ -24,6 +33,30 @@ impl Tab {
             Tab::Detect => "Detect",
         }
     }
+
+    /// The tab named `name` (`train`, `augment`, `detect`; any case).
+    pub fn from_name(name: &str) -> Option<Tab> {
+        Tab::ALL
+            .into_iter()
+            .find(|t| t.label().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// What the app keeps between launches besides the views' own settings.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct Persisted {
+    tab: Tab,
+    runs_dir: PathBuf,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            tab: Tab::Train,
+            runs_dir: Shared::default().runs_dir,
+        }
+    }
 }
 
 /// The app: views plus what they share.
@@ -38,43 +71,92 @@ pub struct Workbench {
 impl Workbench {
     /// Builds the app, restoring persisted settings when a store is given.
     pub fn new(storage: Option<&dyn eframe::Storage>) -> Self {
+        let persisted: Persisted = storage
+            .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+            .unwrap_or_default();
+        let shared = Shared {
+            runs_dir: persisted.runs_dir,
+            ..Shared::default()
+        };
         Self {
-            tab: Tab::Train,
-            shared: Shared::default(),
+            tab: persisted.tab,
+            shared,
             train: TrainView::load(storage),
             augment: AugmentView::load(storage),
             detect: DetectView::load(storage),
         }
     }
 
-    /// Draws one frame into `ui` (also what UI tests drive).
-    pub fn show(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
-        self.train.logic(&ctx, &mut self.shared);
-        self.augment.logic(&ctx, &mut self.shared);
-        self.detect.logic(&ctx, &mut self.shared);
-        ui.horizontal(|ui| {
-            for tab in Tab::ALL {
-                ui.selectable_value(&mut self.tab, tab, tab.label());
-            }
+    /// Per-frame work of every view (event draining, dialogs) and dropped files.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
         });
-        ui.separator();
-        match self.tab {
+        for path in dropped {
+            match self.tab {
+                Tab::Train => self.train.open_file(path, &mut self.shared),
+                Tab::Augment => self.augment.open_file(path, &mut self.shared),
+                Tab::Detect => self.detect.open_file(path, &mut self.shared),
+            }
+        }
+        self.train.logic(ctx, &mut self.shared);
+        self.augment.logic(ctx, &mut self.shared);
+        self.detect.logic(ctx, &mut self.shared);
+    }
+
+    /// Draws one frame into `ui`.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("workbench-tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.strong("DPDA Workbench");
+                ui.separator();
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.tab, tab, tab.label());
+                }
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::Train => self.train.ui(ui, &mut self.shared),
             Tab::Augment => self.augment.ui(ui, &mut self.shared),
             Tab::Detect => self.detect.ui(ui, &mut self.shared),
-        }
+        });
+    }
+
+    /// [`Self::logic`] then [`Self::show`]: one whole frame (what UI tests and benchmarks drive).
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.logic(&ctx);
+        self.show(ui);
+    }
+
+    /// Saves the app's and the views' settings.
+    pub fn save_to(&self, storage: &mut dyn eframe::Storage) {
+        let persisted = Persisted {
+            tab: self.tab,
+            runs_dir: self.shared.runs_dir.clone(),
+        };
+        eframe::set_value(storage, STORAGE_KEY, &persisted);
+        self.train.save(storage);
+        self.augment.save(storage);
+        self.detect.save(storage);
     }
 }
 
 impl eframe::App for Workbench {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        Workbench::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.train.save(storage);
-        self.augment.save(storage);
-        self.detect.save(storage);
+        self.save_to(storage);
     }
 }

@@ -6,14 +6,64 @@
 mod app;
 pub mod augment_view;
 pub mod detect_view;
+pub mod form;
+pub mod heatmap;
+pub mod plots;
 pub mod shared;
+pub mod theme;
 pub mod train_view;
+
+use std::path::PathBuf;
 
 pub use app::{Tab, Workbench};
 pub use shared::Shared;
 
+/// Launch settings read from the environment (hidden; used by `scripts/screenshots.sh`):
+/// `DPDA_GUI_TAB` (train, augment, detect), `DPDA_GUI_EXPERIMENT` (a TOML file loaded into the
+/// form), `DPDA_GUI_RUNS_DIR`, `DPDA_GUI_AUTOSTART=1` (press Start) and `DPDA_GUI_OVERLAY_ALL=1`
+/// (overlay every previous run).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LaunchOptions {
+    pub tab: Option<Tab>,
+    pub experiment: Option<PathBuf>,
+    pub runs_dir: Option<PathBuf>,
+    pub autostart: bool,
+    pub overlay_all: bool,
+}
+
+impl LaunchOptions {
+    /// Reads the `DPDA_GUI_*` variables.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| var(name).is_some_and(|v| v.trim() != "0");
+        Self {
+            tab: var("DPDA_GUI_TAB").and_then(|t| Tab::from_name(&t)),
+            experiment: var("DPDA_GUI_EXPERIMENT").map(PathBuf::from),
+            runs_dir: var("DPDA_GUI_RUNS_DIR").map(PathBuf::from),
+            autostart: flag("DPDA_GUI_AUTOSTART"),
+            overlay_all: flag("DPDA_GUI_OVERLAY_ALL"),
+        }
+    }
+
+    /// Applies the options to a freshly built app.
+    pub fn apply(&self, app: &mut Workbench) {
+        if let Some(tab) = self.tab {
+            app.tab = tab;
+        }
+        if let Some(dir) = &self.runs_dir {
+            app.shared.runs_dir = dir.clone();
+        }
+        if let Some(path) = &self.experiment {
+            app.train.open_file(path.clone(), &mut app.shared);
+        }
+        app.train.autostart = self.autostart;
+        app.train.overlay_all = self.overlay_all;
+    }
+}
+
 /// Opens the workbench window and blocks until it is closed.
 pub fn run() -> Result<(), eframe::Error> {
+    let launch = LaunchOptions::from_env();
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default()
@@ -25,6 +75,10 @@ pub fn run() -> Result<(), eframe::Error> {
     eframe::run_native(
         "DPDA Workbench",
         options,
-        Box::new(|cc| Ok(Box::new(Workbench::new(cc.storage)))),
+        Box::new(move |cc| {
+            let mut app = Workbench::new(cc.storage);
+            launch.apply(&mut app);
+            Ok(Box::new(app))
+        }),
     )
 }
