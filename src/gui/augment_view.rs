@@ -8,10 +8,7 @@
 //! and export the augmented clip as WAV. Decoding and corpus listing run on background threads;
 //! RawBoost itself takes milliseconds and runs on the UI thread.
 
-// Declared here rather than in `gui/mod.rs` so this view and its widgets stay one unit; the
-// detect view reaches it as `super::augment_view::widgets`.
-#[path = "audio_widgets.rs"]
-pub mod widgets;
+use super::audio_widgets as widgets;
 
 use std::path::PathBuf;
 use std::sync::Arc;

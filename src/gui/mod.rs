@@ -4,6 +4,7 @@
 //! events every frame without blocking, and draws. Views share only [`Shared`].
 
 mod app;
+pub mod audio_widgets;
 pub mod augment_view;
 pub mod detect_view;
 pub mod form;

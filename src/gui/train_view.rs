@@ -969,7 +969,8 @@ fn curve_plot(
         plot.show(ui, |pui| {
             let bounds = pui.plot_bounds();
             let auto_x = pui.auto_bounds().x;
-            let columns = pui.transform().frame().width().max(1.0) as usize;
+            // One min/max pair per two pixels: finer columns cost tessellation without showing more.
+            let columns = (pui.transform().frame().width() / 2.0).max(1.0) as usize;
             if extras == PlotExtras::ZeroLine {
                 pui.hline(
                     HLine::new("cos = 0", 0.0)
