@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building DPDA Workbench needs on Debian/Ubuntu, skipping what is already present:
-# the system packages of the audio backend (ALSA headers, pkg-config) and a C compiler. A Rust
-# toolchain is installed with rustup only when `cargo` is missing.
+# the system packages of the audio backend (ALSA headers, pkg-config), a C compiler and the GL/X
+# libraries the workbench window loads at run time. A Rust toolchain is installed with rustup only
+# when `cargo` is missing.
 set -euo pipefail
 
-packages=(pkg-config libasound2-dev gcc)
+packages=(pkg-config libasound2-dev gcc libgl1 libegl1 libxkbcommon-x11-0)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
