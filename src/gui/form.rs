@@ -75,6 +75,8 @@ pub struct ExperimentForm {
     pub seed: String,
     pub max_steps: String,
     pub per_layer_cos_every: String,
+    /// `cpu`, `auto` (the GPU when usable, else the CPU) or `cuda`.
+    pub device: String,
     /// The experiment file "Load" reads and "Save" writes (typed or picked).
     pub experiment_file: String,
     /// Settings the form does not show, kept from the loaded experiment.
@@ -190,6 +192,7 @@ impl ExperimentForm {
             seed: raw.train.seed.to_string(),
             max_steps: raw.train.max_steps.to_string(),
             per_layer_cos_every: raw.train.per_layer_cos_every.to_string(),
+            device: raw.device.kind.clone(),
             experiment_file: String::new(),
             base: raw,
         }
@@ -220,6 +223,7 @@ impl ExperimentForm {
         raw.train.mode = self.mode.clone();
         raw.train.align = self.align.clone();
         raw.optim.name = self.optimizer.clone();
+        raw.device.kind = self.device.clone();
         raw.sam.enabled = self.sam_enabled;
         if let Some(v) = parse_field(e, "sam.rho", &self.sam_rho, "a number") {
             raw.sam.rho = v;
@@ -365,8 +369,11 @@ impl ExperimentForm {
             section_ui(ui, "Model and training", |ui| {
                 egui::Grid::new("form-train").num_columns(2).show(ui, |ui| {
                     let label = ui.label("Model");
-                    let mut names: Vec<(String, &str)> = crate::nn::registry::MODEL_NAMES
+                    let registry = &crate::nn::registry::MODEL_NAMES;
+                    let large = &crate::nn::registry::LARGE_MODEL_NAMES;
+                    let mut names: Vec<(String, &str)> = registry
                         .iter()
+                        .chain(large.iter())
                         .map(|n| (n.to_string(), *n))
                         .collect();
                     names.push(("tiny".into(), "tiny (tests)"));
@@ -394,6 +401,15 @@ impl ExperimentForm {
                     combo_ui(ui, "optim", label.id, &mut self.optimizer, &optims);
                     ui.end_row();
                     error_row(ui, errors, "optim.name");
+                    let label = ui.label("Device");
+                    let devices = [
+                        ("cpu".to_string(), "CPU"),
+                        ("auto".to_string(), "GPU if usable, else CPU"),
+                        ("cuda".to_string(), "GPU (CUDA)"),
+                    ];
+                    combo_ui(ui, "device", label.id, &mut self.device, &devices);
+                    ui.end_row();
+                    error_row(ui, errors, "device.kind");
                     for (name, value, key) in [
                         ("Learning rate", &mut self.lr, "optim.lr"),
                         ("Batch size", &mut self.batch_size, "train.batch_size"),
@@ -643,5 +659,29 @@ mod tests {
         assert_eq!(back.train.class_weights, [0.3, 0.7]);
         let err = ExperimentForm::from_toml("[train]\nbogus = 1\n", "t.toml").unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn device_choice_reaches_the_plan_and_bad_kinds_are_marked() {
+        let form = ExperimentForm {
+            device: "auto".into(),
+            ..ExperimentForm::default()
+        };
+        let plan = form.check().plan.expect("valid form");
+        assert!(matches!(
+            plan.device,
+            crate::train::config::DeviceKind::Auto { ordinal: 0 }
+        ));
+        let form = ExperimentForm {
+            device: "tpu".into(),
+            ..ExperimentForm::default()
+        };
+        let check = form.check();
+        assert!(check.plan.is_none());
+        assert!(
+            check.errors["device.kind"].contains("'tpu'"),
+            "{:?}",
+            check.errors
+        );
     }
 }
