@@ -349,6 +349,12 @@ impl TrainView {
                 }
             }
             TrainEvent::Error { message } => self.status = RunStatus::Failed(message),
+            TrainEvent::Notice { message } => {
+                self.notice = Some(Notice {
+                    text: message,
+                    is_error: false,
+                })
+            }
         }
     }
 
