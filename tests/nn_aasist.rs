@@ -270,48 +270,58 @@ fn train_mode_updates_running_stats_and_frozen_mode_does_not() {
     assert_ne!(y1, y2);
 }
 
-/// Central finite differences in f64 (the layer set's checker) on one sampled entry of each
-/// selected trainable tensor (all of them when `only` is empty), BatchNorm on batch statistics and
-/// dropout active with the same masks on every pass. Returns the worst relative error and where.
-fn finite_difference_check(only: &[&str]) -> (f64, String) {
-    let m = model(AasistConfig::aasist_l(), DType::F64);
+/// A tiny AASIST for the all-tensor check: every layer kind and code path of the real model
+/// (sinc front end, six residual blocks with two channel-changing downsample convolutions, the
+/// dead `bn1`s, both graph-attention layers, four heterogeneous layers, six graph pools, the
+/// readout), narrow enough that a forward pass on a short clip takes milliseconds. Five spectral
+/// and five temporal nodes, and keep ratios that leave at least two nodes of each type in every
+/// graph, so no softmax runs over a single neighbour (whose attention gradient is exactly zero).
+fn tiny_config() -> AasistConfig {
+    AasistConfig {
+        name: "aasist-tiny".into(),
+        num_sinc_filters: 15,
+        sinc_kernel_size: 8,
+        block_channels: [(1, 4), (4, 4), (4, 6), (6, 6)],
+        gat_dims: [6, 8],
+        pool_ratios: [0.8, 0.8, 0.7, 0.5],
+        temperatures: [2.0, 2.0, 100.0, 100.0],
+        sample_rate_hz: 16_000,
+    }
+}
+
+/// Tensors whose gradient is exactly zero by construction: the reference's dead `bn1` (only its
+/// running statistics are used), and biases added right before a BatchNorm on batch statistics
+/// (the batch mean removes them).
+fn is_structurally_dead(name: &str) -> bool {
+    name.contains(".bn1.")
+        || name.ends_with("conv1.bias")
+        || name.ends_with("proj_with_att.bias")
+        || name.ends_with("proj_without_att.bias")
+}
+
+/// `(bona fide − ½ spoof)` summed over the batch: an asymmetric combination so both logit columns
+/// matter.
+fn combine_logits(logits: &Tensor) -> candle_core::Result<Tensor> {
+    let bona_fide = logits.narrow(1, 1, 1)?.sum_all()?;
+    let spoof = logits.narrow(1, 0, 1)?.sum_all()?;
+    bona_fide - (spoof * 0.5)?
+}
+
+/// The check loss through the whole model; a fresh generator with a fixed seed gives the same
+/// dropout masks on every pass.
+fn check_loss(m: &Aasist, x: &Tensor, mode: Mode) -> candle_core::Result<Tensor> {
+    combine_logits(&m.forward(x, mode, &mut Rng::new(11))?)
+}
+
+/// Short noise clips `[2, num_samples]`.
+fn noise_clips(num_samples: usize) -> Tensor {
     let mut rng = Rng::new(3);
-    let samples: Vec<f64> = (0..2 * 2400).map(|_| 0.3 * rng.normal()).collect();
-    let x = Tensor::from_vec(samples, (2, 2400), &Device::Cpu).unwrap();
-    let loss = || -> candle_core::Result<Tensor> {
-        let logits = m.forward(&x, Mode::TrainFrozenStats, &mut Rng::new(11))?;
-        // An asymmetric combination so both logit columns matter.
-        let bona_fide = logits.narrow(1, 1, 1)?.sum_all()?;
-        let spoof = logits.narrow(1, 0, 1)?.sum_all()?;
-        bona_fide - (spoof * 0.5)?
-    };
-    let vars: Vec<NamedVar> = m
-        .trainable()
-        .iter()
-        .filter(|v| only.is_empty() || only.contains(&v.name.as_str()))
-        .cloned()
-        .collect();
-    assert_eq!(
-        vars.len(),
-        if only.is_empty() {
-            m.trainable().len()
-        } else {
-            only.len()
-        }
-    );
-    // Small steps: max-pool, abs, SELU and top-k make the loss piecewise smooth, and the chance
-    // that a step crosses a kink grows with its size. Differences below 1e-6 count as agreement:
-    // some gradients are exactly zero (a conv bias followed by batch-statistics BatchNorm) and
-    // the central difference's rounding at the retry step 1e-7 is of order 1e-8.
-    let options = GradcheckOptions {
-        step: 1e-6,
-        samples_per_tensor: 1,
-        seed: 5,
-        abs_floor: 1e-6,
-        retry_above: 1e-5,
-    };
-    let report = gradcheck(loss, &vars, None, &options).unwrap();
-    assert_eq!(report.per_tensor.len(), vars.len());
+    let samples: Vec<f64> = (0..2 * num_samples).map(|_| 0.3 * rng.normal()).collect();
+    Tensor::from_vec(samples, (2, num_samples), &Device::Cpu).unwrap()
+}
+
+/// Worst `(relative error, tensor)` of a report.
+fn worst(report: &dpda::nn::gradcheck::GradcheckReport) -> (f64, String) {
     let (name, err) = report
         .per_tensor
         .iter()
@@ -323,10 +333,127 @@ fn finite_difference_check(only: &[&str]) -> (f64, String) {
     (err, name)
 }
 
-/// One tensor of each kind of layer: fast enough for every test run.
+/// Central differences in f64 (the layer set's checker) on `samples_per_tensor` sampled entries
+/// of every tensor in `vars`, with central-difference `step` (retried ten times smaller above a
+/// relative error of 1e-5: max-pool, abs, SELU and top-k make the loss piecewise smooth, and a
+/// step that crosses a kink spoils one estimate but rarely both). Differences below `abs_floor`
+/// count as agreement; it must sit above the rounding noise of the difference quotient (about
+/// 1e-9 at step 1e-6 for these losses) and well below the gradients checked.
+fn check_vars<F>(
+    loss: F,
+    vars: &[NamedVar],
+    samples_per_tensor: usize,
+    step: f64,
+    abs_floor: f64,
+) -> (f64, String)
+where
+    F: FnMut() -> candle_core::Result<Tensor>,
+{
+    let options = GradcheckOptions {
+        step,
+        samples_per_tensor,
+        seed: 5,
+        abs_floor,
+        retry_above: 1e-5,
+    };
+    let report = gradcheck(loss, vars, None, &options).unwrap();
+    assert_eq!(report.per_tensor.len(), vars.len());
+    worst(&report)
+}
+
+/// Every trainable tensor of a tiny AASIST (all 175 of them, as in AASIST-L): two sampled entries
+/// each in training arithmetic (batch statistics, dropout), one more in eval mode.
+///
+/// Only the front end and encoder tensors need the whole model re-run for each difference; for
+/// the graph back end's tensors the encoder output is computed once and the back end re-run on
+/// it ([`Aasist::encode`] / [`Aasist::classify`], which compose to the forward pass exactly).
 #[test]
-fn finite_difference_gradients_of_representative_tensors() {
-    let (err, at) = finite_difference_check(&[
+fn finite_difference_gradients_of_every_parameter_tensor() {
+    let m = model(tiny_config(), DType::F64);
+    let l = model(AasistConfig::aasist_l(), DType::F32);
+    let names =
+        |m: &Aasist| -> Vec<String> { m.trainable().iter().map(|v| v.name.clone()).collect() };
+    assert_eq!(
+        names(&m),
+        names(&l),
+        "the tiny model has every tensor of AASIST-L"
+    );
+    let num_samples = tiny_config().min_num_samples() + 2 * 3 * 729;
+    assert_eq!(tiny_config().num_temporal_nodes(num_samples), 3);
+    assert_eq!(tiny_config().num_spectral_nodes(), 5);
+    let x = noise_clips(num_samples);
+
+    // The check would pass vacuously on zero gradients: all but the structurally dead tensors
+    // must get a clearly non-zero one.
+    let grads = check_loss(&m, &x, Mode::TrainFrozenStats)
+        .unwrap()
+        .backward()
+        .unwrap();
+    for v in m.trainable() {
+        let largest = grads
+            .get(v.var.as_tensor())
+            .map(|g| flat(g).iter().fold(0.0f64, |a, b| a.max(b.abs())))
+            .unwrap_or(0.0);
+        if is_structurally_dead(&v.name) {
+            assert!(largest < 1e-12, "{}: {largest}", v.name);
+        } else {
+            assert!(largest > 1e-6, "{}: gradient only {largest}", v.name);
+        }
+    }
+
+    let in_encoder =
+        |v: &&NamedVar| v.name.starts_with("encoder.") || v.name.starts_with("first_bn.");
+    let encoder_vars: Vec<NamedVar> = m.trainable().iter().filter(in_encoder).cloned().collect();
+    let back_end_vars: Vec<NamedVar> = m
+        .trainable()
+        .iter()
+        .filter(|v| !in_encoder(v))
+        .cloned()
+        .collect();
+    assert_eq!(encoder_vars.len() + back_end_vars.len(), 175);
+    // Encoder gradients are large (the smallest sampled ones ~1e-3) and the encoder's many
+    // max-pools call for small steps: step 1e-6, floor 1e-8 (the dead conv biases' differences are
+    // pure rounding noise of ~1e-9). Back-end attention gradients are small (temperature 100;
+    // down to ~2e-5): step 1e-5 keeps the noise near 1e-10, so a floor of 1e-9 still resolves a
+    // relative error of 5e-5 on them. Eval mode (running statistics, no dropout) takes one entry
+    // per tensor: its arithmetic differs from training only in BatchNorm.
+    for (mode, per_tensor) in [(Mode::TrainFrozenStats, 2), (Mode::Eval, 1)] {
+        let (err, at) = check_vars(
+            || check_loss(&m, &x, mode),
+            &encoder_vars,
+            per_tensor,
+            1e-6,
+            1e-8,
+        );
+        assert!(err < 1e-4, "{mode:?}: worst {at} (rel err {err})");
+
+        let encoded = m.encode(&x, mode).unwrap().detach();
+        let through_back_end =
+            |rng_seed: u64| combine_logits(&m.classify(&encoded, mode, &mut Rng::new(rng_seed))?);
+        let whole = check_loss(&m, &x, mode)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let split = through_back_end(11).unwrap().to_scalar::<f64>().unwrap();
+        assert_eq!(whole, split, "encode + classify is the forward pass");
+        let (err, at) = check_vars(
+            || through_back_end(11),
+            &back_end_vars,
+            per_tensor,
+            1e-5,
+            1e-9,
+        );
+        assert!(err < 1e-4, "{mode:?}: worst {at} (rel err {err})");
+    }
+}
+
+/// One tensor of each kind of layer of the real AASIST-L (full widths, 70 sinc filters of 129
+/// taps): the tiny model's check above carries over only if size changes nothing.
+#[test]
+fn finite_difference_gradients_of_representative_aasist_l_tensors() {
+    let m = model(AasistConfig::aasist_l(), DType::F64);
+    let x = noise_clips(2400);
+    let only = [
         "first_bn.weight",
         "encoder.0.0.conv1.weight",
         "encoder.2.0.conv_downsample.weight",
@@ -338,15 +465,38 @@ fn finite_difference_gradients_of_representative_tensors() {
         "pool_hS2.proj.weight",
         "master1",
         "out_layer.weight",
-    ]);
+    ];
+    let vars: Vec<NamedVar> = m
+        .trainable()
+        .iter()
+        .filter(|v| only.contains(&v.name.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(vars.len(), only.len());
+    let (err, at) = check_vars(
+        || check_loss(&m, &x, Mode::TrainFrozenStats),
+        &vars,
+        1,
+        1e-6,
+        1e-6,
+    );
     assert!(err < 1e-4, "worst {at} (rel err {err})");
 }
 
-/// Every trainable tensor (about 175 × 2 forward passes; run with `--ignored`).
+/// Every trainable tensor of the real AASIST-L (about 175 × 2 full-size forward passes; run with
+/// `--ignored`).
 #[test]
-#[ignore = "slow: two forward passes per trainable tensor"]
-fn finite_difference_gradients_of_every_parameter_tensor() {
-    let (err, at) = finite_difference_check(&[]);
+#[ignore = "slow: two full-size forward passes per trainable tensor"]
+fn finite_difference_gradients_of_every_aasist_l_tensor() {
+    let m = model(AasistConfig::aasist_l(), DType::F64);
+    let x = noise_clips(2400);
+    let (err, at) = check_vars(
+        || check_loss(&m, &x, Mode::TrainFrozenStats),
+        m.trainable(),
+        1,
+        1e-6,
+        1e-6,
+    );
     println!("worst {at} (rel err {err})");
     assert!(err < 1e-4, "worst {at} (rel err {err})");
 }

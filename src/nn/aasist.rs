@@ -7,10 +7,13 @@
 //! (`encoder.0.0.conv1.weight`, `GAT_layer_S.att_proj.weight`, …) so a checkpoint reads the same on
 //! both sides.
 //!
-//! candle 0.11.1 hazards are avoided by construction: the sinc front end is a fixed conv2d on
-//! `[batch, 1, 1, samples]` (no conv1d), max-pooling is a reshape followed by `max` over the
-//! window axes (exact gradients), softmax is the unfused `candle_nn::ops::softmax`, and SELU is
-//! built from primitives so it works in f64 for gradient checks.
+//! Every trainable layer is one of the shared layers of [`crate::nn::layers`] (Linear, Conv2d,
+//! BatchNorm, MaxPool2d, Dropout, SELU), so faster kernels swapped in there reach AASIST too; the
+//! graph-attention arithmetic between them (pairwise products, attention logits, softmax, top-k)
+//! uses candle ops whose gradients passed the finite-difference checks. The fixed sinc front end
+//! is candle's conv2d forward on `[batch, 1, 1, samples]` with a constant bank: nothing upstream
+//! of it needs a gradient, so it never enters the backward pass (the shared Conv2d would make
+//! the bank a variable and pay for its weight gradient).
 //!
 //! Reference behaviours reproduced on purpose (they are what the released weights were trained
 //! with):
@@ -23,18 +26,13 @@
 //!   because the two branches are merged node by node with an element-wise max;
 //! - the frequency-masking augmentation (`Freq_aug`) of the reference is not reproduced.
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
+use crate::nn::layers::{selu, BatchNorm, Conv2d, Dropout, Linear, MaxPool2d, ParamBuilder};
 use crate::nn::{Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
-/// SELU's constants, as in PyTorch (`torch.nn.SELU`).
-const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
-const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
-/// PyTorch's BatchNorm defaults.
-const BN_EPS: f64 = 1e-5;
-const BN_MOMENTUM: f64 = 0.1;
 /// Dropout probabilities of the reference: graph-layer inputs, graph-pool scores, the two-branch
 /// merge (`drop_way`) and the readout (`drop`).
 const GAT_INPUT_DROP: f64 = 0.2;
@@ -227,263 +225,69 @@ pub fn sinc_filters(num_filters: usize, num_taps: usize, sample_rate_hz: u32) ->
         .collect()
 }
 
-/// Creates the model's variables from the seeded generator with PyTorch's default initialisers.
-struct Builder<'a> {
-    rng: &'a mut Rng,
-    dtype: DType,
-    device: Device,
-    varmap: VarMap,
-    trainable: Vec<NamedVar>,
+/// A trainable variable drawn from N(0, std²) in the builder's generator order (the shared
+/// builder has uniform and constant initialisers; AASIST's positional embedding, master nodes
+/// and attention vectors are normal).
+fn normal_param(
+    pb: &mut ParamBuilder,
+    name: &str,
+    dims: &[usize],
+    std: f64,
+) -> candle_core::Result<Var> {
+    let var = pb.constant(name, dims, 0.0)?;
+    let count: usize = dims.iter().product();
+    let values: Vec<f64> = (0..count).map(|_| std * pb.rng().normal()).collect();
+    let (dtype, device) = (pb.dtype(), pb.device().clone());
+    var.set(&Tensor::from_vec(values, dims, &device)?.to_dtype(dtype)?)?;
+    Ok(var)
 }
 
-enum Init {
-    /// U(−bound, bound): PyTorch's default for Linear/Conv weights and biases
-    /// (kaiming_uniform with a = √5 gives bound = 1/√fan_in).
-    Uniform(f64),
-    /// N(0, std²).
-    Normal(f64),
-    Const(f64),
+/// A `(dim, 1)` attention vector, xavier-normal as in the reference (`fan_in` 1, `fan_out` dim).
+fn attention_vector(pb: &mut ParamBuilder, name: &str, dim: usize) -> candle_core::Result<Var> {
+    normal_param(pb, name, &[dim, 1], (2.0 / (dim as f64 + 1.0)).sqrt())
 }
 
-impl Builder<'_> {
-    fn tensor(&mut self, dims: &[usize], init: Init) -> candle_core::Result<Tensor> {
-        let count: usize = dims.iter().product();
-        let values: Vec<f64> = (0..count)
-            .map(|_| match init {
-                Init::Uniform(bound) => self.rng.uniform(-bound, bound),
-                Init::Normal(std) => std * self.rng.normal(),
-                Init::Const(c) => c,
-            })
-            .collect();
-        Tensor::from_vec(values, dims, &self.device)?.to_dtype(self.dtype)
-    }
-
-    fn insert(&mut self, name: &str, tensor: Tensor) -> candle_core::Result<Var> {
-        let var = Var::from_tensor(&tensor)?;
-        let mut data = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("variable map lock poisoned".into()))?;
-        data.insert(name.to_string(), var.clone());
-        Ok(var)
-    }
-
-    fn param(&mut self, name: &str, dims: &[usize], init: Init) -> candle_core::Result<Var> {
-        let tensor = self.tensor(dims, init)?;
-        let var = self.insert(name, tensor)?;
-        self.trainable.push(NamedVar {
-            name: name.to_string(),
-            var: var.clone(),
-        });
-        Ok(var)
-    }
-
-    fn buffer(&mut self, name: &str, dims: &[usize], value: f64) -> candle_core::Result<Var> {
-        let tensor = self.tensor(dims, Init::Const(value))?;
-        self.insert(name, tensor)
-    }
-
-    fn linear(&mut self, name: &str, in_dim: usize, out_dim: usize) -> candle_core::Result<Linear> {
-        let bound = 1.0 / (in_dim as f64).sqrt();
-        Ok(Linear {
-            weight: self.param(
-                &format!("{name}.weight"),
-                &[out_dim, in_dim],
-                Init::Uniform(bound),
-            )?,
-            bias: self.param(&format!("{name}.bias"), &[out_dim], Init::Uniform(bound))?,
-        })
-    }
-
-    fn conv(
-        &mut self,
-        name: &str,
-        (in_ch, out_ch): (usize, usize),
-        (kh, kw): (usize, usize),
-        (pad_h, pad_w): (usize, usize),
-    ) -> candle_core::Result<Conv2d> {
-        let bound = 1.0 / ((in_ch * kh * kw) as f64).sqrt();
-        Ok(Conv2d {
-            weight: self.param(
-                &format!("{name}.weight"),
-                &[out_ch, in_ch, kh, kw],
-                Init::Uniform(bound),
-            )?,
-            bias: self.param(&format!("{name}.bias"), &[out_ch], Init::Uniform(bound))?,
-            pad_h,
-            pad_w,
-        })
-    }
-
-    fn batch_norm(&mut self, name: &str, channels: usize) -> candle_core::Result<BatchNorm> {
-        Ok(BatchNorm {
-            weight: self.param(&format!("{name}.weight"), &[channels], Init::Const(1.0))?,
-            bias: self.param(&format!("{name}.bias"), &[channels], Init::Const(0.0))?,
-            running_mean: self.buffer(&format!("{name}.running_mean"), &[channels], 0.0)?,
-            running_var: self.buffer(&format!("{name}.running_var"), &[channels], 1.0)?,
-        })
-    }
-
-    /// A `(dim, 1)` attention vector, xavier-normal as in the reference (`fan_in` 1, `fan_out` dim).
-    fn attention_vector(&mut self, name: &str, dim: usize) -> candle_core::Result<Var> {
-        let std = (2.0 / (dim as f64 + 1.0)).sqrt();
-        self.param(name, &[dim, 1], Init::Normal(std))
-    }
+/// A `torch.nn.Linear` with bias, PyTorch-default init, under `name`.
+fn linear(
+    pb: &mut ParamBuilder,
+    name: &str,
+    in_dim: usize,
+    out_dim: usize,
+) -> candle_core::Result<Linear> {
+    Linear::new(pb, name, in_dim, out_dim, true)
 }
 
-/// Fully connected layer over the last axis, `y = x Wᵀ + b`.
-struct Linear {
-    weight: Var,
-    bias: Var,
+/// A stride-1 `torch.nn.Conv2d` with bias and per-axis zero padding, under `name`.
+fn conv(
+    pb: &mut ParamBuilder,
+    name: &str,
+    (in_ch, out_ch): (usize, usize),
+    kernel: (usize, usize),
+    padding: (usize, usize),
+) -> candle_core::Result<Conv2d> {
+    Conv2d::new(pb, name, in_ch, out_ch, kernel, 1, padding, true)
 }
 
-impl Linear {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let dims = x.dims();
-        let (lead, in_dim) = dims.split_at(dims.len() - 1);
-        let rows: usize = lead.iter().product();
-        let y = x
-            .reshape((rows, in_dim[0]))?
-            .matmul(&self.weight.t()?)?
-            .broadcast_add(self.bias.as_tensor())?;
-        let mut out_dims = lead.to_vec();
-        out_dims.push(self.weight.dim(0)?);
-        y.reshape(out_dims)
-    }
+/// The shared [`Linear`] applied to `[..., in]` with the leading axes folded into one: a single
+/// `[rows, in] · [in, out]` product instead of one small product per leading index (the pairwise
+/// attention maps are `[batch, nodes, nodes, in]`).
+fn linear_rows(layer: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let (lead, in_dim) = dims.split_at(dims.len() - 1);
+    let rows: usize = lead.iter().product();
+    let y = layer.forward(&x.reshape((rows, in_dim[0]))?)?; // [rows, out]
+    let mut out_dims = lead.to_vec();
+    out_dims.push(y.dim(1)?);
+    y.reshape(out_dims)
 }
 
-/// 2-D convolution, stride 1, with explicit zero padding (candle pads both axes equally).
-struct Conv2d {
-    weight: Var,
-    bias: Var,
-    pad_h: usize,
-    pad_w: usize,
-}
-
-impl Conv2d {
-    /// `[batch, in, H, W]` → `[batch, out, H + 2·pad_h − kh + 1, W + 2·pad_w − kw + 1]`.
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let x = x
-            .pad_with_zeros(2, self.pad_h, self.pad_h)?
-            .pad_with_zeros(3, self.pad_w, self.pad_w)?;
-        let out_ch = self.weight.dim(0)?;
-        x.conv2d(self.weight.as_tensor(), 0, 1, 1, 1)?
-            .broadcast_add(&self.bias.reshape((1, out_ch, 1, 1))?)
+/// The reference's dead `bn1`: in [`Mode::Train`] its running statistics follow the batch,
+/// nothing else reads it (its output is discarded, on a detached input so no graph is built).
+fn track_running_stats(bn: &BatchNorm, x: &Tensor, mode: Mode) -> candle_core::Result<()> {
+    if mode == Mode::Train {
+        bn.forward(&x.detach(), mode)?;
     }
-}
-
-/// Batch normalisation over axis 1 of a `[rows, C]` or `[batch, C, H, W]` tensor, PyTorch
-/// semantics: biased batch variance for normalising, unbiased variance into the running estimate.
-struct BatchNorm {
-    weight: Var,
-    bias: Var,
-    running_mean: Var,
-    running_var: Var,
-}
-
-impl BatchNorm {
-    fn broadcast_shape(x: &Tensor) -> Vec<usize> {
-        let mut shape = vec![1; x.rank()];
-        shape[1] = x.dims()[1];
-        shape
-    }
-
-    fn reduce_dims(x: &Tensor) -> Vec<usize> {
-        (0..x.rank()).filter(|d| *d != 1).collect()
-    }
-
-    /// Folds the batch statistics into the running ones (`Mode::Train` only).
-    fn update_running(
-        &self,
-        mean: &Tensor,
-        var_biased: &Tensor,
-        count: usize,
-    ) -> candle_core::Result<()> {
-        let channels = self.running_mean.dim(0)?;
-        let unbiased = if count > 1 {
-            (var_biased.detach() * (count as f64 / (count as f64 - 1.0)))?
-        } else {
-            var_biased.detach()
-        };
-        let new_mean = ((self.running_mean.as_tensor() * (1.0 - BN_MOMENTUM))?
-            + (mean.detach().reshape(channels)? * BN_MOMENTUM)?)?;
-        let new_var = ((self.running_var.as_tensor() * (1.0 - BN_MOMENTUM))?
-            + (unbiased.reshape(channels)? * BN_MOMENTUM)?)?;
-        self.running_mean.set(&new_mean)?;
-        self.running_var.set(&new_var)
-    }
-
-    fn batch_stats(x: &Tensor) -> candle_core::Result<(Tensor, Tensor, usize)> {
-        let dims = Self::reduce_dims(x);
-        let count = x.elem_count() / x.dims()[1];
-        let mean = x.mean_keepdim(dims.as_slice())?;
-        let var = x
-            .broadcast_sub(&mean)?
-            .sqr()?
-            .mean_keepdim(dims.as_slice())?;
-        Ok((mean, var, count))
-    }
-
-    fn forward(&self, x: &Tensor, mode: Mode) -> candle_core::Result<Tensor> {
-        let shape = Self::broadcast_shape(x);
-        let (mean, var) = if mode.is_training() {
-            let (mean, var, count) = Self::batch_stats(x)?;
-            if mode == Mode::Train {
-                self.update_running(&mean, &var, count)?;
-            }
-            (mean, var)
-        } else {
-            (
-                self.running_mean.reshape(shape.as_slice())?,
-                self.running_var.reshape(shape.as_slice())?,
-            )
-        };
-        let inv_std = (var + BN_EPS)?.sqrt()?.recip()?;
-        let scale = inv_std.broadcast_mul(&self.weight.reshape(shape.as_slice())?)?;
-        x.broadcast_sub(&mean)?
-            .broadcast_mul(&scale)?
-            .broadcast_add(&self.bias.reshape(shape.as_slice())?)
-    }
-
-    /// Running-statistics update without an output: the reference's dead `bn1`.
-    fn track(&self, x: &Tensor, mode: Mode) -> candle_core::Result<()> {
-        if mode == Mode::Train {
-            let (mean, var, count) = Self::batch_stats(&x.detach())?;
-            self.update_running(&mean, &var, count)?;
-        }
-        Ok(())
-    }
-}
-
-/// SELU from primitives (candle's `selu` builds an f32 constant and fails in f64).
-fn selu(x: &Tensor) -> candle_core::Result<Tensor> {
-    let negative = ((x.minimum(0.0)?.exp()? - 1.0)? * SELU_ALPHA)?;
-    (x.relu()? + negative)? * SELU_SCALE
-}
-
-/// Inverted dropout with a mask from the project's seeded generator; identity in eval mode.
-fn dropout(x: &Tensor, p: f64, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
-    if !mode.is_training() || p <= 0.0 {
-        return Ok(x.clone());
-    }
-    let keep_scale = 1.0 / (1.0 - p);
-    let mask: Vec<f64> = (0..x.elem_count())
-        .map(|_| if rng.uniform01() < p { 0.0 } else { keep_scale })
-        .collect();
-    let mask = Tensor::from_vec(mask, x.dims(), x.device())?.to_dtype(x.dtype())?;
-    x.mul(&mask)
-}
-
-/// Non-overlapping max-pool over the last axis, window `k`, trailing remainder dropped (floor
-/// mode). Exact gradients, unlike candle's `max_pool2d` backward.
-fn max_pool_last(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let width = dims[dims.len() - 1] / k;
-    let x = x.narrow(dims.len() - 1, 0, width * k)?;
-    let mut split = dims[..dims.len() - 1].to_vec();
-    split.extend([width, k]);
-    x.reshape(split)?.max(D::Minus1)
+    Ok(())
 }
 
 /// `[batch, nodes, dim] → [batch, nodes, nodes, dim]`, entry (i, j) = x_i ⊙ x_j.
@@ -521,31 +325,31 @@ struct GraphAttention {
 
 impl GraphAttention {
     fn new(
-        b: &mut Builder,
+        pb: &mut ParamBuilder,
         name: &str,
         in_dim: usize,
         out_dim: usize,
         temperature: f64,
     ) -> candle_core::Result<Self> {
         Ok(Self {
-            att_proj: b.linear(&format!("{name}.att_proj"), in_dim, out_dim)?,
-            att_weight: b.attention_vector(&format!("{name}.att_weight"), out_dim)?,
-            proj_with_att: b.linear(&format!("{name}.proj_with_att"), in_dim, out_dim)?,
-            proj_without_att: b.linear(&format!("{name}.proj_without_att"), in_dim, out_dim)?,
-            bn: b.batch_norm(&format!("{name}.bn"), out_dim)?,
+            att_proj: linear(pb, &format!("{name}.att_proj"), in_dim, out_dim)?,
+            att_weight: attention_vector(pb, &format!("{name}.att_weight"), out_dim)?,
+            proj_with_att: linear(pb, &format!("{name}.proj_with_att"), in_dim, out_dim)?,
+            proj_without_att: linear(pb, &format!("{name}.proj_without_att"), in_dim, out_dim)?,
+            bn: BatchNorm::new(pb, &format!("{name}.bn"), out_dim, true)?,
             temperature,
         })
     }
 
     /// `[batch, nodes, in] → [batch, nodes, out]`.
     fn forward(&self, x: &Tensor, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
-        let x = dropout(x, GAT_INPUT_DROP, mode, rng)?;
-        let map = self.att_proj.forward(&pairwise_products(&x)?)?.tanh()?;
+        let x = Dropout::new(GAT_INPUT_DROP).forward(x, mode, rng)?;
+        let map = linear_rows(&self.att_proj, &pairwise_products(&x)?)?.tanh()?;
         let logits = (attention_logits(&map, &self.att_weight)? / self.temperature)?;
         // [batch, nodes, nodes]; each node's weights over its neighbours sum to 1.
         let attention = candle_nn::ops::softmax(&logits, 2)?;
-        let with_att = self.proj_with_att.forward(&attention.matmul(&x)?)?;
-        let without_att = self.proj_without_att.forward(&x)?;
+        let with_att = linear_rows(&self.proj_with_att, &attention.matmul(&x)?)?;
+        let without_att = linear_rows(&self.proj_without_att, &x)?;
         selu(&node_batch_norm(
             &self.bn,
             &(with_att + without_att)?,
@@ -574,7 +378,7 @@ struct HeteroGraphAttention {
 
 impl HeteroGraphAttention {
     fn new(
-        b: &mut Builder,
+        pb: &mut ParamBuilder,
         name: &str,
         in_dim: usize,
         out_dim: usize,
@@ -582,23 +386,24 @@ impl HeteroGraphAttention {
     ) -> candle_core::Result<Self> {
         // Creation order follows the reference constructor so a shared seed gives shared shapes.
         Ok(Self {
-            proj_type1: b.linear(&format!("{name}.proj_type1"), in_dim, in_dim)?,
-            proj_type2: b.linear(&format!("{name}.proj_type2"), in_dim, in_dim)?,
-            att_proj: b.linear(&format!("{name}.att_proj"), in_dim, out_dim)?,
-            att_proj_master: b.linear(&format!("{name}.att_projM"), in_dim, out_dim)?,
-            att_weight11: b.attention_vector(&format!("{name}.att_weight11"), out_dim)?,
-            att_weight22: b.attention_vector(&format!("{name}.att_weight22"), out_dim)?,
-            att_weight12: b.attention_vector(&format!("{name}.att_weight12"), out_dim)?,
-            att_weight_master: b.attention_vector(&format!("{name}.att_weightM"), out_dim)?,
-            proj_with_att: b.linear(&format!("{name}.proj_with_att"), in_dim, out_dim)?,
-            proj_without_att: b.linear(&format!("{name}.proj_without_att"), in_dim, out_dim)?,
-            proj_with_att_master: b.linear(&format!("{name}.proj_with_attM"), in_dim, out_dim)?,
-            proj_without_att_master: b.linear(
+            proj_type1: linear(pb, &format!("{name}.proj_type1"), in_dim, in_dim)?,
+            proj_type2: linear(pb, &format!("{name}.proj_type2"), in_dim, in_dim)?,
+            att_proj: linear(pb, &format!("{name}.att_proj"), in_dim, out_dim)?,
+            att_proj_master: linear(pb, &format!("{name}.att_projM"), in_dim, out_dim)?,
+            att_weight11: attention_vector(pb, &format!("{name}.att_weight11"), out_dim)?,
+            att_weight22: attention_vector(pb, &format!("{name}.att_weight22"), out_dim)?,
+            att_weight12: attention_vector(pb, &format!("{name}.att_weight12"), out_dim)?,
+            att_weight_master: attention_vector(pb, &format!("{name}.att_weightM"), out_dim)?,
+            proj_with_att: linear(pb, &format!("{name}.proj_with_att"), in_dim, out_dim)?,
+            proj_without_att: linear(pb, &format!("{name}.proj_without_att"), in_dim, out_dim)?,
+            proj_with_att_master: linear(pb, &format!("{name}.proj_with_attM"), in_dim, out_dim)?,
+            proj_without_att_master: linear(
+                pb,
                 &format!("{name}.proj_without_attM"),
                 in_dim,
                 out_dim,
             )?,
-            bn: b.batch_norm(&format!("{name}.bn"), out_dim)?,
+            bn: BatchNorm::new(pb, &format!("{name}.bn"), out_dim, true)?,
             temperature,
         })
     }
@@ -616,13 +421,16 @@ impl HeteroGraphAttention {
         let n1 = x1.dim(1)?;
         let n2 = x2.dim(1)?;
         let x = Tensor::cat(
-            &[self.proj_type1.forward(x1)?, self.proj_type2.forward(x2)?],
+            &[
+                linear_rows(&self.proj_type1, x1)?,
+                linear_rows(&self.proj_type2, x2)?,
+            ],
             1,
         )?;
-        let x = dropout(&x, GAT_INPUT_DROP, mode, rng)?;
+        let x = Dropout::new(GAT_INPUT_DROP).forward(&x, mode, rng)?;
 
         // Node-to-node attention with one weight vector per block of the type × type board.
-        let map = self.att_proj.forward(&pairwise_products(&x)?)?.tanh()?;
+        let map = linear_rows(&self.att_proj, &pairwise_products(&x)?)?.tanh()?;
         let n = n1 + n2;
         let block_mask = |select: &dyn Fn(bool, bool) -> bool| -> candle_core::Result<Tensor> {
             let values: Vec<f64> = (0..n * n)
@@ -639,20 +447,15 @@ impl HeteroGraphAttention {
         let attention = candle_nn::ops::softmax(&(logits / self.temperature)?, 2)?;
 
         // Master node: attention over all nodes, conditioned on the current master.
-        let master_map = self
-            .att_proj_master
-            .forward(&x.broadcast_mul(master)?)?
-            .tanh()?;
+        let master_map = linear_rows(&self.att_proj_master, &x.broadcast_mul(master)?)?.tanh()?;
         let master_logits =
             (attention_logits(&master_map, &self.att_weight_master)? / self.temperature)?;
         let master_attention = candle_nn::ops::softmax(&master_logits, 1)?.unsqueeze(1)?; // [batch, 1, n]
-        let new_master = self
-            .proj_with_att_master
-            .forward(&master_attention.matmul(&x)?)?
-            .broadcast_add(&self.proj_without_att_master.forward(master)?)?;
+        let new_master = linear_rows(&self.proj_with_att_master, &master_attention.matmul(&x)?)?
+            .broadcast_add(&linear_rows(&self.proj_without_att_master, master)?)?;
 
-        let with_att = self.proj_with_att.forward(&attention.matmul(&x)?)?;
-        let without_att = self.proj_without_att.forward(&x)?;
+        let with_att = linear_rows(&self.proj_with_att, &attention.matmul(&x)?)?;
+        let without_att = linear_rows(&self.proj_without_att, &x)?;
         let h = selu(&node_batch_norm(
             &self.bn,
             &(with_att + without_att)?,
@@ -672,8 +475,8 @@ struct GraphPool {
 impl GraphPool {
     fn forward(&self, h: &Tensor, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
         let (batch, nodes, dim) = h.dims3()?;
-        let z = dropout(h, POOL_DROP, mode, rng)?;
-        let scores = candle_nn::ops::sigmoid(&self.proj.forward(&z)?)?; // [batch, nodes, 1]
+        let z = Dropout::new(POOL_DROP).forward(h, mode, rng)?;
+        let scores = candle_nn::ops::sigmoid(&linear_rows(&self.proj, &z)?)?; // [batch, nodes, 1]
         let keep = ((nodes as f64 * self.ratio) as usize).max(1);
         let order = scores.squeeze(2)?.contiguous()?.arg_sort_last_dim(false)?;
         let index = order
@@ -696,7 +499,7 @@ struct ResidualBlock {
 
 impl ResidualBlock {
     fn new(
-        b: &mut Builder,
+        pb: &mut ParamBuilder,
         name: &str,
         (in_ch, out_ch): (usize, usize),
         first: bool,
@@ -704,13 +507,26 @@ impl ResidualBlock {
         let bn1 = if first {
             None
         } else {
-            Some(b.batch_norm(&format!("{name}.bn1"), in_ch)?)
+            Some(BatchNorm::new(pb, &format!("{name}.bn1"), in_ch, true)?)
         };
-        let conv1 = b.conv(&format!("{name}.conv1"), (in_ch, out_ch), (2, 3), (1, 1))?;
-        let bn2 = b.batch_norm(&format!("{name}.bn2"), out_ch)?;
-        let conv2 = b.conv(&format!("{name}.conv2"), (out_ch, out_ch), (2, 3), (0, 1))?;
+        let conv1 = conv(
+            pb,
+            &format!("{name}.conv1"),
+            (in_ch, out_ch),
+            (2, 3),
+            (1, 1),
+        )?;
+        let bn2 = BatchNorm::new(pb, &format!("{name}.bn2"), out_ch, true)?;
+        let conv2 = conv(
+            pb,
+            &format!("{name}.conv2"),
+            (out_ch, out_ch),
+            (2, 3),
+            (0, 1),
+        )?;
         let downsample = if in_ch != out_ch {
-            Some(b.conv(
+            Some(conv(
+                pb,
                 &format!("{name}.conv_downsample"),
                 (in_ch, out_ch),
                 (1, 3),
@@ -731,7 +547,7 @@ impl ResidualBlock {
     /// `[batch, in, H, W] → [batch, out, H, ⌊W/3⌋]`.
     fn forward(&self, x: &Tensor, mode: Mode) -> candle_core::Result<Tensor> {
         if let Some(bn1) = &self.bn1 {
-            bn1.track(x, mode)?;
+            track_running_stats(bn1, x, mode)?;
         }
         let out = self.conv1.forward(x)?; // [batch, out, H + 1, W]
         let out = selu(&self.bn2.forward(&out, mode)?)?;
@@ -740,7 +556,7 @@ impl ResidualBlock {
             Some(conv) => conv.forward(x)?,
             None => x.clone(),
         };
-        max_pool_last(&(out + identity)?, BLOCK_POOL)
+        MaxPool2d::new((1, BLOCK_POOL)).forward(&(out + identity)?)
     }
 }
 
@@ -782,13 +598,9 @@ impl Aasist {
         rng: &mut Rng,
     ) -> Result<Self, NnError> {
         config.validate()?;
-        let mut b = Builder {
-            rng,
-            dtype,
-            device: device.clone(),
-            varmap: VarMap::new(),
-            trainable: Vec::new(),
-        };
+        let varmap = VarMap::new();
+        let mut builder = ParamBuilder::new(&varmap, rng, device, dtype);
+        let pb = &mut builder;
         let last_ch = config.block_channels[3].1;
         let [gat0, gat1] = config.gat_dims;
         let spectral_nodes = config.num_spectral_nodes();
@@ -801,48 +613,47 @@ impl Aasist {
         let sinc = Tensor::from_vec(filters, (config.num_sinc_filters, 1, 1, taps), device)?
             .to_dtype(dtype)?;
 
-        let pos_s = b.param("pos_S", &[1, spectral_nodes, last_ch], Init::Normal(1.0))?;
-        let master1 = b.param("master1", &[1, 1, gat0], Init::Normal(1.0))?;
-        let master2 = b.param("master2", &[1, 1, gat0], Init::Normal(1.0))?;
-        let first_bn = b.batch_norm("first_bn", 1)?;
+        let pos_s = normal_param(pb, "pos_S", &[1, spectral_nodes, last_ch], 1.0)?;
+        let master1 = normal_param(pb, "master1", &[1, 1, gat0], 1.0)?;
+        let master2 = normal_param(pb, "master2", &[1, 1, gat0], 1.0)?;
+        let first_bn = BatchNorm::new(pb, "first_bn", 1, true)?;
         let mut encoder = Vec::with_capacity(NUM_BLOCKS);
         for i in 0..NUM_BLOCKS {
             let channels = config.block_channels[i.min(3)];
             encoder.push(ResidualBlock::new(
-                &mut b,
+                pb,
                 &format!("encoder.{i}.0"),
                 channels,
                 i == 0,
             )?);
         }
         let [t0, t1, t2, _] = config.temperatures;
-        let gat_s = GraphAttention::new(&mut b, "GAT_layer_S", last_ch, gat0, t0)?;
-        let gat_t = GraphAttention::new(&mut b, "GAT_layer_T", last_ch, gat0, t1)?;
-        let hetero_st11 = HeteroGraphAttention::new(&mut b, "HtrgGAT_layer_ST11", gat0, gat1, t2)?;
-        let hetero_st12 = HeteroGraphAttention::new(&mut b, "HtrgGAT_layer_ST12", gat1, gat1, t2)?;
-        let hetero_st21 = HeteroGraphAttention::new(&mut b, "HtrgGAT_layer_ST21", gat0, gat1, t2)?;
-        let hetero_st22 = HeteroGraphAttention::new(&mut b, "HtrgGAT_layer_ST22", gat1, gat1, t2)?;
+        let gat_s = GraphAttention::new(pb, "GAT_layer_S", last_ch, gat0, t0)?;
+        let gat_t = GraphAttention::new(pb, "GAT_layer_T", last_ch, gat0, t1)?;
+        let hetero_st11 = HeteroGraphAttention::new(pb, "HtrgGAT_layer_ST11", gat0, gat1, t2)?;
+        let hetero_st12 = HeteroGraphAttention::new(pb, "HtrgGAT_layer_ST12", gat1, gat1, t2)?;
+        let hetero_st21 = HeteroGraphAttention::new(pb, "HtrgGAT_layer_ST21", gat0, gat1, t2)?;
+        let hetero_st22 = HeteroGraphAttention::new(pb, "HtrgGAT_layer_ST22", gat1, gat1, t2)?;
         let [r0, r1, r2, _] = config.pool_ratios;
-        let mut pool = |name: &str, dim: usize, ratio: f64| -> candle_core::Result<GraphPool> {
+        let pool = |pb: &mut ParamBuilder,
+                    name: &str,
+                    dim: usize,
+                    ratio: f64|
+         -> candle_core::Result<GraphPool> {
             Ok(GraphPool {
-                proj: b.linear(&format!("{name}.proj"), dim, 1)?,
+                proj: linear(pb, &format!("{name}.proj"), dim, 1)?,
                 ratio,
             })
         };
-        let pool_s = pool("pool_S", gat0, r0)?;
-        let pool_t = pool("pool_T", gat0, r1)?;
-        let pool_hs1 = pool("pool_hS1", gat1, r2)?;
-        let pool_ht1 = pool("pool_hT1", gat1, r2)?;
-        let pool_hs2 = pool("pool_hS2", gat1, r2)?;
-        let pool_ht2 = pool("pool_hT2", gat1, r2)?;
-        let out_layer = b.linear("out_layer", 5 * gat1, 2)?;
+        let pool_s = pool(pb, "pool_S", gat0, r0)?;
+        let pool_t = pool(pb, "pool_T", gat0, r1)?;
+        let pool_hs1 = pool(pb, "pool_hS1", gat1, r2)?;
+        let pool_ht1 = pool(pb, "pool_hT1", gat1, r2)?;
+        let pool_hs2 = pool(pb, "pool_hS2", gat1, r2)?;
+        let pool_ht2 = pool(pb, "pool_hT2", gat1, r2)?;
+        let out_layer = linear(pb, "out_layer", 5 * gat1, 2)?;
 
-        let Builder {
-            varmap,
-            mut trainable,
-            ..
-        } = b;
-        trainable.sort_by(|a, b| a.name.cmp(&b.name));
+        let trainable = builder.into_trainable();
         Ok(Self {
             config,
             dtype,
@@ -886,12 +697,10 @@ impl Aasist {
         self.trainable.iter().map(|v| v.var.elem_count()).sum()
     }
 
-    fn forward_checked(
-        &self,
-        waveforms: &Tensor,
-        mode: Mode,
-        rng: &mut Rng,
-    ) -> candle_core::Result<Tensor> {
+    /// The front end and encoder: waveforms `[batch, samples]` → `[batch, C, spectral nodes,
+    /// temporal nodes]`, before the graph back end ([`Aasist::classify`]). The encoder has no
+    /// dropout, so the split leaves the back end's dropout masks as in [`Model::forward`].
+    pub fn encode(&self, waveforms: &Tensor, mode: Mode) -> candle_core::Result<Tensor> {
         let (batch, num_samples) = waveforms.dims2()?;
         if num_samples < self.min_num_samples() {
             candle_core::bail!(
@@ -911,15 +720,16 @@ impl Aasist {
         let x = x
             .reshape((batch, 1, filters, num_samples - taps + 1))?
             .abs()?;
-        // (3, 3) max-pool: frames, then filters.
-        let x = max_pool_last(&x, FIRST_POOL)?; // [batch, 1, filters, W]
-        let x = max_pool_last(&x.transpose(2, 3)?, FIRST_POOL)?.transpose(2, 3)?; // [batch, 1, filters/3, W]
-        let mut e = selu(&self.first_bn.forward(&x.contiguous()?, mode)?)?;
+        let x = MaxPool2d::new((FIRST_POOL, FIRST_POOL)).forward(&x)?; // [batch, 1, filters/3, W/3]
+        let mut e = selu(&self.first_bn.forward(&x, mode)?)?;
         for block in &self.encoder {
             e = block.forward(&e, mode)?;
         }
-        let e = e.abs()?; // [batch, C, spectral nodes, temporal nodes]
+        e.abs() // [batch, C, spectral nodes, temporal nodes]
+    }
 
+    /// The graph back end: an [`Aasist::encode`] output → logits `[batch, 2]`.
+    pub fn classify(&self, e: &Tensor, mode: Mode, rng: &mut Rng) -> candle_core::Result<Tensor> {
         let e_s = e
             .max(3)?
             .transpose(1, 2)?
@@ -961,7 +771,7 @@ impl Aasist {
             &self.master2,
             rng,
         )?;
-        let mut way = |x: &Tensor| dropout(x, WAY_DROP, mode, rng);
+        let mut way = |x: &Tensor| Dropout::new(WAY_DROP).forward(x, mode, rng);
         let (t1, t2, s1, s2, m1, m2) = (
             way(&t1)?,
             way(&t2)?,
@@ -984,7 +794,7 @@ impl Aasist {
             ],
             1,
         )?; // [batch, 5 · gat_dims[1]]
-        let hidden = dropout(&hidden, READOUT_DROP, mode, rng)?;
+        let hidden = Dropout::new(READOUT_DROP).forward(&hidden, mode, rng)?;
         self.out_layer.forward(&hidden)
     }
 }
@@ -1000,7 +810,7 @@ impl Model for Aasist {
         mode: Mode,
         rng: &mut Rng,
     ) -> candle_core::Result<Tensor> {
-        self.forward_checked(waveforms, mode, rng)
+        self.classify(&self.encode(waveforms, mode)?, mode, rng)
     }
 
     fn trainable(&self) -> &[NamedVar] {
@@ -1095,30 +905,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn selu_matches_closed_form() -> candle_core::Result<()> {
-        let x = Tensor::new(&[-2.0f64, -0.5, 0.0, 0.7, 3.0], &Device::Cpu)?;
-        let y = selu(&x)?.to_vec1::<f64>()?;
-        for (xi, yi) in [-2.0f64, -0.5, 0.0, 0.7, 3.0].iter().zip(y) {
-            let expected = if *xi > 0.0 {
-                SELU_SCALE * xi
-            } else {
-                SELU_SCALE * SELU_ALPHA * (xi.exp() - 1.0)
-            };
-            assert!((yi - expected).abs() < 1e-14);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn max_pool_drops_the_remainder() -> candle_core::Result<()> {
-        let x = Tensor::new(&[[1.0f32, 5.0, 2.0, -1.0, -3.0, 0.5, 9.0]], &Device::Cpu)?;
-        assert_eq!(
-            max_pool_last(&x, 3)?.to_vec2::<f32>()?,
-            vec![vec![5.0, 0.5]]
-        );
-        Ok(())
     }
 }

@@ -19,7 +19,9 @@ use super::align::GradientAligner;
 use super::average::{BestCheckpoints, Offer};
 use super::checkpoint::{self, Sidecar};
 use super::config::{DeviceKind, Plan, TrainMode};
-use super::data::{epoch_order, load_split, prepare_batch, AugmentSpec, ClipSet};
+use super::data::{
+    clip_cache_budget_from_env, epoch_order, load_split, prepare_batch, AugmentSpec, ClipSet,
+};
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
 use super::model::build_model;
@@ -150,8 +152,10 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     std::fs::write(&config_path, &plan.resolved_toml).map_err(io_err(&config_path))?;
 
     let (device, device_notice) = device_for(plan.device)?;
-    let train_set = load_split(&plan.data, Split::Train)?;
-    let dev_set = load_split(&plan.data, Split::Dev)?;
+    // Train and dev are read every epoch: keep their decoded clips within one shared budget.
+    let clip_budget = clip_cache_budget_from_env()?;
+    let train_set = load_split(&plan.data, Split::Train)?.with_cache(clip_budget.clone());
+    let dev_set = load_split(&plan.data, Split::Dev)?.with_cache(clip_budget);
     if train_set.is_empty() {
         return Err(TrainError::EmptySplit { split: "train" });
     }
