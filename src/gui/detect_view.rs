@@ -16,7 +16,7 @@ use std::sync::Arc;
 use egui_plot::{HLine, Line, Plot, PlotPoints, VLine};
 use serde::{Deserialize, Serialize};
 
-use super::audio_widgets::{self, AudioBackend, ClipDisplay, Pending, Player, Recorder};
+use super::audio_widgets::{self as widgets, AudioBackend, ClipDisplay, Pending, Player, Recorder};
 use super::Shared;
 use crate::audio::Clip;
 use crate::train::score_track::{

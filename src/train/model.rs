@@ -84,24 +84,39 @@ fn option_usize(
     }
 }
 
-fn seeded(rng: &mut Rng, shape: &[usize], scale: f64, device: &Device) -> Result<Var, NnError> {
+fn seeded(
+    rng: &mut Rng,
+    shape: &[usize],
+    scale: f64,
+    device: &Device,
+    dtype: DType,
+) -> Result<Var, NnError> {
     let n: usize = shape.iter().product();
+    // Drawn in f32 whatever the dtype, so an f64 model starts from the f32 model's weights.
     let values: Vec<f32> = (0..n).map(|_| (rng.normal() * scale) as f32).collect();
-    Ok(Var::from_tensor(&Tensor::from_vec(values, shape, device)?)?)
+    let t = Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?;
+    Ok(Var::from_tensor(&t)?)
 }
 
-fn constant(value: f32, shape: &[usize], device: &Device) -> Result<Var, NnError> {
+fn constant(value: f32, shape: &[usize], device: &Device, dtype: DType) -> Result<Var, NnError> {
     let n: usize = shape.iter().product();
-    Ok(Var::from_tensor(&Tensor::from_vec(
-        vec![value; n],
-        shape,
-        device,
-    )?)?)
+    let t = Tensor::from_vec(vec![value; n], shape, device)?.to_dtype(dtype)?;
+    Ok(Var::from_tensor(&t)?)
 }
 
 impl TinyModel {
     /// Options: `bands` (filterbank size, default 16), `hidden` (MLP width, default 8).
     pub fn new(options: &toml::Table, seed: u64, device: &Device) -> Result<Self, NnError> {
+        Self::with_dtype(options, seed, device, DType::F32)
+    }
+
+    /// [`TinyModel::new`] in another dtype (f64 for gradient checks).
+    pub fn with_dtype(
+        options: &toml::Table,
+        seed: u64,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self, NnError> {
         for key in options.keys() {
             if key != "bands" && key != "hidden" {
                 return Err(NnError::InvalidOption {
@@ -113,20 +128,27 @@ impl TinyModel {
         let bands = option_usize(options, "bands", 16)?;
         let hidden = option_usize(options, "hidden", 8)?;
         let mut rng = Rng::new(seed);
-        let w_fb = seeded(&mut rng, &[TINY_FRAME_LEN, bands], 1.0, device)?;
-        let bn_weight = constant(1.0, &[bands], device)?;
-        let bn_bias = constant(0.0, &[bands], device)?;
-        let bn_mean = constant(0.0, &[bands], device)?;
-        let bn_var = constant(1.0, &[bands], device)?;
+        let w_fb = seeded(&mut rng, &[TINY_FRAME_LEN, bands], 1.0, device, dtype)?;
+        let bn_weight = constant(1.0, &[bands], device, dtype)?;
+        let bn_bias = constant(0.0, &[bands], device, dtype)?;
+        let bn_mean = constant(0.0, &[bands], device, dtype)?;
+        let bn_var = constant(1.0, &[bands], device, dtype)?;
         let w1 = seeded(
             &mut rng,
             &[bands, hidden],
             (1.0 / bands as f64).sqrt(),
             device,
+            dtype,
         )?;
-        let b1 = constant(0.0, &[hidden], device)?;
-        let w2 = seeded(&mut rng, &[hidden, 2], (1.0 / hidden as f64).sqrt(), device)?;
-        let b2 = constant(0.0, &[2], device)?;
+        let b1 = constant(0.0, &[hidden], device, dtype)?;
+        let w2 = seeded(
+            &mut rng,
+            &[hidden, 2],
+            (1.0 / hidden as f64).sqrt(),
+            device,
+            dtype,
+        )?;
+        let b2 = constant(0.0, &[2], device, dtype)?;
         let named = [
             ("bn.bias", &bn_bias),
             ("bn.weight", &bn_weight),
@@ -263,7 +285,6 @@ pub fn weighted_cross_entropy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::flat::{gather_grads, read_params, write_params};
 
     #[test]
     fn weighted_ce_matches_a_hand_computation() {
@@ -281,45 +302,31 @@ mod tests {
     }
 
     #[test]
-    fn tiny_model_gradient_matches_finite_differences() {
+    fn tiny_model_gradchecks_every_tensor_in_f64() {
+        use crate::nn::gradcheck::{gradcheck, GradcheckOptions};
         let device = Device::Cpu;
-        let model = TinyModel::new(&toml::Table::new(), 3, &device).unwrap();
+        let model = TinyModel::with_dtype(&toml::Table::new(), 3, &device, DType::F64).unwrap();
         let mut rng = Rng::new(1);
-        let x: Vec<f32> = (0..4 * 800).map(|_| rng.normal() as f32 * 0.1).collect();
+        let x: Vec<f64> = (0..4 * 800).map(|_| rng.normal() * 0.1).collect();
         let x = Tensor::from_vec(x, (4, 800), &device).unwrap();
         let labels = [0u32, 1, 1, 0];
-        let loss_at = |m: &TinyModel| {
-            let logits = m
-                .forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0))
-                .unwrap();
-            weighted_cross_entropy(&logits, &labels, [0.1, 0.9])
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap() as f64
+        let opts = GradcheckOptions {
+            samples_per_tensor: 6,
+            ..GradcheckOptions::default()
         };
-        let logits = model
-            .forward(&x, Mode::TrainFrozenStats, &mut Rng::new(0))
+        for mode in [Mode::Train, Mode::Eval] {
+            let report = gradcheck(
+                || {
+                    let logits = model.forward(&x, mode, &mut Rng::new(0))?;
+                    weighted_cross_entropy(&logits, &labels, [0.1, 0.9])
+                },
+                model.trainable(),
+                None,
+                &opts,
+            )
             .unwrap();
-        let loss = weighted_cross_entropy(&logits, &labels, [0.1, 0.9]).unwrap();
-        let grads = gather_grads(&loss.backward().unwrap(), model.trainable()).unwrap();
-        let params = read_params(model.trainable()).unwrap();
-        // Check a few coordinates of every tensor by central differences.
-        let h = 1e-2f32;
-        for idx in [0usize, 3, 17, 200, params.len() - 1] {
-            let mut p = params.clone();
-            p[idx] += h;
-            write_params(model.trainable(), &p).unwrap();
-            let up = loss_at(&model);
-            p[idx] -= 2.0 * h;
-            write_params(model.trainable(), &p).unwrap();
-            let down = loss_at(&model);
-            write_params(model.trainable(), &params).unwrap();
-            let fd = (up - down) / (2.0 * h as f64);
-            assert!(
-                (fd - grads[idx] as f64).abs() < 2e-3 + 0.05 * fd.abs(),
-                "param {idx}: fd {fd} vs autograd {}",
-                grads[idx]
-            );
+            assert!(report.failures(1e-4).is_empty(), "{mode:?}: {report:?}");
+            assert_eq!(report.per_tensor.len(), model.trainable().len());
         }
     }
 }
