@@ -593,3 +593,37 @@ fn registry_builds_both_variants() {
         })
     ));
 }
+
+#[test]
+fn detector_scores_with_the_released_pth_as_the_imported_model_does() {
+    use dpda::train::score_track::{CheckpointChoice, Detector};
+    let Some(path) = pretrained("AASIST-L.pth") else {
+        return;
+    };
+    let io = read_fixture("released_io.safetensors");
+    let clip: Vec<f32> = io["clips"]
+        .get(0)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let detector = Detector::load(&CheckpointChoice::Pth {
+        path: path.clone(),
+        model: "aasist-l".into(),
+    })
+    .unwrap();
+    assert_eq!(detector.model_name(), "aasist-l");
+    let score = detector.score(&clip).unwrap();
+    // The same crop through the imported model: column 1 is the bona fide logit.
+    let m = model(AasistConfig::aasist_l(), DType::F32);
+    load_weights(&m, &path).unwrap();
+    let crop = dpda::audio::repeat_pad(&clip, detector.num_samples());
+    let x = Tensor::from_vec(crop, (1, detector.num_samples()), &Device::Cpu).unwrap();
+    let logits = flat(&m.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap());
+    assert!(
+        (score - logits[1]).abs() <= 1e-5 * logits[1].abs().max(1.0),
+        "detector {score} vs model {}",
+        logits[1]
+    );
+}
