@@ -204,3 +204,29 @@ fn settings_survive_a_relaunch() {
     assert_eq!(fresh.train.form.corpus, CorpusChoice::Demo);
     assert!(fresh.train.check.plan.is_some());
 }
+
+#[test]
+fn auto_device_without_a_gpu_trains_on_the_cpu_and_says_so() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut wb = tiny_workbench(runs.path());
+    wb.train.form.device = "auto".into();
+    wb.train.form.max_steps = "3".into();
+    let mut h = harness(wb);
+    h.run();
+    h.get_by_role_and_label(Role::Button, "▶ Start").click();
+    step_until(&mut h, Duration::from_secs(60), "the run to end", |wb| {
+        !wb.train.is_running() && wb.train.live.loss_combined.len() >= 3
+    });
+    let wb = h.state();
+    // Built without CUDA (as CI is) the notice must appear; with a usable GPU there is none.
+    if !candle_core::utils::cuda_is_available() {
+        let notice = wb.train.notice.as_ref().expect("a CPU fallback notice");
+        assert!(
+            notice.text.contains("training on the CPU"),
+            "{}",
+            notice.text
+        );
+        assert!(!notice.is_error);
+    }
+    assert!(matches!(wb.train.status, RunStatus::Finished(_)));
+}
