@@ -35,7 +35,10 @@ fn main() -> anyhow::Result<()> {
          [optim]\nlr = 1e-6\n[device]\nkind = \"{device_kind}\"\n"
     );
     let plan = plan_from_str(&text, "xlsr_step", &[]).context("bench config")?;
-    let device = device_for(plan.device).context("device")?;
+    let (device, notice) = device_for(plan.device).context("device")?;
+    if let Some(notice) = notice {
+        eprintln!("note: {notice}");
+    }
     let t0 = Instant::now();
     let model = build_model(&plan.model.name, &plan.model.options, 1, &device)
         .with_context(|| format!("building {model_name}"))?;
