@@ -5,7 +5,7 @@
 # The train view is shown mid-run: a short previous run is trained first with `dpda train` and
 # overlaid, then the workbench starts the screenshot experiment itself. The workbench is driven by
 # its hidden launch variables (DPDA_GUI_TAB, DPDA_GUI_EXPERIMENT, DPDA_GUI_RUNS_DIR,
-# DPDA_GUI_AUTOSTART, DPDA_GUI_OVERLAY_ALL); settings are kept in a throw-away folder so that
+# DPDA_GUI_AUTOSTART, DPDA_GUI_OVERLAY_ALL, DPDA_GUI_OPEN); settings are kept in a throw-away folder so that
 # the user's saved workbench state is neither used nor changed.
 #
 # Usage: bash scripts/screenshots.sh [seconds of training before the train screenshot]
@@ -88,5 +88,6 @@ shot() {
 
 shot train "$train_wait_s" DPDA_GUI_EXPERIMENT="$tmp/screenshot.toml" DPDA_GUI_AUTOSTART=1 \
     DPDA_GUI_OVERLAY_ALL=1
-shot augment 6
-shot detect 6
+shot augment 8 DPDA_GUI_OPEN=assets/demo_spoof_D05.wav
+shot detect 10 \
+    DPDA_GUI_OPEN="$tmp/runs/previous-none/checkpoints/final.safetensors:assets/demo_bonafide.wav"

@@ -627,3 +627,39 @@ fn detector_scores_with_the_released_pth_as_the_imported_model_does() {
         logits[1]
     );
 }
+
+#[test]
+fn detector_recognises_which_released_model_a_pth_holds() {
+    use dpda::train::score_track::{CheckpointChoice, Detector};
+    for (file, want) in [("AASIST-L.pth", "aasist-l"), ("AASIST.pth", "aasist")] {
+        let Some(path) = pretrained(file) else {
+            return;
+        };
+        let detector = Detector::load(&CheckpointChoice::Pth {
+            path,
+            model: "auto".into(),
+        })
+        .unwrap();
+        assert_eq!(detector.model_name(), want, "{file}");
+    }
+    // A file of neither architecture names each attempt.
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.safetensors");
+    let mut tensors = HashMap::new();
+    tensors.insert(
+        "w".to_string(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &bogus).unwrap();
+    let err = Detector::load(&CheckpointChoice::Pth {
+        path: bogus,
+        model: "auto".into(),
+    })
+    .err()
+    .expect("no released model matches")
+    .to_string();
+    assert!(
+        err.contains("as aasist-l:") && err.contains("as aasist:"),
+        "{err}"
+    );
+}

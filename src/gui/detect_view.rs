@@ -73,7 +73,7 @@ impl Default for DetectSettings {
         Self {
             kind: CheckpointKind::CurrentRun,
             checkpoint_path: String::new(),
-            model_name: "aasist".into(),
+            model_name: "auto".into(),
             window_s: 2.0,
             hop_s: 0.5,
             record_limit_s: 10.0,
@@ -698,8 +698,8 @@ impl DetectView {
                         .selected_text(self.settings.model_name.clone())
                         .show_ui(ui, |ui| {
                             let mut names: Vec<&str> = Vec::new();
+                            names.push("auto");
                             if kind == CheckpointKind::Safetensors {
-                                names.push("auto");
                                 names.push("tiny");
                             }
                             names.extend(crate::nn::registry::MODEL_NAMES);

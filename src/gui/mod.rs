@@ -21,8 +21,9 @@ pub use shared::Shared;
 
 /// Launch settings read from the environment (hidden; used by `scripts/screenshots.sh`):
 /// `DPDA_GUI_TAB` (train, augment, detect), `DPDA_GUI_EXPERIMENT` (a TOML file loaded into the
-/// form), `DPDA_GUI_RUNS_DIR`, `DPDA_GUI_AUTOSTART=1` (press Start) and `DPDA_GUI_OVERLAY_ALL=1`
-/// (overlay every previous run).
+/// form), `DPDA_GUI_RUNS_DIR`, `DPDA_GUI_AUTOSTART=1` (press Start), `DPDA_GUI_OVERLAY_ALL=1`
+/// (overlay every previous run) and `DPDA_GUI_OPEN` (files opened in the shown view, as if
+/// dropped on it, in order; separated like `PATH`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LaunchOptions {
     pub tab: Option<Tab>,
@@ -30,6 +31,7 @@ pub struct LaunchOptions {
     pub runs_dir: Option<PathBuf>,
     pub autostart: bool,
     pub overlay_all: bool,
+    pub open: Vec<PathBuf>,
 }
 
 impl LaunchOptions {
@@ -43,6 +45,9 @@ impl LaunchOptions {
             runs_dir: var("DPDA_GUI_RUNS_DIR").map(PathBuf::from),
             autostart: flag("DPDA_GUI_AUTOSTART"),
             overlay_all: flag("DPDA_GUI_OVERLAY_ALL"),
+            open: std::env::var_os("DPDA_GUI_OPEN")
+                .map(|v| std::env::split_paths(&v).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -59,6 +64,14 @@ impl LaunchOptions {
         }
         app.train.autostart = self.autostart;
         app.train.overlay_all = self.overlay_all;
+        for path in &self.open {
+            let shared = &mut app.shared;
+            match app.tab {
+                Tab::Train => app.train.open_file(path.clone(), shared),
+                Tab::Augment => app.augment.open_file(path.clone(), shared),
+                Tab::Detect => app.detect.open_file(path.clone(), shared),
+            }
+        }
     }
 }
 

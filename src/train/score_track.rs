@@ -180,6 +180,29 @@ pub struct FolderScores {
     pub cancelled: bool,
 }
 
+/// A released PyTorch state dict of unnamed architecture: the first of the released models whose
+/// tensors it matches exactly; otherwise every candidate's mismatch, named.
+fn load_released_auto(path: &Path, device: &Device) -> Result<Box<dyn Model>, TrainError> {
+    let mut reasons = Vec::new();
+    for name in RELEASED_MODELS {
+        let built = build_model(name, &toml::Table::new(), 0, device)?;
+        match crate::nn::import::load_weights(built.as_ref(), path) {
+            Ok(()) => return Ok(built),
+            Err(e) => reasons.push(format!("as {name}: {e}")),
+        }
+    }
+    Err(TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!(
+            "matches none of the released models ({}); choose the model explicitly",
+            reasons.join("; ")
+        ),
+    })
+}
+
+/// Architectures with released PyTorch weights, tried in this order for `model = "auto"`.
+pub const RELEASED_MODELS: [&str; 2] = ["aasist-l", "aasist"];
+
 impl Detector {
     /// Load the model of `choice` on the CPU.
     pub fn load(choice: &CheckpointChoice) -> Result<Self, TrainError> {
@@ -203,8 +226,13 @@ impl Detector {
             }
             CheckpointChoice::Pth { path, model } => {
                 let device = Device::Cpu;
-                let built = build_model(model, &toml::Table::new(), 0, &device)?;
-                crate::nn::import::load_weights(built.as_ref(), path)?;
+                let built = if model == "auto" || model.is_empty() {
+                    load_released_auto(path, &device)?
+                } else {
+                    let built = build_model(model, &toml::Table::new(), 0, &device)?;
+                    crate::nn::import::load_weights(built.as_ref(), path)?;
+                    built
+                };
                 Ok(Self {
                     threshold: None,
                     weights: path.clone(),
