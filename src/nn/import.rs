@@ -7,7 +7,7 @@
 //! shape, and nothing else may be in the file, so a wrong configuration fails with a list of the
 //! offending names instead of silently half-loading (candle's `VarMap::load` ignores extras).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -35,7 +35,7 @@ pub fn pth_key_to_name(key: &str) -> Option<String> {
     }
 }
 
-fn load_error(path: &Path, message: impl Into<String>) -> NnError {
+pub(crate) fn load_error(path: &Path, message: impl Into<String>) -> NnError {
     NnError::Load {
         path: path.to_path_buf(),
         message: message.into(),
@@ -105,29 +105,41 @@ pub fn assign_state(
     tensors: &HashMap<String, Tensor>,
     path: &Path,
 ) -> Result<(), NnError> {
+    assign_strict(model, tensors, "", "", path).map(|_| ())
+}
+
+/// Copies the tensors named like the model's variables under `prefix` (all of them for `""`)
+/// into them, after checking that names and shapes under `prefix` match exactly on both sides;
+/// converts dtypes and returns how many were set. `what` opens the mismatch message (e.g.
+/// `"front end "`); `path` is only used in error messages.
+pub(crate) fn assign_strict(
+    model: &dyn Model,
+    tensors: &HashMap<String, Tensor>,
+    prefix: &str,
+    what: &str,
+    path: &Path,
+) -> Result<usize, NnError> {
     let data = model
         .state()
         .data()
         .lock()
         .map_err(|_| load_error(path, "variable map lock poisoned"))?;
-    let ours: BTreeMap<&String, _> = data.iter().collect();
-    let theirs: BTreeSet<&String> = tensors.keys().collect();
-    let missing: Vec<String> = ours
-        .keys()
-        .filter(|k| !theirs.contains(*k))
-        .map(|k| (*k).clone())
-        .collect();
-    let unexpected: Vec<String> = theirs
-        .iter()
-        .filter(|k| !ours.contains_key(*k))
-        .map(|k| (*k).clone())
-        .collect();
+    let ours: BTreeSet<&String> = data.keys().filter(|k| k.starts_with(prefix)).collect();
+    let theirs: BTreeSet<&String> = tensors.keys().filter(|k| k.starts_with(prefix)).collect();
+    if ours.is_empty() && !prefix.is_empty() {
+        return Err(load_error(
+            path,
+            format!("model '{}' has no variables under '{prefix}'", model.name()),
+        ));
+    }
+    let missing: Vec<String> = ours.difference(&theirs).map(|k| (*k).clone()).collect();
+    let unexpected: Vec<String> = theirs.difference(&ours).map(|k| (*k).clone()).collect();
     let mismatched: Vec<String> = ours
-        .iter()
-        .filter_map(|(name, var)| {
-            let t = tensors.get(*name)?;
-            (t.dims() != var.dims())
-                .then(|| format!("{name} (file {:?}, model {:?})", t.dims(), var.dims()))
+        .intersection(&theirs)
+        .filter_map(|name| {
+            let (t, v) = (&tensors[*name], &data[*name]);
+            (t.dims() != v.dims())
+                .then(|| format!("{name} (file {:?}, model {:?})", t.dims(), v.dims()))
         })
         .collect();
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
@@ -152,22 +164,22 @@ pub fn assign_state(
         return Err(load_error(
             path,
             format!(
-                "does not fit model '{}': {}",
+                "{what}does not fit model '{}': {}",
                 model.name(),
                 parts.join("; ")
             ),
         ));
     }
-    for (name, var) in ours {
-        let tensor = &tensors[name];
-        let value = tensor
+    for name in &ours {
+        let var = &data[*name];
+        let value = tensors[*name]
             .to_dtype(var.dtype())
             .and_then(|t| t.to_device(var.device()))
             .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
         var.set(&value)
             .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
     }
-    Ok(())
+    Ok(ours.len())
 }
 
 /// Loads weights from a `.pth` (PyTorch zip state dict) or `.safetensors` file into `model`,

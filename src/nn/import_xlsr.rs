@@ -15,17 +15,14 @@
 //! The CLI's `--init-front-end` style options and [`crate::nn::registry`] users call
 //! [`load_front_end`]; whole-detector files go through [`crate::nn::import::load_weights`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::Tensor;
 
-use super::import::{read_pth, read_safetensors};
+use super::import::{assign_strict, load_error, read_pth, read_safetensors};
 use super::ssl_aasist::FRONT_END_PREFIX;
 use super::{Model, NnError};
-
-/// How many names an error lists before summarising the rest.
-const MAX_LISTED: usize = 12;
 
 /// Whether a fairseq wav2vec 2.0 key belongs to pretraining only (no counterpart in the encoder).
 pub fn is_pretraining_only(fairseq_key: &str) -> bool {
@@ -140,23 +137,6 @@ pub fn front_end_tensors(raw: HashMap<String, Tensor>) -> HashMap<String, Tensor
         .collect()
 }
 
-fn load_error(path: &Path, message: impl Into<String>) -> NnError {
-    NnError::Load {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
-fn list(names: &[String]) -> String {
-    let shown: Vec<&str> = names.iter().take(MAX_LISTED).map(String::as_str).collect();
-    let more = names.len().saturating_sub(MAX_LISTED);
-    let mut text = shown.join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
-}
-
 /// Reads every tensor of a `.pt`/`.pth`/`.bin` (zip-format PyTorch; fairseq's nesting under
 /// `model` is handled) or `.safetensors` file.
 pub fn read_any(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
@@ -182,67 +162,7 @@ pub fn assign_prefixed(
     prefix: &str,
     path: &Path,
 ) -> Result<usize, NnError> {
-    let data = model
-        .state()
-        .data()
-        .lock()
-        .map_err(|_| load_error(path, "variable map lock poisoned"))?;
-    let ours: BTreeSet<&String> = data.keys().filter(|k| k.starts_with(prefix)).collect();
-    let theirs: BTreeSet<&String> = tensors.keys().filter(|k| k.starts_with(prefix)).collect();
-    let missing: Vec<String> = ours.difference(&theirs).map(|k| (*k).clone()).collect();
-    let unexpected: Vec<String> = theirs.difference(&ours).map(|k| (*k).clone()).collect();
-    let mismatched: Vec<String> = ours
-        .intersection(&theirs)
-        .filter_map(|name| {
-            let (t, v) = (&tensors[*name], &data[*name]);
-            (t.dims() != v.dims())
-                .then(|| format!("{name} (file {:?}, model {:?})", t.dims(), v.dims()))
-        })
-        .collect();
-    if ours.is_empty() {
-        return Err(load_error(
-            path,
-            format!("model '{}' has no variables under '{prefix}'", model.name()),
-        ));
-    }
-    if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
-        let mut parts = Vec::new();
-        if !missing.is_empty() {
-            parts.push(format!("{} missing: {}", missing.len(), list(&missing)));
-        }
-        if !unexpected.is_empty() {
-            parts.push(format!(
-                "{} unexpected: {}",
-                unexpected.len(),
-                list(&unexpected)
-            ));
-        }
-        if !mismatched.is_empty() {
-            parts.push(format!(
-                "{} with mismatched shapes: {}",
-                mismatched.len(),
-                list(&mismatched)
-            ));
-        }
-        return Err(load_error(
-            path,
-            format!(
-                "front end does not fit model '{}': {}",
-                model.name(),
-                parts.join("; ")
-            ),
-        ));
-    }
-    for name in &ours {
-        let var = &data[*name];
-        let value = tensors[*name]
-            .to_dtype(var.dtype())
-            .and_then(|t| t.to_device(var.device()))
-            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
-        var.set(&value)
-            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
-    }
-    Ok(ours.len())
+    assign_strict(model, tensors, prefix, "front end ", path)
 }
 
 /// Loads pretrained XLS-R weights (fairseq, Hugging Face or a whole detector file) into the

@@ -188,17 +188,8 @@ impl Conv2d {
         padding: (usize, usize),
         bias: bool,
     ) -> Result<Self> {
-        let bound = default_bound(in_channels * kernel.0 * kernel.1);
-        let weight = pb.uniform(
-            &join(name, "weight"),
-            &[out_channels, in_channels, kernel.0, kernel.1],
-            bound,
-        )?;
-        let bias = if bias {
-            Some(pb.uniform(&join(name, "bias"), &[out_channels], bound)?)
-        } else {
-            None
-        };
+        let shape = [out_channels, in_channels, kernel.0, kernel.1];
+        let (weight, bias) = conv_params(pb, name, &shape, bias)?;
         Ok(Self {
             weight,
             bias,
@@ -217,6 +208,24 @@ impl Conv2d {
             self.stride,
         )
     }
+}
+
+/// `name.weight` of `shape` `[out, in, kernel…]` and optionally `name.bias` `[out]`, both
+/// U(−b, b) with PyTorch's convolution bound for fan-in `in · Π kernel`.
+fn conv_params(
+    pb: &mut ParamBuilder,
+    name: &str,
+    shape: &[usize],
+    bias: bool,
+) -> Result<(Var, Option<Var>)> {
+    let bound = default_bound(shape[1..].iter().product());
+    let weight = pb.uniform(&join(name, "weight"), shape, bound)?;
+    let bias = if bias {
+        Some(pb.uniform(&join(name, "bias"), &shape[..1], bound)?)
+    } else {
+        None
+    };
+    Ok((weight, bias))
 }
 
 /// 1-D convolution computed as a 2-D convolution on `[B, C, 1, L]` (candle's conv1d weight
@@ -246,17 +255,7 @@ impl Conv1d {
         padding: usize,
         bias: bool,
     ) -> Result<Self> {
-        let bound = default_bound(in_channels * kernel);
-        let weight = pb.uniform(
-            &join(name, "weight"),
-            &[out_channels, in_channels, kernel],
-            bound,
-        )?;
-        let bias = if bias {
-            Some(pb.uniform(&join(name, "bias"), &[out_channels], bound)?)
-        } else {
-            None
-        };
+        let (weight, bias) = conv_params(pb, name, &[out_channels, in_channels, kernel], bias)?;
         Ok(Self {
             weight,
             bias,
