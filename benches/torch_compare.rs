@@ -4,7 +4,7 @@
 //! ratio table.
 //!
 //! Usage: `cargo bench --bench torch_compare -- [--model lcnn|lcnn-small|aasist-l]
-//! [--iters N] [--batch B] [--frames T] [--dims D] [--samples N]`. The LCNN models take LFCC-like
+//! [--iters N] [--batch B] [--frames T] [--dims D] [--samples N] [--default-malloc]`. The LCNN models take LFCC-like
 //! features `[B, 1, frames, dims]` (the front end is outside the timed step, as in PyTorch);
 //! AASIST-L takes raw waveforms `[B, samples]`. Threads: `RAYON_NUM_THREADS`. Prints one line
 //! `RESULT model=… threads=… s_per_iter=… peak_rss_mib=…`.
@@ -79,6 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames = num(&args, "--frames", 400);
     let dims = num(&args, "--dims", 60);
     let samples = num(&args, "--samples", 64_600);
+    // As the binary does; `--default-malloc` measures what the setting is worth.
+    if !args.iter().any(|a| a == "--default-malloc") {
+        dpda::nn::kernels::retain_freed_memory();
+    }
     let device = Device::Cpu;
     let net = match name.as_str() {
         "lcnn" => Net::Lcnn(Lcnn::new(

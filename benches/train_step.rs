@@ -30,6 +30,7 @@ fn noise(rng: &mut Rng, n: usize) -> Vec<f32> {
 }
 
 fn bench_steps(c: &mut Criterion) {
+    dpda::nn::kernels::retain_freed_memory();
     let device = Device::Cpu;
     let mut group = c.benchmark_group("train_step_lcnn_small_8_clips");
     group.sample_size(10);

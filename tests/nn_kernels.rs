@@ -246,3 +246,55 @@ fn no_gradient_is_computed_for_input_data() {
     assert!(grads.get(&x).is_none());
     assert!(grads.get(w.as_tensor()).is_some());
 }
+
+#[test]
+fn fused_conv_mfm_pool_matches_plain_and_gradchecks() {
+    // (input [B, C, H, W], kernel (2C, kh, kw), padding, stride, pool)
+    type Case<'a> = (
+        &'a [usize],
+        (usize, usize, usize),
+        (usize, usize),
+        usize,
+        Option<(usize, usize)>,
+    );
+    let cases: [Case; 6] = [
+        (&[2, 1, 12, 10], (4, 5, 5), (2, 2), 1, Some((2, 2))),
+        (&[2, 3, 9, 11], (6, 3, 3), (1, 1), 1, None),
+        (&[3, 4, 6, 5], (4, 1, 1), (0, 0), 1, None),
+        (&[2, 2, 9, 7], (4, 3, 3), (1, 1), 1, Some((2, 2))),
+        (&[2, 3, 10, 9], (2, 3, 2), (1, 0), 2, Some((3, 1))),
+        (&[1, 2, 8, 8], (6, 1, 1), (0, 0), 1, Some((2, 3))),
+    ];
+    for (x_shape, (cout, kh, kw), padding, stride, pool) in cases {
+        let w_shape = [cout, x_shape[1], kh, kw];
+        compare_and_check(
+            &format!("conv2d+mfm {x_shape:?} k{kh}×{kw} p{padding:?} s{stride} pool {pool:?}"),
+            |x, p| kernels::conv2d_mfm(x, &p[0], Some(&p[1]), padding, stride, pool),
+            |x, p| plain::conv2d_mfm(x, &p[0], Some(&p[1]), padding, stride, pool),
+            x_shape,
+            &[&w_shape, &[cout]],
+        );
+    }
+}
+
+#[test]
+fn fused_conv_mfm_without_input_gradient_and_bad_shapes() {
+    // The first layer's input is data: only the parameters get gradients.
+    let x = Tensor::randn(0f32, 1.0, (2, 1, 8, 6), &candle_core::Device::Cpu).unwrap();
+    let w = random_var(&[4, 1, 3, 3], DType::F32, 3).unwrap();
+    let y = kernels::conv2d_mfm(&x, w.as_tensor(), None, (1, 1), 1, Some((2, 2))).unwrap();
+    assert_eq!(y.dims(), &[2, 2, 4, 3]);
+    let grads = projection_loss(&y, 5).unwrap().backward().unwrap();
+    let reference = plain::conv2d_mfm(&x, w.as_tensor(), None, (1, 1), 1, Some((2, 2))).unwrap();
+    let ref_grads = projection_loss(&reference, 5).unwrap().backward().unwrap();
+    assert_close(
+        "weight gradient",
+        &values(grads.get(w.as_tensor()).unwrap()),
+        &values(ref_grads.get(w.as_tensor()).unwrap()),
+    );
+    assert!(grads.get(&x).is_none());
+    // An odd channel count has no halves; a window larger than the map does not fit.
+    let odd = random_var(&[3, 1, 3, 3], DType::F32, 4).unwrap();
+    assert!(kernels::conv2d_mfm(&x, odd.as_tensor(), None, (1, 1), 1, None).is_err());
+    assert!(kernels::conv2d_mfm(&x, w.as_tensor(), None, (0, 0), 1, Some((7, 2))).is_err());
+}

@@ -59,6 +59,7 @@ fn open_workbench() -> anyhow::Result<()> {
 /// Parse argv, run the command, map errors to an exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    crate::nn::kernels::retain_freed_memory();
     let result = match cli.command {
         Some(Command::Augment(a)) => augment::run(a),
         Some(Command::Eval(a)) => eval::run(a),

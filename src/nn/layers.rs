@@ -208,6 +208,19 @@ impl Conv2d {
             self.stride,
         )
     }
+
+    /// The convolution followed by [`mfm`] and, when `pool` is given, a [`MaxPool2d`] of that
+    /// window, as one fused op: `[B, in, H, W]` → `[B, out/2, H'/kh, W'/kw]`.
+    pub fn forward_mfm(&self, x: &Tensor, pool: Option<(usize, usize)>) -> Result<Tensor> {
+        super::kernels::conv2d_mfm(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_ref().map(|b| b.as_tensor()),
+            self.padding,
+            self.stride,
+            pool,
+        )
+    }
 }
 
 /// `name.weight` of `shape` `[out, in, kernel…]` and optionally `name.bias` `[out]`, both

@@ -44,7 +44,7 @@
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarMap;
 
-use super::layers::{mfm, BatchNorm, BiLstm, Conv2d, Dropout, Linear, MaxPool2d, ParamBuilder};
+use super::layers::{BatchNorm, BiLstm, Conv2d, Dropout, Linear, ParamBuilder};
 use super::{Mode, Model, NamedVar, NnError};
 use crate::features::{Lfcc, LfccConfig};
 use crate::rng::Rng;
@@ -200,22 +200,20 @@ impl Lcnn {
 
     /// Logits from LFCC features `[B, 1, frames, 60]` (the part of `forward` after the front end).
     pub fn forward_features(&self, x: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
-        let pool = MaxPool2d::new((2, 2));
+        const POOL: Option<(usize, usize)> = Some((2, 2));
         let c = &self.convs;
         let bn = &self.bns;
-        let x = pool.forward(&mfm(&c[0].forward(x)?)?)?;
-        let x = mfm(&c[1].forward(&x)?)?;
-        let x = mfm(&c[2].forward(&bn[0].forward(&x, mode)?)?)?;
-        let x = bn[1].forward(&pool.forward(&x)?, mode)?;
-        let x = mfm(&c[3].forward(&x)?)?;
-        let x = mfm(&c[4].forward(&bn[2].forward(&x, mode)?)?)?;
-        let x = pool.forward(&x)?;
-        let x = mfm(&c[5].forward(&x)?)?;
-        let x = mfm(&c[6].forward(&bn[3].forward(&x, mode)?)?)?;
+        let x = c[0].forward_mfm(x, POOL)?;
+        let x = c[1].forward_mfm(&x, None)?;
+        let x = c[2].forward_mfm(&bn[0].forward(&x, mode)?, POOL)?;
+        let x = bn[1].forward(&x, mode)?;
+        let x = c[3].forward_mfm(&x, None)?;
+        let x = c[4].forward_mfm(&bn[2].forward(&x, mode)?, POOL)?;
+        let x = c[5].forward_mfm(&x, None)?;
+        let x = c[6].forward_mfm(&bn[3].forward(&x, mode)?, None)?;
         let x = bn[4].forward(&x, mode)?;
-        let x = mfm(&c[7].forward(&x)?)?;
-        let x = mfm(&c[8].forward(&bn[5].forward(&x, mode)?)?)?;
-        let x = pool.forward(&x)?;
+        let x = c[7].forward_mfm(&x, None)?;
+        let x = c[8].forward_mfm(&bn[5].forward(&x, mode)?, POOL)?;
         let x = self.dropout.forward(&x, mode, rng)?; // [B, 32, frames/16, 3]
         let (b, ch, t, f) = x.dims4()?;
         let x = x.permute((0, 2, 1, 3))?.reshape((b, t, ch * f))?; // [B, T, 96]
@@ -353,10 +351,9 @@ impl LcnnSmall {
 
     /// Logits from features `[B, 1, frames, dims]` (the part of `forward` after the front end).
     pub fn forward_features(&self, x: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
-        let pool = MaxPool2d::new((2, 2));
         let mut x = x.clone();
         for (conv, bn) in self.convs.iter().zip(&self.bns) {
-            x = bn.forward(&pool.forward(&mfm(&conv.forward(&x)?)?)?, mode)?;
+            x = bn.forward(&conv.forward_mfm(&x, Some((2, 2)))?, mode)?;
         }
         let x = x.mean(3)?.mean(2)?; // [B, 32]
         let x = self.dropout.forward(&x, mode, rng)?;

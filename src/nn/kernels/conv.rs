@@ -70,16 +70,16 @@ impl ConvGeom {
     }
 
     /// Rows of the column matrix: `cin·kh·kw`.
-    fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.cin * self.kh * self.kw
     }
 
     /// Output positions per channel: `oh·ow`.
-    fn p(&self) -> usize {
+    pub(crate) fn p(&self) -> usize {
         self.oh * self.ow
     }
 
-    fn in_plane(&self) -> usize {
+    pub(crate) fn in_plane(&self) -> usize {
         self.cin * self.h * self.w
     }
 
@@ -185,113 +185,109 @@ fn col2im<T: WithDType>(g: &ConvGeom, col: &[T], dx_b: &mut [T]) {
     }
 }
 
-fn forward<T: WithDType>(g: &ConvGeom, x: &[T], w: &[T], bias: &[T]) -> Result<Vec<T>> {
-    let (k, p) = (g.k(), g.p());
-    let mut y = vec![T::from_f64(0.0); g.b * g.cout * p];
-    y.par_chunks_mut(g.cout * p)
-        .zip(x.par_chunks(g.in_plane()))
-        .try_for_each_init(Vec::new, |col: &mut Vec<T>, (y_b, x_b)| {
-            // [cout, p] starts as the bias, the product is added onto it.
-            for (row, &bv) in y_b.chunks_mut(p).zip(bias) {
-                row.fill(bv);
-            }
-            let cols: &[T] = if g.pointwise() {
-                x_b
-            } else {
-                col.resize(k * p, T::from_f64(0.0));
-                im2col(g, x_b, col);
-                col
-            };
-            matmul(
-                g.cout,
-                p,
-                k,
-                y_b,
-                true,
-                View::rows(w, k),
-                View::rows(cols, p),
-            )
-        })?;
-    Ok(y)
+/// The column matrix `[k, p]` of one batch item: the item itself for pointwise convolutions,
+/// else `col` filled by im2col.
+fn columns<'a, T: WithDType>(g: &ConvGeom, x_b: &'a [T], col: &'a mut Vec<T>) -> &'a [T] {
+    if g.pointwise() {
+        x_b
+    } else {
+        col.resize(g.k() * g.p(), T::from_f64(0.0));
+        im2col(g, x_b, col);
+        col
+    }
 }
 
-fn input_grad<T: WithDType>(g: &ConvGeom, dy: &[T], w: &[T]) -> Result<Vec<T>> {
+/// `y_b [cout, p] = W [cout, k] · cols(x_b) + bias`, `col` being the item's scratch buffer.
+pub(crate) fn forward_item<T: WithDType>(
+    g: &ConvGeom,
+    x_b: &[T],
+    w: &[T],
+    bias: &[T],
+    col: &mut Vec<T>,
+    y_b: &mut [T],
+) -> Result<()> {
     let (k, p) = (g.k(), g.p());
-    let mut dx = vec![T::from_f64(0.0); g.b * g.in_plane()];
-    dx.par_chunks_mut(g.in_plane())
-        .zip(dy.par_chunks(g.cout * p))
-        .try_for_each_init(Vec::new, |col: &mut Vec<T>, (dx_b, dy_b)| {
-            // dcol [k, p] = Wᵀ [k, cout] · dY_b [cout, p]
-            if g.pointwise() {
-                matmul(
-                    k,
-                    p,
-                    g.cout,
-                    dx_b,
-                    false,
-                    View::transposed(w, k),
-                    View::rows(dy_b, p),
-                )
-            } else {
-                col.resize(k * p, T::from_f64(0.0));
-                matmul(
-                    k,
-                    p,
-                    g.cout,
-                    col,
-                    false,
-                    View::transposed(w, k),
-                    View::rows(dy_b, p),
-                )?;
-                col2im(g, col, dx_b);
-                Ok(())
-            }
-        })?;
-    Ok(dx)
+    // [cout, p] starts as the bias, the product is added onto it.
+    for (row, &bv) in y_b.chunks_mut(p).zip(bias) {
+        row.fill(bv);
+    }
+    let cols = columns(g, x_b, col);
+    matmul(
+        g.cout,
+        p,
+        k,
+        y_b,
+        true,
+        View::rows(w, k),
+        View::rows(cols, p),
+    )
 }
 
-/// `[cout·k + cout]`: the weight gradient followed by the bias gradient.
-fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
-    let (k, p, cout) = (g.k(), g.p(), g.cout);
-    let partials = x
-        .par_chunks(g.in_plane())
-        .zip(dy.par_chunks(cout * p))
-        .try_fold(
-            || {
-                (
-                    vec![T::from_f64(0.0); cout * k],
-                    vec![0.0f64; cout],
-                    Vec::new(),
-                )
-            },
-            |(mut dw, mut db, mut col), (x_b, dy_b)| {
-                let cols: &[T] = if g.pointwise() {
-                    x_b
-                } else {
-                    col.resize(k * p, T::from_f64(0.0));
-                    im2col(g, x_b, &mut col);
-                    &col
-                };
-                // dW [cout, k] += dY_b [cout, p] · colᵀ [p, k]
-                matmul(
-                    cout,
-                    k,
-                    p,
-                    &mut dw,
-                    true,
-                    View::rows(dy_b, p),
-                    View::transposed(cols, p),
-                )?;
-                for (acc, row) in db.iter_mut().zip(dy_b.chunks(p)) {
-                    *acc += row.iter().map(|v| v.to_f64()).sum::<f64>();
-                }
-                Ok::<_, candle_core::Error>((dw, db, col))
-            },
-        )
-        .collect::<Result<Vec<_>>>()?;
-    let mut dw = vec![0.0f64; cout * k];
-    let mut db = vec![0.0f64; cout];
-    for (pdw, pdb, _) in partials {
+/// `dx_b [cin, h, w]` from `dy_b [cout, p]`: `dcol [k, p] = Wᵀ · dY_b`, then col2im.
+pub(crate) fn input_grad_item<T: WithDType>(
+    g: &ConvGeom,
+    dy_b: &[T],
+    w: &[T],
+    col: &mut Vec<T>,
+    dx_b: &mut [T],
+) -> Result<()> {
+    let (k, p) = (g.k(), g.p());
+    let dst: &mut [T] = if g.pointwise() {
+        dx_b
+    } else {
+        col.resize(k * p, T::from_f64(0.0));
+        col
+    };
+    matmul(
+        k,
+        p,
+        g.cout,
+        dst,
+        false,
+        View::transposed(w, k),
+        View::rows(dy_b, p),
+    )?;
+    if !g.pointwise() {
+        col2im(g, col, dx_b);
+    }
+    Ok(())
+}
+
+/// `dw [cout, k] += dY_b · cols(x_b)ᵀ` and `db [cout] += Σ_p dY_b` for one batch item.
+pub(crate) fn param_grad_item<T: WithDType>(
+    g: &ConvGeom,
+    x_b: &[T],
+    dy_b: &[T],
+    col: &mut Vec<T>,
+    dw: &mut [T],
+    db: &mut [f64],
+) -> Result<()> {
+    let (k, p) = (g.k(), g.p());
+    let cols = columns(g, x_b, col);
+    matmul(
+        g.cout,
+        k,
+        p,
+        dw,
+        true,
+        View::rows(dy_b, p),
+        View::transposed(cols, p),
+    )?;
+    for (acc, row) in db.iter_mut().zip(dy_b.chunks(p)) {
+        *acc += row.iter().map(|v| v.to_f64()).sum::<f64>();
+    }
+    Ok(())
+}
+
+/// Per-task `(dw, db)` partial sums reduced to `[cout·k + cout]` (weight, then bias), summed
+/// in f64 so the result does not depend on how rayon split the batch.
+pub(crate) fn reduce_param_partials<T: WithDType>(
+    g: &ConvGeom,
+    partials: impl IntoIterator<Item = (Vec<T>, Vec<f64>)>,
+) -> Vec<T> {
+    let mut dw = vec![0.0f64; g.cout * g.k()];
+    let mut db = vec![0.0f64; g.cout];
+    for (pdw, pdb) in partials {
         for (a, v) in dw.iter_mut().zip(pdw) {
             *a += v.to_f64();
         }
@@ -299,7 +295,47 @@ fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
             *a += v;
         }
     }
-    Ok(dw.into_iter().chain(db).map(T::from_f64).collect())
+    dw.into_iter().chain(db).map(T::from_f64).collect()
+}
+
+fn forward<T: WithDType>(g: &ConvGeom, x: &[T], w: &[T], bias: &[T]) -> Result<Vec<T>> {
+    let mut y = vec![T::from_f64(0.0); g.b * g.cout * g.p()];
+    y.par_chunks_mut(g.cout * g.p())
+        .zip(x.par_chunks(g.in_plane()))
+        .try_for_each_init(Vec::new, |col: &mut Vec<T>, (y_b, x_b)| {
+            forward_item(g, x_b, w, bias, col, y_b)
+        })?;
+    Ok(y)
+}
+
+fn input_grad<T: WithDType>(g: &ConvGeom, dy: &[T], w: &[T]) -> Result<Vec<T>> {
+    let mut dx = vec![T::from_f64(0.0); g.b * g.in_plane()];
+    dx.par_chunks_mut(g.in_plane())
+        .zip(dy.par_chunks(g.cout * g.p()))
+        .try_for_each_init(Vec::new, |col: &mut Vec<T>, (dx_b, dy_b)| {
+            input_grad_item(g, dy_b, w, col, dx_b)
+        })?;
+    Ok(dx)
+}
+
+/// `[cout·k + cout]`: the weight gradient followed by the bias gradient.
+fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
+    let cout = g.cout;
+    let partials = x
+        .par_chunks(g.in_plane())
+        .zip(dy.par_chunks(cout * g.p()))
+        .try_fold(
+            || (vec![T::from_f64(0.0); cout * g.k()], vec![0.0f64; cout], Vec::new()),
+            |(mut dw, mut db, mut col), (x_b, dy_b)| {
+                param_grad_item(g, x_b, dy_b, &mut col, &mut dw, &mut db)?;
+                Ok::<_, candle_core::Error>((dw, db, col))
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    Ok(reduce_param_partials(
+        g,
+        partials.into_iter().map(|(dw, db, _)| (dw, db)),
+    ))
 }
 
 /// Forward convolution with the bias fused: `(x [B,Cin,H,W], w [Cout,Cin,kh,kw], bias [Cout])`.

@@ -10,6 +10,7 @@
 //! bug. Gradients of tensors that do not depend on a variable (input features) are not computed.
 
 mod conv;
+mod conv_mfm;
 mod gemm;
 mod norm;
 pub mod plain;
@@ -47,6 +48,30 @@ pub(crate) fn contiguous_slice<'a, T: WithDType>(
             "custom op input with shape {:?} is not contiguous",
             layout.dims()
         ),
+    }
+}
+
+/// Keeps memory that training frees inside the process for the next iteration instead of
+/// handing it back to the kernel; returns whether the allocator accepted the setting.
+///
+/// glibc returns every large block (128 KiB and up, adapting to at most 32 MiB) with `munmap`,
+/// so each iteration's activations and gradients fault their pages in again and the kernel
+/// zeroes them: a quarter of an LCNN training step's time. Raising both the mmap and the trim
+/// thresholds to 256 MiB recycles those blocks; the cost is that the process keeps its peak
+/// heap. Called once by the binary and the benchmarks; does nothing off glibc.
+pub fn retain_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const THRESHOLD_BYTES: libc::c_int = 256 << 20;
+        // SAFETY: mallopt only changes allocator parameters; both are documented settings.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD_BYTES) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, THRESHOLD_BYTES) == 1
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
     }
 }
 
@@ -98,6 +123,31 @@ pub fn conv1d(
     let y = conv2d(&x4, &w4, bias, (0, padding), stride)?; // [B, Cout, 1, L']
     let out_len = y.dim(3)?;
     y.reshape((b, cout, out_len))
+}
+
+/// One LCNN block, convolution → Max-Feature-Map → optional max-pool with stride equal to the
+/// window: `x [B, Cin, H, W]` ⊛ `weight [2C, Cin, kh, kw]` + `bias [2C]` → `[B, C, H', W']`,
+/// the same values and gradients as [`conv2d`], [`mfm`] and [`max_pool2d`] in a row.
+pub fn conv2d_mfm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    padding: (usize, usize),
+    stride: usize,
+    pool: Option<(usize, usize)>,
+) -> Result<Tensor> {
+    if !uses_fast_path(x) {
+        return plain::conv2d_mfm(x, weight, bias, padding, stride, pool);
+    }
+    let bias = match bias {
+        Some(b) => b.contiguous()?,
+        None => Tensor::zeros(weight.dim(0)?, x.dtype(), x.device())?,
+    };
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias,
+        conv_mfm::ConvMfmOp::new(padding, stride, pool.unwrap_or((1, 1))),
+    )
 }
 
 /// Max-pooling `[B, C, H, W]` → `[B, C, ⌊H/kh⌋, ⌊W/kw⌋]` with stride equal to the window; the

@@ -93,6 +93,22 @@ pub fn mfm(x: &Tensor) -> Result<Tensor> {
     x.narrow(1, 0, half)?.maximum(&x.narrow(1, half, half)?)
 }
 
+/// Plain-op [`super::conv2d_mfm`]: the three ops in a row.
+pub fn conv2d_mfm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    padding: (usize, usize),
+    stride: usize,
+    pool: Option<(usize, usize)>,
+) -> Result<Tensor> {
+    let y = mfm(&conv2d(x, weight, bias, padding, stride)?)?;
+    match pool {
+        Some(kernel) => max_pool2d(&y, kernel),
+        None => Ok(y),
+    }
+}
+
 /// Plain-op [`super::batch_norm_train`].
 pub fn batch_norm_train(
     x: &Tensor,
