@@ -2,6 +2,8 @@
 //! `Wav2Vec2Model`, XLSR-AASIST and XLSR-Conformer-TCM against the reference architectures
 //! (fixtures from `scripts/xlsr_reference.py`), the weight loaders on files with the released key
 //! names, and finite-difference gradient checks on every parameter tensor of the tiny models.
+//! The fairseq checkpoint fixtures (`fairseq_*.pt`, from `scripts/fairseq_checkpoint_fixture.py`)
+//! hold the Hugging Face fixture's encoder in fairseq's full training-checkpoint layout.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use dpda::nn::gradcheck::{gradcheck, projection_loss, GradcheckOptions};
 use dpda::nn::import::{assign_state, load_weights};
-use dpda::nn::import_xlsr::{front_end_tensors, hf_to_fairseq, load_front_end};
+use dpda::nn::import_xlsr::{
+    front_end_tensors, hf_to_fairseq, load_front_end, load_front_end_report, FrontEndLayout,
+};
 use dpda::nn::layers::ParamBuilder;
 use dpda::nn::registry::{build_model, ModelOptions};
 use dpda::nn::wav2vec2::{Wav2Vec2, Wav2Vec2Config};
@@ -402,4 +406,122 @@ fn configs_accept_the_xlsr_names_and_options() {
         &[]
     )
     .is_err());
+}
+
+/// A standalone encoder holding the front end of `model`, to compare with Hugging Face's output.
+fn encoder_of(model: &dyn Model) -> Wav2Vec2 {
+    let varmap = VarMap::new();
+    let mut rng = Rng::new(0);
+    let mut pb = ParamBuilder::new(&varmap, &mut rng, &Device::Cpu, DType::F32);
+    let encoder = Wav2Vec2::new(&mut pb, "", Wav2Vec2Config::tiny()).unwrap();
+    let ours = model.state().data().lock().unwrap();
+    let data = varmap.data().lock().unwrap();
+    for (name, var) in data.iter() {
+        let from = &ours[&format!("ssl_model.model.{name}")];
+        var.set(from.as_tensor()).unwrap();
+    }
+    // The encoder's tensors share storage with the variables just set.
+    encoder
+}
+
+#[test]
+fn fairseq_training_checkpoint_loads_and_matches_hugging_face() {
+    // cfg is an omegaconf DictConfig with fairseq enums and dataclasses, extra_state holds meter
+    // objects, a set, a defaultdict, bytes and a numpy scalar, and last_optimizer_state Adam's
+    // tensors: all of it must be parsed past without failing the load.
+    let model = tiny_model("xlsr-tiny-aasist", DType::F32);
+    let num_front_end = front_end_values(model.as_ref()).len();
+    let report = load_front_end_report(model.as_ref(), &fixture("fairseq_xlsr_tiny.pt")).unwrap();
+    assert_eq!(report.layout, FrontEndLayout::Fairseq);
+    assert_eq!(report.num_assigned, num_front_end);
+    assert_eq!(
+        report.ignored,
+        [
+            "final_proj.bias",
+            "final_proj.weight",
+            "mask_emb",
+            "project_q.bias",
+            "project_q.weight",
+            "quantizer.vars",
+            "quantizer.weight_proj.bias",
+            "quantizer.weight_proj.weight",
+        ]
+    );
+    let all = read("wav2vec2_tiny.safetensors");
+    let encoder = encoder_of(model.as_ref());
+    let input = all["input"].to_dtype(DType::F32).unwrap();
+    let hidden = encoder
+        .forward(&input, Mode::Eval, &mut Rng::new(0))
+        .unwrap();
+    assert_eq!(hidden.dims(), all["hidden"].dims());
+    let err = rel_err(&hidden, &all["hidden"]);
+    assert!(err < 1e-4, "relative error {err}");
+}
+
+#[test]
+fn fairseq_fine_tuned_checkpoint_gives_the_same_encoder() {
+    let pretrained = tiny_model("xlsr-tiny-aasist", DType::F32);
+    load_front_end(pretrained.as_ref(), &fixture("fairseq_xlsr_tiny.pt")).unwrap();
+    let fine_tuned = tiny_model("xlsr-tiny-tcm", DType::F32);
+    let report =
+        load_front_end_report(fine_tuned.as_ref(), &fixture("fairseq_ctc_tiny.pt")).unwrap();
+    assert_eq!(report.layout, FrontEndLayout::FairseqFineTuned);
+    assert_eq!(
+        report.ignored,
+        [
+            "w2v_encoder.proj.bias",
+            "w2v_encoder.proj.weight",
+            "w2v_encoder.w2v_model.mask_emb",
+        ]
+    );
+    assert_eq!(
+        front_end_values(pretrained.as_ref()),
+        front_end_values(fine_tuned.as_ref())
+    );
+}
+
+#[test]
+fn fairseq_loading_errors_name_missing_and_mismatched_tensors() {
+    // One tensor removed and one transposed in an otherwise complete fairseq checkpoint.
+    let model = tiny_model("xlsr-tiny-aasist", DType::F32);
+    let before = front_end_values(model.as_ref());
+    let err = load_front_end(model.as_ref(), &fixture("fairseq_xlsr_tiny_broken.pt"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("fairseq_xlsr_tiny_broken.pt"), "{err}");
+    assert!(err.contains("fairseq front end"), "{err}");
+    assert!(
+        err.contains("1 missing: ssl_model.model.encoder.layers.1.fc2.bias"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ssl_model.model.post_extract_proj.weight (file [8, 16], model [16, 8])"),
+        "{err}"
+    );
+    // Nothing was half-loaded.
+    assert_eq!(before, front_end_values(model.as_ref()));
+}
+
+#[test]
+fn non_zip_checkpoints_are_named_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("xlsr2_300m.pt");
+    // The opening of a pre-1.6 torch.save stream: pickle protocol 2, then the magic number.
+    std::fs::write(&legacy, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46]).unwrap();
+    let text = dir.path().join("notes.pt");
+    std::fs::write(&text, "not weights").unwrap();
+    let model = tiny_model("xlsr-tiny-aasist", DType::F32);
+    let err = |p: &Path| {
+        load_front_end(model.as_ref(), p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        err(&legacy).contains("legacy (pre-1.6) torch.save"),
+        "{}",
+        err(&legacy)
+    );
+    assert!(err(&text).contains("no zip signature"), "{}", err(&text));
 }

@@ -48,6 +48,7 @@ pub fn read_pth(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
     if !path.is_file() {
         return Err(load_error(path, "no such file"));
     }
+    check_zip_magic(path)?;
     // A nested checkpoint read without its key looks empty, so try the usual keys after.
     let mut tensors = None;
     for key in [None, Some("state_dict"), Some("model")] {
@@ -78,6 +79,31 @@ pub fn read_pth(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
         out.insert(name, tensor);
     }
     Ok(out)
+}
+
+/// Fails with a message saying what the file is when it is not a zip archive: files written by
+/// `torch.save` before PyTorch 1.6 (or with `_use_new_zipfile_serialization=False`) are a bare
+/// pickle stream, which the zip reader would only call "invalid".
+fn check_zip_magic(path: &Path) -> Result<(), NnError> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| load_error(path, format!("cannot read: {e}")))?;
+    if read == 4 && magic == *b"PK\x03\x04" {
+        Ok(())
+    } else if read >= 1 && magic[0] == 0x80 {
+        Err(load_error(
+            path,
+            "a legacy (pre-1.6) torch.save file, not the zip format; re-save it with a current \
+             PyTorch (torch.save(torch.load(f), f))",
+        ))
+    } else {
+        Err(load_error(
+            path,
+            "not a zip-format PyTorch file (no zip signature)",
+        ))
+    }
 }
 
 /// Reads a safetensors file written by [`save_weights`] (or any compatible writer).
