@@ -2,7 +2,9 @@
 # CPU speed of one dual-path training iteration, project vs PyTorch, same architecture, batch,
 # input shape and thread count; prints a ratio table (project time / PyTorch time, lower is
 # better) with peak RSS. Usage: scripts/speed_vs_torch.sh [iters] [models...]
-# Defaults: 5 iterations; models lcnn lcnn-small aasist-l (PyTorch side: the LCNN models only).
+# Defaults: 5 iterations; models lcnn lcnn-small aasist-l. The PyTorch side of aasist-l is the
+# authors' models/AASIST.py, imported from a clovaai/aasist checkout named by
+# AASIST_REFERENCE_DIR; without it that row prints "-" for PyTorch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iters="${1:-5}"
@@ -21,8 +23,16 @@ for model in "${models[@]}"; do
     ours_s=$(field s_per_iter <<<"$ours")
     ours_rss=$(field peak_rss_mib <<<"$ours")
     torch_s="-"; torch_rss="-"; ratio="-"
+    twin=()
     if [[ "$model" == lcnn || "$model" == lcnn-small ]]; then
-      theirs=$(OMP_NUM_THREADS=$threads python3 scripts/torch_lcnn_bench.py --model "$model" --threads "$threads" --iters "$iters" | grep RESULT)
+      twin=(scripts/torch_lcnn_bench.py --model "$model")
+    elif [[ "$model" == aasist-l && -f "${AASIST_REFERENCE_DIR:-}/models/AASIST.py" ]]; then
+      twin=(scripts/torch_aasist_bench.py --reference-dir "$AASIST_REFERENCE_DIR")
+    elif [[ "$model" == aasist-l ]]; then
+      echo "aasist-l: set AASIST_REFERENCE_DIR to a clovaai/aasist checkout for the PyTorch side" >&2
+    fi
+    if ((${#twin[@]})); then
+      theirs=$(OMP_NUM_THREADS=$threads python3 "${twin[@]}" --threads "$threads" --iters "$iters" | grep RESULT)
       torch_s=$(field s_per_iter <<<"$theirs")
       torch_rss=$(field peak_rss_mib <<<"$theirs")
       ratio=$(python3 -c "print(f'{$ours_s / $torch_s:.2f}')")

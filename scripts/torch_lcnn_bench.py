@@ -2,23 +2,19 @@
 """PyTorch side of the CPU speed comparison (`scripts/speed_vs_torch.sh` runs it next to
 `cargo bench --bench torch_compare`).
 
-Times one dual-path training iteration of the same architectures as `dpda::nn::lcnn`: two
-forward/backward passes (an original and an augmented batch), PCGrad on the two flattened
-gradients, one Adam step (weight decay 1e-4, as the project's default optimizer). Inputs are
-random features [B, 1, frames, dims]; the LFCC front end is outside the timed step on both sides.
+Times one dual-path training iteration (see `torch_bench_common.py`) of the same architectures as
+`dpda::nn::lcnn`. Inputs are random features [B, 1, frames, dims]; the LFCC front end is outside
+the timed step on both sides.
 
     python3 scripts/torch_lcnn_bench.py --model lcnn-small --threads 2 [--iters 5]
 
 Prints one line: RESULT model=... threads=... s_per_iter=... peak_rss_mib=...
 """
 
-import argparse
-import resource
-import time
-
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from torch_bench_common import common_args, run
 
 
 class Mfm(nn.Module):
@@ -78,57 +74,15 @@ class Lcnn(nn.Module):
         return self.fc(x.mean(dim=1))
 
 
-def pcgrad(g1, g2):
-    """Each gradient projected off the other where they conflict, then summed halves (mean)."""
-    dot = torch.dot(g1, g2)
-    p1, p2 = g1, g2
-    if dot < 0:
-        p1 = g1 - dot / torch.dot(g2, g2).clamp_min(1e-20) * g2
-        p2 = g2 - dot / torch.dot(g1, g1).clamp_min(1e-20) * g1
-    return 0.5 * (p1 + p2)
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="lcnn", choices=["lcnn", "lcnn-small"])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=8)
+    ap = common_args(__doc__.split("\n")[0], ["lcnn", "lcnn-small"], "lcnn")
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--dims", type=int, default=60)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     model = Lcnn() if args.model == "lcnn" else LcnnSmall()
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=1e-3, weight_decay=1e-4)
-    shape = (args.batch, 1, args.frames, args.dims)
-    x_orig, x_aug = torch.randn(shape), torch.randn(shape)
-    labels = torch.arange(args.batch) % 2
-
-    def step():
-        flat = []
-        for x in (x_orig, x_aug):
-            loss = F.cross_entropy(model(x), labels)
-            grads = torch.autograd.grad(loss, params)
-            flat.append(torch.cat([g.reshape(-1) for g in grads]))
-        g = pcgrad(flat[0], flat[1])
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad = g[offset:offset + n].view_as(p)
-            offset += n
-        opt.step()
-
-    step()  # warm-up
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        step()
-    s_per_iter = (time.perf_counter() - start) / args.iters
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"RESULT model={args.model} threads={args.threads} s_per_iter={s_per_iter:.4f} "
-          f"peak_rss_mib={peak_mib:.1f} input={list(shape)}")
+    run(args, model, lambda m, x: m(x), (args.batch, 1, args.frames, args.dims))
 
 
 if __name__ == "__main__":
