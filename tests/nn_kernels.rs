@@ -118,8 +118,10 @@ fn compare_and_check<F, G>(
 fn conv2d_matches_plain_and_gradchecks() {
     // (input [B, C, H, W], kernel (O, kh, kw), padding, stride)
     type Case<'a> = (&'a [usize], (usize, usize, usize), (usize, usize), usize);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (&[2, 3, 9, 11], (4, 3, 3), (1, 1), 1),
+        // Wide enough that the column matrix is built in bands of rows.
+        (&[1, 2, 5, 2100], (3, 3, 3), (1, 1), 1),
         (&[3, 4, 6, 5], (6, 1, 1), (0, 0), 1),
         (&[2, 1, 12, 10], (5, 5, 5), (2, 2), 1),
         (&[2, 3, 9, 8], (2, 3, 2), (1, 0), 2),
@@ -208,6 +210,13 @@ fn batch_norm_matches_plain_and_gradchecks() {
             &[&[c], &[c]],
         );
         compare_and_check(
+            &format!("batch norm + selu {shape:?} affine"),
+            |x, p| Ok(kernels::batch_norm_selu_train(x, Some(&p[0]), Some(&p[1]), 1e-5)?.y),
+            |x, p| plain::selu(&plain::batch_norm_train(x, Some(&p[0]), Some(&p[1]), 1e-5)?.y),
+            shape,
+            &[&[c], &[c]],
+        );
+        compare_and_check(
             &format!("batch norm {shape:?} plain"),
             |x, _| Ok(kernels::batch_norm_train(x, None, None, 1e-5)?.y),
             |x, _| Ok(plain::batch_norm_train(x, None, None, 1e-5)?.y),
@@ -257,8 +266,9 @@ fn fused_conv_mfm_pool_matches_plain_and_gradchecks() {
         usize,
         Option<(usize, usize)>,
     );
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (&[2, 1, 12, 10], (4, 5, 5), (2, 2), 1, Some((2, 2))),
+        (&[1, 2, 6, 2100], (4, 3, 3), (1, 1), 1, Some((2, 2))),
         (&[2, 3, 9, 11], (6, 3, 3), (1, 1), 1, None),
         (&[3, 4, 6, 5], (4, 1, 1), (0, 0), 1, None),
         (&[2, 2, 9, 7], (4, 3, 3), (1, 1), 1, Some((2, 2))),

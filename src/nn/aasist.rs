@@ -550,7 +550,7 @@ impl ResidualBlock {
             track_running_stats(bn1, x, mode)?;
         }
         let out = self.conv1.forward(x)?; // [batch, out, H + 1, W]
-        let out = selu(&self.bn2.forward(&out, mode)?)?;
+        let out = self.bn2.forward_selu(&out, mode)?;
         let out = self.conv2.forward(&out)?; // [batch, out, H, W]
         let identity = match &self.downsample {
             Some(conv) => conv.forward(x)?,
@@ -721,7 +721,7 @@ impl Aasist {
             .reshape((batch, 1, filters, num_samples - taps + 1))?
             .abs()?;
         let x = MaxPool2d::new((FIRST_POOL, FIRST_POOL)).forward(&x)?; // [batch, 1, filters/3, W/3]
-        let mut e = selu(&self.first_bn.forward(&x, mode)?)?;
+        let mut e = self.first_bn.forward_selu(&x, mode)?;
         for block in &self.encoder {
             e = block.forward(&e, mode)?;
         }

@@ -373,6 +373,15 @@ impl BatchNorm {
 
     /// Normalise `x` (channels on axis 1); in [`Mode::Train`] also update the running statistics.
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.forward_then(x, mode, false)
+    }
+
+    /// [`Self::forward`] followed by [`selu`], fused into one pass when training on the CPU.
+    pub fn forward_selu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.forward_then(x, mode, true)
+    }
+
+    fn forward_then(&self, x: &Tensor, mode: Mode, selu: bool) -> Result<Tensor> {
         let rank = x.rank();
         if rank < 2 {
             candle_core::bail!("batch norm needs [B, C, ...], got {:?}", x.dims());
@@ -388,7 +397,12 @@ impl BatchNorm {
                     x.dims()
                 );
             }
-            let out = super::kernels::batch_norm_train(
+            let train = if selu {
+                super::kernels::batch_norm_selu_train
+            } else {
+                super::kernels::batch_norm_train
+            };
+            let out = train(
                 x,
                 self.weight.as_ref().map(|w| w.as_tensor()),
                 self.bias.as_ref().map(|b| b.as_tensor()),
@@ -404,23 +418,27 @@ impl BatchNorm {
             }
             return Ok(out.y);
         }
-        let mean = self
-            .running_mean
-            .as_tensor()
-            .reshape(stat_shape.as_slice())?;
-        let var = self
-            .running_var
-            .as_tensor()
-            .reshape(stat_shape.as_slice())?;
+        let y = self.normalise_with_running_stats(x, &stat_shape)?;
+        if selu {
+            super::kernels::plain::selu(&y)
+        } else {
+            Ok(y)
+        }
+    }
+
+    /// `(x − running mean)/√(running var + eps)·weight + bias`, the statistics shaped `stat_shape`.
+    fn normalise_with_running_stats(&self, x: &Tensor, stat_shape: &[usize]) -> Result<Tensor> {
+        let mean = self.running_mean.as_tensor().reshape(stat_shape)?;
+        let var = self.running_var.as_tensor().reshape(stat_shape)?;
         let y = x
             .broadcast_sub(&mean)?
             .broadcast_div(&(var + self.eps)?.sqrt()?)?;
         let y = match &self.weight {
-            Some(w) => y.broadcast_mul(&w.as_tensor().reshape(stat_shape.as_slice())?)?,
+            Some(w) => y.broadcast_mul(&w.as_tensor().reshape(stat_shape)?)?,
             None => y,
         };
         match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape(stat_shape.as_slice())?),
+            Some(b) => y.broadcast_add(&b.as_tensor().reshape(stat_shape)?),
             None => Ok(y),
         }
     }
@@ -503,9 +521,7 @@ impl LayerNorm {
 
 /// SELU with PyTorch's constants, valid in f32 and f64 (candle's `selu` builds an f32 constant).
 pub fn selu(x: &Tensor) -> Result<Tensor> {
-    const ALPHA: f64 = 1.673_263_242_354_377_3;
-    const SCALE: f64 = 1.050_700_987_355_480_5;
-    x.elu(ALPHA)? * SCALE
+    super::kernels::plain::selu(x)
 }
 
 /// Leaky ReLU `max(x, 0) + slope·min(x, 0)`.

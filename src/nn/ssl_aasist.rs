@@ -346,7 +346,7 @@ impl ResidualBlock {
         }
         let out = self
             .conv2
-            .forward(&selu(&self.bn2.forward(&self.conv1.forward(x)?, mode)?)?)?;
+            .forward(&self.bn2.forward_selu(&self.conv1.forward(x)?, mode)?)?;
         let identity = match &self.conv_downsample {
             Some(c) => c.forward(x)?,
             None => x.clone(),
@@ -479,7 +479,7 @@ impl SslAasist {
         };
         let x = self.ll.forward(&feats)?.transpose(1, 2)?.unsqueeze(1)?; // [B, 1, ll, T]
         let x = MaxPool2d::new((3, 3)).forward(&x)?; // [B, 1, S, T/3]
-        let mut x = selu(&self.first_bn.forward(&x, mode)?)?;
+        let mut x = self.first_bn.forward_selu(&x, mode)?;
         for block in &self.encoder {
             x = block.forward(&x, mode)?;
         }

@@ -111,24 +111,40 @@ fn valid_range(
     (lo.min(hi), hi)
 }
 
-/// Gathers `x_b [cin, h, w]` into `col [cin·kh·kw, oh·ow]`, zeros where the kernel reads padding.
-fn im2col<T: WithDType>(g: &ConvGeom, x_b: &[T], col: &mut [T]) {
+/// Output positions per column block: the column matrix of a large feature map (AASIST's
+/// encoder: hundreds of MB per item) is built a band of output rows at a time, so the buffer
+/// stays within cache-friendly, reusable sizes.
+const COL_BLOCK_POSITIONS: usize = 4096;
+
+/// The bands of output rows `[r0, r1)` the column matrix is built in.
+fn row_blocks(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
+    let rows = (COL_BLOCK_POSITIONS / g.ow.max(1)).max(1);
+    let oh = g.oh;
+    (0..oh)
+        .step_by(rows)
+        .map(move |r0| (r0, (r0 + rows).min(oh)))
+}
+
+/// Gathers the output rows `[r0, r1)` of `x_b [cin, h, w]` into `col [cin·kh·kw, (r1−r0)·ow]`,
+/// zeros where the kernel reads padding.
+fn im2col<T: WithDType>(g: &ConvGeom, x_b: &[T], (r0, r1): (usize, usize), col: &mut [T]) {
     let zero = T::from_f64(0.0);
-    let (p, s) = (g.p(), g.stride);
+    let (pb, s) = ((r1 - r0) * g.ow, g.stride);
     for ci in 0..g.cin {
         let plane = &x_b[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             let (oh_lo, oh_hi) = valid_range(g.oh, g.h, ki, g.ph, s);
+            let (oh_lo, oh_hi) = (oh_lo.clamp(r0, r1), oh_hi.clamp(r0, r1));
             for kj in 0..g.kw {
                 let row_idx = (ci * g.kh + ki) * g.kw + kj;
-                let row = &mut col[row_idx * p..(row_idx + 1) * p];
+                let row = &mut col[row_idx * pb..(row_idx + 1) * pb];
                 let (ow_lo, ow_hi) = valid_range(g.ow, g.w, kj, g.pw, s);
-                row[..oh_lo * g.ow].fill(zero);
-                row[oh_hi * g.ow..].fill(zero);
+                row[..(oh_lo - r0) * g.ow].fill(zero);
+                row[(oh_hi.max(oh_lo) - r0) * g.ow..].fill(zero);
                 for oh in oh_lo..oh_hi {
                     let ih = oh * s + ki - g.ph;
                     let src = &plane[ih * g.w..(ih + 1) * g.w];
-                    let out = &mut row[oh * g.ow..(oh + 1) * g.ow];
+                    let out = &mut row[(oh - r0) * g.ow..(oh - r0 + 1) * g.ow];
                     out[..ow_lo].fill(zero);
                     out[ow_hi..].fill(zero);
                     if ow_lo < ow_hi {
@@ -150,17 +166,18 @@ fn im2col<T: WithDType>(g: &ConvGeom, x_b: &[T], col: &mut [T]) {
     }
 }
 
-/// Scatter-adds `col [cin·kh·kw, oh·ow]` back onto `dx_b [cin, h, w]` (the adjoint of im2col).
-fn col2im<T: WithDType>(g: &ConvGeom, col: &[T], dx_b: &mut [T]) {
-    let (p, s) = (g.p(), g.stride);
-    dx_b.fill(T::from_f64(0.0));
+/// Scatter-adds `col [cin·kh·kw, (r1−r0)·ow]`, the output rows `[r0, r1)`, onto
+/// `dx_b [cin, h, w]` (the adjoint of [`im2col`]).
+fn col2im<T: WithDType>(g: &ConvGeom, col: &[T], (r0, r1): (usize, usize), dx_b: &mut [T]) {
+    let (pb, s) = ((r1 - r0) * g.ow, g.stride);
     for ci in 0..g.cin {
         let plane = &mut dx_b[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             let (oh_lo, oh_hi) = valid_range(g.oh, g.h, ki, g.ph, s);
+            let (oh_lo, oh_hi) = (oh_lo.clamp(r0, r1), oh_hi.clamp(r0, r1));
             for kj in 0..g.kw {
                 let row_idx = (ci * g.kh + ki) * g.kw + kj;
-                let row = &col[row_idx * p..(row_idx + 1) * p];
+                let row = &col[row_idx * pb..(row_idx + 1) * pb];
                 let (ow_lo, ow_hi) = valid_range(g.ow, g.w, kj, g.pw, s);
                 if ow_lo >= ow_hi {
                     continue;
@@ -168,7 +185,7 @@ fn col2im<T: WithDType>(g: &ConvGeom, col: &[T], dx_b: &mut [T]) {
                 for oh in oh_lo..oh_hi {
                     let ih = oh * s + ki - g.ph;
                     let dst = &mut plane[ih * g.w..(ih + 1) * g.w];
-                    let src = &row[oh * g.ow + ow_lo..oh * g.ow + ow_hi];
+                    let src = &row[(oh - r0) * g.ow + ow_lo..(oh - r0) * g.ow + ow_hi];
                     let iw0 = ow_lo * s + kj - g.pw;
                     if s == 1 {
                         for (d, v) in dst[iw0..iw0 + src.len()].iter_mut().zip(src) {
@@ -185,15 +202,13 @@ fn col2im<T: WithDType>(g: &ConvGeom, col: &[T], dx_b: &mut [T]) {
     }
 }
 
-/// The column matrix `[k, p]` of one batch item: the item itself for pointwise convolutions,
-/// else `col` filled by im2col.
-fn columns<'a, T: WithDType>(g: &ConvGeom, x_b: &'a [T], col: &'a mut Vec<T>) -> &'a [T] {
-    if g.pointwise() {
-        x_b
-    } else {
-        col.resize(g.k() * g.p(), T::from_f64(0.0));
-        im2col(g, x_b, col);
-        col
+/// The columns from `r0·ow` on of a row-major `[rows, p]` matrix (the band's width is the
+/// product's `n`).
+fn column_band<T>(m: &[T], p: usize, ow: usize, (r0, _): (usize, usize)) -> View<'_, T> {
+    View {
+        data: &m[r0 * ow..],
+        row_stride: p,
+        col_stride: 1,
     }
 }
 
@@ -211,16 +226,34 @@ pub(crate) fn forward_item<T: WithDType>(
     for (row, &bv) in y_b.chunks_mut(p).zip(bias) {
         row.fill(bv);
     }
-    let cols = columns(g, x_b, col);
-    matmul(
-        g.cout,
-        p,
-        k,
-        y_b,
-        true,
-        View::rows(w, k),
-        View::rows(cols, p),
-    )
+    if g.pointwise() {
+        return matmul(
+            g.cout,
+            p,
+            k,
+            y_b,
+            p,
+            true,
+            View::rows(w, k),
+            View::rows(x_b, p),
+        );
+    }
+    for band in row_blocks(g) {
+        let pb = (band.1 - band.0) * g.ow;
+        col.resize(k * pb, T::from_f64(0.0));
+        im2col(g, x_b, band, col);
+        matmul(
+            g.cout,
+            pb,
+            k,
+            &mut y_b[band.0 * g.ow..],
+            p,
+            true,
+            View::rows(w, k),
+            View::rows(col, pb),
+        )?;
+    }
+    Ok(())
 }
 
 /// `dx_b [cin, h, w]` from `dy_b [cout, p]`: `dcol [k, p] = Wᵀ · dY_b`, then col2im.
@@ -232,23 +265,33 @@ pub(crate) fn input_grad_item<T: WithDType>(
     dx_b: &mut [T],
 ) -> Result<()> {
     let (k, p) = (g.k(), g.p());
-    let dst: &mut [T] = if g.pointwise() {
-        dx_b
-    } else {
-        col.resize(k * p, T::from_f64(0.0));
-        col
-    };
-    matmul(
-        k,
-        p,
-        g.cout,
-        dst,
-        false,
-        View::transposed(w, k),
-        View::rows(dy_b, p),
-    )?;
-    if !g.pointwise() {
-        col2im(g, col, dx_b);
+    if g.pointwise() {
+        return matmul(
+            k,
+            p,
+            g.cout,
+            dx_b,
+            p,
+            false,
+            View::transposed(w, k),
+            View::rows(dy_b, p),
+        );
+    }
+    dx_b.fill(T::from_f64(0.0));
+    for band in row_blocks(g) {
+        let pb = (band.1 - band.0) * g.ow;
+        col.resize(k * pb, T::from_f64(0.0));
+        matmul(
+            k,
+            pb,
+            g.cout,
+            col,
+            pb,
+            false,
+            View::transposed(w, k),
+            column_band(dy_b, p, g.ow, band),
+        )?;
+        col2im(g, col, band, dx_b);
     }
     Ok(())
 }
@@ -263,16 +306,34 @@ pub(crate) fn param_grad_item<T: WithDType>(
     db: &mut [f64],
 ) -> Result<()> {
     let (k, p) = (g.k(), g.p());
-    let cols = columns(g, x_b, col);
-    matmul(
-        g.cout,
-        k,
-        p,
-        dw,
-        true,
-        View::rows(dy_b, p),
-        View::transposed(cols, p),
-    )?;
+    if g.pointwise() {
+        matmul(
+            g.cout,
+            k,
+            p,
+            dw,
+            k,
+            true,
+            View::rows(dy_b, p),
+            View::transposed(x_b, p),
+        )?;
+    } else {
+        for band in row_blocks(g) {
+            let pb = (band.1 - band.0) * g.ow;
+            col.resize(k * pb, T::from_f64(0.0));
+            im2col(g, x_b, band, col);
+            matmul(
+                g.cout,
+                k,
+                pb,
+                dw,
+                k,
+                true,
+                column_band(dy_b, p, g.ow, band),
+                View::transposed(col, pb),
+            )?;
+        }
+    }
     for (acc, row) in db.iter_mut().zip(dy_b.chunks(p)) {
         *acc += row.iter().map(|v| v.to_f64()).sum::<f64>();
     }
@@ -325,7 +386,13 @@ fn param_grad<T: WithDType>(g: &ConvGeom, x: &[T], dy: &[T]) -> Result<Vec<T>> {
         .par_chunks(g.in_plane())
         .zip(dy.par_chunks(cout * g.p()))
         .try_fold(
-            || (vec![T::from_f64(0.0); cout * g.k()], vec![0.0f64; cout], Vec::new()),
+            || {
+                (
+                    vec![T::from_f64(0.0); cout * g.k()],
+                    vec![0.0f64; cout],
+                    Vec::new(),
+                )
+            },
             |(mut dw, mut db, mut col), (x_b, dy_b)| {
                 param_grad_item(g, x_b, dy_b, &mut col, &mut dw, &mut db)?;
                 Ok::<_, candle_core::Error>((dw, db, col))
@@ -511,12 +578,30 @@ mod tests {
             let x: Vec<f64> = (0..g.in_plane()).map(|i| (i as f64 * 0.7).sin()).collect();
             let c: Vec<f64> = (0..g.k() * g.p()).map(|i| (i as f64 * 1.3).cos()).collect();
             let mut col = vec![0.0; g.k() * g.p()];
-            im2col(&g, &x, &mut col);
+            im2col(&g, &x, (0, g.oh), &mut col);
             let mut back = vec![0.0; g.in_plane()];
-            col2im(&g, &c, &mut back);
+            col2im(&g, &c, (0, g.oh), &mut back);
             let lhs: f64 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
+            // Bands of rows give the same columns and the same scatter as the whole map.
+            let mut banded = vec![0.0; g.in_plane()];
+            for band in [(0, 2), (2, 3), (3, g.oh)] {
+                let pb = (band.1 - band.0) * g.ow;
+                let mut part = vec![f64::NAN; g.k() * pb];
+                im2col(&g, &x, band, &mut part);
+                for r in 0..g.k() {
+                    let whole = &col[r * g.p() + band.0 * g.ow..r * g.p() + band.1 * g.ow];
+                    assert_eq!(&part[r * pb..(r + 1) * pb], whole);
+                }
+                let c_band: Vec<f64> = (0..g.k())
+                    .flat_map(|r| c[r * g.p() + band.0 * g.ow..r * g.p() + band.1 * g.ow].to_vec())
+                    .collect();
+                col2im(&g, &c_band, band, &mut banded);
+            }
+            for (a, b) in banded.iter().zip(&back) {
+                assert!((a - b).abs() < 1e-12);
+            }
         }
     }
 }

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use super::conv::{forward_item, input_grad_item, param_grad_item, reduce_param_partials, ConvGeom};
+use super::conv::{
+    forward_item, input_grad_item, param_grad_item, reduce_param_partials, ConvGeom,
+};
 use super::{contiguous_slice, dispatch_float};
 
 /// The block's shapes: the convolution's geometry (`cout` = 2C) and the pooling window
@@ -104,7 +106,13 @@ fn select<T: WithDType>(g: &BlockGeom, y2: &[T], out: &mut [T], winners: &mut [u
     if (g.kh, g.kw) == (2, 2) {
         // LCNN's window, in row pairs: candidates in order (0,0) (0,1) (1,0) (1,1).
         let ow = g.conv.ow;
-        let mfm = |a: T, b: T, pos: u8| if b > a { (b, pos << 1 | 1) } else { (a, pos << 1) };
+        let mfm = |a: T, b: T, pos: u8| {
+            if b > a {
+                (b, pos << 1 | 1)
+            } else {
+                (a, pos << 1)
+            }
+        };
         for c in 0..g.channels() {
             for py in 0..g.ph {
                 let r0 = c * plane + 2 * py * ow;
@@ -121,7 +129,11 @@ fn select<T: WithDType>(g: &BlockGeom, y2: &[T], out: &mut [T], winners: &mut [u
                     .zip(rows)
                 {
                     let mut best = mfm(l0[0], h0[0], 0);
-                    for cand in [mfm(l0[1], h0[1], 1), mfm(l1[0], h1[0], 2), mfm(l1[1], h1[1], 3)] {
+                    for cand in [
+                        mfm(l0[1], h0[1], 1),
+                        mfm(l1[0], h1[0], 2),
+                        mfm(l1[1], h1[1], 3),
+                    ] {
                         if cand.0 > best.0 {
                             best = cand;
                         }
@@ -256,12 +268,7 @@ impl ConvMfmOp {
     }
 }
 
-fn forward<T: WithDType>(
-    g: &BlockGeom,
-    x: &[T],
-    w: &[T],
-    bias: &[T],
-) -> Result<(Vec<T>, Vec<u8>)> {
+fn forward<T: WithDType>(g: &BlockGeom, x: &[T], w: &[T], bias: &[T]) -> Result<(Vec<T>, Vec<u8>)> {
     let n = g.out_len();
     let mut out = vec![T::from_f64(0.0); g.conv.b * n];
     let mut winners = vec![0u8; g.conv.b * n];

@@ -44,13 +44,15 @@ impl<'a, T> View<'a, T> {
     }
 }
 
-/// `dst[m×n] (+)= a[m×k] · b[k×n]`, `dst` row-major with `n` columns; adds to `dst` when
-/// `accumulate`, overwrites it otherwise.
+/// `dst[m×n] (+)= a[m×k] · b[k×n]`, `dst` row-major with rows `dst_row_stride ≥ n` apart (a
+/// band of columns of a wider matrix); adds to `dst` when `accumulate`, overwrites it otherwise.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul<T: WithDType>(
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [T],
+    dst_row_stride: usize,
     accumulate: bool,
     a: View<'_, T>,
     b: View<'_, T>,
@@ -58,7 +60,8 @@ pub(crate) fn matmul<T: WithDType>(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    if dst.len() < m * n || !a.covers(m, k) || !b.covers(k, n) {
+    let dst_len = (m - 1) * dst_row_stride + n;
+    if dst_row_stride < n || dst.len() < dst_len || !a.covers(m, k) || !b.covers(k, n) {
         candle_core::bail!(
             "matmul {m}×{k} · {k}×{n}: operand buffers too small (dst {}, a {}, b {})",
             dst.len(),
@@ -68,13 +71,15 @@ pub(crate) fn matmul<T: WithDType>(
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(T::from_f64(0.0));
+            for row in dst.chunks_mut(dst_row_stride).take(m) {
+                row[..n].fill(T::from_f64(0.0));
+            }
         }
         return Ok(());
     }
     // SAFETY: the checks above prove that every element the product reads (rows < m or k,
     // columns < k or n, at the given strides) lies inside `a.data` / `b.data`, and every element
-    // it writes lies inside `dst[..m*n]`; `dst` is borrowed mutably, so it cannot alias `a` or
+    // it writes lies inside `dst[..dst_len]`; `dst` is borrowed mutably, so it cannot alias `a` or
     // `b`. gemm reads `dst` only when `read_dst` is true, and then it is initialised.
     unsafe {
         gemm::gemm(
@@ -83,7 +88,7 @@ pub(crate) fn matmul<T: WithDType>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,
@@ -138,13 +143,38 @@ mod tests {
             };
             let expect = naive(m, n, k, &a, &b, at, bt);
             let mut dst = vec![1.0; m * n];
-            matmul(m, n, k, &mut dst, false, av, bv).unwrap();
+            matmul(m, n, k, &mut dst, n, false, av, bv).unwrap();
             for (d, e) in dst.iter().zip(&expect) {
                 assert!((d - e).abs() < 1e-12);
             }
-            matmul(m, n, k, &mut dst, true, av, bv).unwrap();
+            matmul(m, n, k, &mut dst, n, true, av, bv).unwrap();
             for (d, e) in dst.iter().zip(&expect) {
                 assert!((d - 2.0 * e).abs() < 1e-12);
+            }
+        }
+        // A band of columns inside a wider destination leaves the other columns alone.
+        let wide = n + 4;
+        let mut dst = vec![7.0; m * wide];
+        matmul(
+            m,
+            n,
+            k,
+            &mut dst[2..],
+            wide,
+            false,
+            View::rows(&a, k),
+            View::rows(&b, n),
+        )
+        .unwrap();
+        let expect = naive(m, n, k, &a, &b, false, false);
+        for i in 0..m {
+            for j in 0..wide {
+                let got = dst[i * wide + j];
+                if (2..2 + n).contains(&j) {
+                    assert!((got - expect[i * n + j - 2]).abs() < 1e-12);
+                } else {
+                    assert_eq!(got, 7.0);
+                }
             }
         }
         let mut small = vec![0.0; 3];
@@ -153,6 +183,7 @@ mod tests {
             n,
             k,
             &mut small,
+            n,
             false,
             View::rows(&a, k),
             View::rows(&b, n)

@@ -56,17 +56,19 @@ pub(crate) fn contiguous_slice<'a, T: WithDType>(
 ///
 /// glibc returns every large block (128 KiB and up, adapting to at most 32 MiB) with `munmap`,
 /// so each iteration's activations and gradients fault their pages in again and the kernel
-/// zeroes them: a quarter of an LCNN training step's time. Raising both the mmap and the trim
-/// thresholds to 256 MiB recycles those blocks; the cost is that the process keeps its peak
-/// heap. Called once by the binary and the benchmarks; does nothing off glibc.
+/// zeroes them: a quarter of an LCNN training step's time, half of AASIST's. Raising the mmap
+/// and trim thresholds to 1 GiB (AASIST's encoder activations reach half a GiB) recycles those
+/// blocks; the cost is that the process keeps its peak heap. Called once by the binary and the
+/// benchmarks; does nothing off glibc.
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        const THRESHOLD_BYTES: libc::c_int = 256 << 20;
-        // SAFETY: mallopt only changes allocator parameters; both are documented settings.
+        // SAFETY: mallopt only changes allocator parameters; both are documented settings
+        // (mallopt(3): M_MMAP_MAX 0 serves every block from the heap, M_TRIM_THRESHOLD −1
+        // never shrinks it).
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD_BYTES) == 1
-                && libc::mallopt(libc::M_TRIM_THRESHOLD, THRESHOLD_BYTES) == 1
+            libc::mallopt(libc::M_MMAP_MAX, 0) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, -1) == 1
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -187,8 +189,37 @@ pub fn batch_norm_train(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<BatchNormOutput> {
+    batch_norm_train_then(x, weight, bias, eps, false)
+}
+
+/// [`batch_norm_train`] followed by SELU (`torch.nn.SELU`) in the same pass; the backward
+/// takes SELU's derivative from the output, so no pre-activation tensor is kept.
+pub fn batch_norm_selu_train(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<BatchNormOutput> {
+    batch_norm_train_then(x, weight, bias, eps, true)
+}
+
+fn batch_norm_train_then(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+    selu: bool,
+) -> Result<BatchNormOutput> {
     if !uses_fast_path(x) {
-        return plain::batch_norm_train(x, weight, bias, eps);
+        let out = plain::batch_norm_train(x, weight, bias, eps)?;
+        return if selu {
+            Ok(BatchNormOutput {
+                y: plain::selu(&out.y)?,
+                ..out
+            })
+        } else {
+            Ok(out)
+        };
     }
     let x = x.contiguous()?;
     let c = x.dim(1)?;
@@ -211,6 +242,7 @@ pub fn batch_norm_train(
         norm::BatchNormTrainOp {
             mean: mean.clone(),
             invstd,
+            selu,
         },
     )?;
     Ok(BatchNormOutput {

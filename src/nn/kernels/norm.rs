@@ -68,11 +68,44 @@ impl CustomOp1 for ChannelStatsOp {
     }
 }
 
-/// `(x [B,C,...], weight [C], bias [C]) → (x − mean)·invstd·weight + bias` with fixed per-channel
-/// `mean` and `invstd = 1/√(var + eps)` taken from the batch.
+/// SELU's `α` and `λ` (Klambauer et al. 2017), as `torch.nn.SELU`.
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+/// SELU's output scale `λ`.
+pub const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+/// `eˣ − 1` in the element type's own precision (f32 stays f32: it runs once per activation).
+pub(crate) trait ExpM1: Copy {
+    fn exp_m1(self) -> Self;
+}
+
+impl ExpM1 for f32 {
+    fn exp_m1(self) -> Self {
+        f32::exp_m1(self)
+    }
+}
+
+impl ExpM1 for f64 {
+    fn exp_m1(self) -> Self {
+        f64::exp_m1(self)
+    }
+}
+
+/// `λ·(x if x > 0 else α·(eˣ − 1))`.
+#[inline]
+fn selu<T: WithDType + ExpM1>(v: T, alpha: T, scale: T) -> T {
+    if v > T::from_f64(0.0) {
+        scale * v
+    } else {
+        scale * alpha * v.exp_m1()
+    }
+}
+
+/// `(x [B,C,...], weight [C], bias [C]) → (x − mean)·invstd·weight + bias`, followed by SELU
+/// when `selu`, with fixed per-channel `mean` and `invstd = 1/√(var + eps)` from the batch.
 pub(crate) struct BatchNormTrainOp {
     pub mean: Vec<f64>,
     pub invstd: Vec<f64>,
+    pub selu: bool,
 }
 
 impl CustomOp3 for BatchNormTrainOp {
@@ -114,8 +147,15 @@ impl CustomOp3 for BatchNormTrainOp {
                 .for_each(|(plane, (y_p, x_p))| {
                     let ch = plane % c;
                     let (sc, sh) = (scale[ch], shift[ch]);
-                    for (o, &v) in y_p.iter_mut().zip(x_p) {
-                        *o = v * sc + sh;
+                    if self.selu {
+                        let (alpha, lambda) = (T::from_f64(SELU_ALPHA), T::from_f64(SELU_SCALE));
+                        for (o, &v) in y_p.iter_mut().zip(x_p) {
+                            *o = selu(v * sc + sh, alpha, lambda);
+                        }
+                    } else {
+                        for (o, &v) in y_p.iter_mut().zip(x_p) {
+                            *o = v * sc + sh;
+                        }
                     }
                 });
             Ok((T::to_cpu_storage_owned(y), l1.shape().clone()))
@@ -127,10 +167,16 @@ impl CustomOp3 for BatchNormTrainOp {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dy = grad_res.contiguous()?;
+        // Through SELU first: its derivative follows from the output alone.
+        let dy = if self.selu {
+            dy.apply_op2_no_bwd(&res.contiguous()?, &SeluGradOp)?
+        } else {
+            dy
+        };
         let flat = x.apply_op3(
             w,
             &dy,
@@ -147,6 +193,42 @@ impl CustomOp3 for BatchNormTrainOp {
         let dw = w.track_op().then(|| flat.narrow(0, n, c)).transpose()?;
         let db = b.track_op().then(|| flat.narrow(0, n + c, c)).transpose()?;
         Ok((dx, dw, db))
+    }
+}
+
+/// `(dy, y) → dy·selu′` where `y = selu(z)`: `λ` for `y > 0`, else `λα·eᶻ = y + λα`.
+pub(crate) struct SeluGradOp;
+
+impl candle_core::CustomOp2 for SeluGradOp {
+    fn name(&self) -> &'static str {
+        "dpda-selu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("selu gradient {:?} for output {:?}", l1.dims(), l2.dims());
+        }
+        dispatch_float!(s1, "selu gradient", T => {
+            let dy = contiguous_slice::<T>(s1, l1)?;
+            let y = contiguous_slice::<T>(s2, l2)?;
+            let (scale, offset) = (T::from_f64(SELU_SCALE), T::from_f64(SELU_SCALE * SELU_ALPHA));
+            let zero = T::from_f64(0.0);
+            let mut dz = vec![zero; dy.len()];
+            dz.par_chunks_mut(MIN_TASK_ELEMS)
+                .zip(dy.par_chunks(MIN_TASK_ELEMS).zip(y.par_chunks(MIN_TASK_ELEMS)))
+                .for_each(|(o, (g, v))| {
+                    for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
+                        *o = g * if v > zero { scale } else { v + offset };
+                    }
+                });
+            Ok((T::to_cpu_storage_owned(dz), l1.shape().clone()))
+        })
     }
 }
 

@@ -109,6 +109,11 @@ pub fn conv2d_mfm(
     }
 }
 
+/// SELU from candle's ELU: `λ·elu(x, α)`.
+pub fn selu(x: &Tensor) -> Result<Tensor> {
+    x.elu(super::norm::SELU_ALPHA)? * super::norm::SELU_SCALE
+}
+
 /// Plain-op [`super::batch_norm_train`].
 pub fn batch_norm_train(
     x: &Tensor,
