@@ -12,7 +12,7 @@
 # Versions are pinned to 13.0: a newer nvcc emits PTX that a CUDA 13.0 driver refuses.
 #
 # Why each piece:
-# - nvcc, cicc (nvvm wheel), crt headers: candle-kernels compiles its .cu files with nvcc, and
+# - nvcc, cicc (nvvm wheel), crt and CCCL headers (cuda_fp16.h includes <nv/target>): candle-kernels compiles its .cu files with nvcc, and
 #   cudarc reads the toolkit version from `nvcc --version`.
 # - The runtime wheels ship only versioned libraries (libcudart.so.13); the linker's -lcudart
 #   needs libcudart.so, so DIR/link holds unversioned symlinks and goes on LIBRARY_PATH.
@@ -41,6 +41,7 @@ WHEELS=(
   "nvidia-cuda-nvcc==13.0.*|nvidia_cuda_nvcc"
   "nvidia-nvvm==13.0.*|nvidia_nvvm"
   "nvidia-cuda-crt==13.0.*|nvidia_cuda_crt"
+  "nvidia-cuda-cccl==13.0.*|nvidia_cuda_cccl"
   "nvidia-cuda-runtime==13.0.*|nvidia_cuda_runtime"
   "nvidia-cublas==13.0.*|nvidia_cublas"
   "nvidia-curand==10.4.*|nvidia_curand"
@@ -69,7 +70,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 ROOT="$DIR/nvidia/cu13"
-for needed in bin/nvcc nvvm/bin/cicc include/cuda.h include/crt/host_config.h; do
+for needed in bin/nvcc nvvm/bin/cicc include/cuda.h include/crt/host_config.h include/cccl/nv/target; do
   [ -e "$ROOT/$needed" ] || die "$ROOT/$needed is missing after installing the wheels"
 done
 
