@@ -42,25 +42,34 @@ pub struct Control {
 /// Stream mixed into the seed for dropout masks.
 const STREAM_DROPOUT: u64 = 0xD809_0000_0000_0001;
 
+/// A device error without the backtrace candle attaches when `RUST_BACKTRACE` is set: the
+/// message is shown to the user as one line.
+fn device_error_text(e: candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => inner.to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The compute device of a plan, and a notice when `auto` fell back to the CPU.
 pub fn device_for(kind: DeviceKind) -> Result<(Device, Option<String>), TrainError> {
     match kind {
         DeviceKind::Cpu => Ok((Device::Cpu, None)),
-        DeviceKind::Cuda { ordinal } => Device::new_cuda(ordinal)
-            .map(|d| (d, None))
-            .map_err(|e| {
-                TrainError::Device(format!(
-                    "device.kind = \"cuda\": {e} (build with --features cuda on a machine with a \
+        DeviceKind::Cuda { ordinal } => Device::new_cuda(ordinal).map(|d| (d, None)).map_err(|e| {
+            let e = device_error_text(e);
+            TrainError::Device(format!(
+                "device.kind = \"cuda\": {e} (build with --features cuda on a machine with a \
                      GPU, or set device.kind = \"auto\" to fall back to the CPU)"
-                ))
-            }),
+            ))
+        }),
         DeviceKind::Auto { ordinal } => match Device::new_cuda(ordinal) {
             Ok(d) => Ok((d, None)),
             Err(e) => Ok((
                 Device::Cpu,
                 Some(format!(
-                    "device.kind = \"auto\": CUDA device {ordinal} is not usable ({e}); training on \
-                     the CPU"
+                    "device.kind = \"auto\": CUDA device {ordinal} is not usable ({}); training on \
+                     the CPU",
+                    device_error_text(e)
                 )),
             )),
         },
@@ -540,6 +549,19 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_errors_lose_candle_backtraces() {
+        let inner = candle_core::Error::Msg("CUDA_ERROR_NO_DEVICE".to_string());
+        let wrapped = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert!(wrapped.to_string().contains('\n'));
+        assert_eq!(device_error_text(wrapped), "CUDA_ERROR_NO_DEVICE");
+        let plain = candle_core::Error::Msg("no GPU".to_string());
+        assert_eq!(device_error_text(plain), "no GPU");
+    }
 
     #[test]
     fn auto_device_falls_back_to_the_cpu_with_a_reason() {
