@@ -63,6 +63,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("progress bar template")?
             .progress_chars("=> "),
     );
+    let out = Output {
+        bar: &bar,
+        verbose: !args.quiet,
+    };
     let mut error = None;
     let mut last_epoch_line = String::new();
     loop {
@@ -71,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 // Drain what the worker left behind, then stop.
                 match handle.try_recv() {
                     Some(ev) => {
-                        if handle_event(ev, &bar, &mut error, &mut last_epoch_line) {
+                        if handle_event(ev, &out, &mut error, &mut last_epoch_line) {
                             break;
                         }
                         continue;
@@ -81,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             continue;
         };
-        if handle_event(event, &bar, &mut error, &mut last_epoch_line) {
+        if handle_event(event, &out, &mut error, &mut last_epoch_line) {
             break;
         }
     }
@@ -93,10 +97,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where run lines go: above the progress bar on a terminal, else (logs, pipes, where
+/// indicatif hides the bar) straight to stderr.
+struct Output<'a> {
+    bar: &'a ProgressBar,
+    /// Whether ordinary lines are wanted (`--quiet` keeps only notices).
+    verbose: bool,
+}
+
+impl Output<'_> {
+    fn line(&self, text: impl AsRef<str>) {
+        self.emit(text.as_ref(), self.verbose);
+    }
+
+    fn notice(&self, text: impl AsRef<str>) {
+        self.emit(text.as_ref(), true);
+    }
+
+    fn emit(&self, text: &str, wanted: bool) {
+        if !self.bar.is_hidden() {
+            self.bar.println(text);
+        } else if wanted {
+            eprintln!("{text}");
+        }
+    }
+}
+
 /// Update the display for one event; true when the run is over.
 fn handle_event(
     event: TrainEvent,
-    bar: &ProgressBar,
+    out: &Output<'_>,
     error: &mut Option<String>,
     last_epoch_line: &mut String,
 ) -> bool {
@@ -110,22 +140,22 @@ fn handle_event(
             resumed_at_step,
             ..
         } => {
-            bar.set_length(total_steps);
-            bar.set_position(resumed_at_step.unwrap_or(0));
-            bar.println(format!(
+            out.bar.set_length(total_steps);
+            out.bar.set_position(resumed_at_step.unwrap_or(0));
+            out.line(format!(
                 "run {}: {num_params} parameters, {num_train_clips} train / {num_dev_clips} dev clips{}",
                 run_dir.display(),
                 resumed_at_step.map_or(String::new(), |s| format!(", resumed at step {s}"))
             ));
         }
         TrainEvent::Step(m) => {
-            bar.set_position(m.step);
+            out.bar.set_position(m.step);
             let loss = m.loss_orig.or(m.loss_aug).unwrap_or(f64::NAN);
             let mut msg = format!("epoch {} loss {loss:.4}", m.epoch);
             if let (Some(cos), Some(frac)) = (m.grad_cos, m.conflict_frac) {
                 msg.push_str(&format!(" cos {cos:+.3} conflicts {:.0}%", frac * 100.0));
             }
-            bar.set_message(msg);
+            out.bar.set_message(msg);
         }
         TrainEvent::Epoch(e) => {
             *last_epoch_line = format!(
@@ -140,14 +170,14 @@ fn handle_event(
                     .map_or(String::new(), |s| format!(", m-sharpness {s:.4}")),
                 if e.is_best { " (best)" } else { "" }
             );
-            bar.println(last_epoch_line.as_str());
+            out.line(last_epoch_line.as_str());
         }
         TrainEvent::LayerCos(_) | TrainEvent::Checkpoint { .. } => {}
-        TrainEvent::Paused => bar.println("paused"),
-        TrainEvent::Resumed => bar.println("resumed"),
-        TrainEvent::Notice { message } => bar.println(format!("note: {message}")),
+        TrainEvent::Paused => out.line("paused"),
+        TrainEvent::Resumed => out.line("resumed"),
+        TrainEvent::Notice { message } => out.notice(format!("note: {message}")),
         TrainEvent::Stopped => {
-            bar.println("stopped; resume with --resume");
+            out.line("stopped; resume with --resume");
             return true;
         }
         TrainEvent::Error { message } => {
@@ -155,7 +185,7 @@ fn handle_event(
             return true;
         }
         TrainEvent::Finished { summary } => {
-            bar.println(format!(
+            out.line(format!(
                 "finished ({}) after {} steps, {} epochs; best dev loss {} (epoch {}); averaged \
                  epochs {:?}; eval EER {}; scores {}",
                 summary.reason,
