@@ -95,15 +95,21 @@ pub fn conv2d(
     if !uses_fast_path(x) {
         return plain::conv2d(x, weight, bias, padding, stride);
     }
+    apply_conv_op(x, weight, bias, conv::Conv2dOp { padding, stride })
+}
+
+/// Runs a convolution op on `(x, weight, bias)` made contiguous, a missing bias as zeros.
+fn apply_conv_op(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    op: impl candle_core::CustomOp3 + Send + Sync + 'static,
+) -> Result<Tensor> {
     let bias = match bias {
         Some(b) => b.contiguous()?,
         None => Tensor::zeros(weight.dim(0)?, x.dtype(), x.device())?,
     };
-    x.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias,
-        conv::Conv2dOp { padding, stride },
-    )
+    x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, op)
 }
 
 /// 1-D convolution `x [B, Cin, L]` ⊛ `weight [Cout, Cin, k]` + `bias`, zero padding on both ends,
@@ -141,15 +147,8 @@ pub fn conv2d_mfm(
     if !uses_fast_path(x) {
         return plain::conv2d_mfm(x, weight, bias, padding, stride, pool);
     }
-    let bias = match bias {
-        Some(b) => b.contiguous()?,
-        None => Tensor::zeros(weight.dim(0)?, x.dtype(), x.device())?,
-    };
-    x.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias,
-        conv_mfm::ConvMfmOp::new(padding, stride, pool.unwrap_or((1, 1))),
-    )
+    let op = conv_mfm::ConvMfmOp::new(padding, stride, pool.unwrap_or((1, 1)));
+    apply_conv_op(x, weight, bias, op)
 }
 
 /// Max-pooling `[B, C, H, W]` → `[B, C, ⌊H/kh⌋, ⌊W/kw⌋]` with stride equal to the window; the
