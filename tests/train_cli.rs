@@ -42,3 +42,38 @@ fn piped_training_prints_run_lines_and_the_device_notice() {
         assert!(quiet.contains("training on the CPU"), "{quiet}");
     }
 }
+
+#[test]
+fn a_pretrained_front_end_is_reported_when_training_starts() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/xlsr/fairseq_xlsr_tiny.pt");
+    let config = TINY_DEMO_CONFIG.replace(
+        "name = \"tiny\"",
+        &format!(
+            "name = \"xlsr-tiny-aasist\"\n[model.options]\nfront_end_weights = {:?}",
+            fixture.to_str().unwrap()
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("xlsr.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = dpda()
+        .args([
+            "train",
+            path.to_str().unwrap(),
+            "--max-steps",
+            "1",
+            "--quiet",
+        ])
+        .args(["--run-dir", dir.path().join("run").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    success_stdout(out);
+    assert!(stderr.contains("front end from"), "{stderr}");
+    assert!(stderr.contains("(fairseq)"), "{stderr}");
+    assert!(
+        stderr.contains("set aside (") && stderr.contains("mask_emb"),
+        "{stderr}"
+    );
+}

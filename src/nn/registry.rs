@@ -57,6 +57,18 @@ pub fn build_model(
     device: &Device,
     dtype: DType,
 ) -> Result<Box<dyn Model>, NnError> {
+    build_model_reporting(name, options, seed, device, dtype).map(|(model, _)| model)
+}
+
+/// [`build_model`], plus one line per thing worth telling the user (what a pretrained front-end
+/// file was read as, which of its entries were set aside).
+pub fn build_model_reporting(
+    name: &str,
+    options: &ModelOptions,
+    seed: u64,
+    device: &Device,
+    dtype: DType,
+) -> Result<(Box<dyn Model>, Vec<String>), NnError> {
     if (options.freeze_front_end || options.front_end_weights.is_some())
         && !name.starts_with("xlsr-")
     {
@@ -71,20 +83,20 @@ pub fn build_model(
             message: format!("only the 'lcnn' model has a BLSTM option, not '{name}'"),
         });
     }
-    match name {
-        "lcnn" => Ok(Box::new(Lcnn::new(
+    let model: Box<dyn Model> = match name {
+        "lcnn" => Box::new(Lcnn::new(
             options.dropout.unwrap_or(Lcnn::DEFAULT_DROPOUT),
             options.blstm,
             seed,
             device,
             dtype,
-        )?)),
-        "lcnn-small" => Ok(Box::new(LcnnSmall::new(
+        )?),
+        "lcnn-small" => Box::new(LcnnSmall::new(
             options.dropout.unwrap_or(LcnnSmall::DEFAULT_DROPOUT),
             seed,
             device,
             dtype,
-        )?)),
+        )?),
         "aasist" | "aasist-l" => {
             // AASIST's dropout rates are fixed by the reference architecture.
             if options.dropout.is_some() {
@@ -98,12 +110,7 @@ pub fn build_model(
             } else {
                 AasistConfig::aasist_l()
             };
-            Ok(Box::new(Aasist::new(
-                config,
-                dtype,
-                device,
-                &mut Rng::new(seed),
-            )?))
+            Box::new(Aasist::new(config, dtype, device, &mut Rng::new(seed))?)
         }
         "xlsr-aasist" | "xlsr-tiny-aasist" | "xlsr-tcm" | "xlsr-tiny-tcm" => {
             if options.dropout.is_some() {
@@ -130,20 +137,55 @@ pub fn build_model(
                 config.freeze_front_end = options.freeze_front_end;
                 Box::new(ConformerTcm::new(config, dtype, device, &mut rng)?)
             };
+            let mut notes = Vec::new();
             if let Some(path) = &options.front_end_weights {
-                super::import_xlsr::load_front_end(model.as_ref(), path)?;
+                let report = super::import_xlsr::load_front_end_report(model.as_ref(), path)?;
+                notes.push(front_end_note(path, &report));
             }
-            Ok(model)
+            return Ok((model, notes));
         }
-        _ => Err(NnError::UnknownModel {
-            name: name.to_string(),
-            known: format!(
-                "{}, {}",
-                MODEL_NAMES.join(", "),
-                LARGE_MODEL_NAMES.join(", ")
-            ),
-        }),
+        _ => {
+            return Err(NnError::UnknownModel {
+                name: name.to_string(),
+                known: format!(
+                    "{}, {}",
+                    MODEL_NAMES.join(", "),
+                    LARGE_MODEL_NAMES.join(", ")
+                ),
+            })
+        }
+    };
+    Ok((model, Vec::new()))
+}
+
+/// One line on what a front-end weights file was read as and what of it was not used.
+fn front_end_note(path: &std::path::Path, report: &super::import_xlsr::FrontEndLoad) -> String {
+    const SHOWN: usize = 8;
+    let mut note = format!(
+        "front end from {} ({}): {} tensors set",
+        path.display(),
+        report.layout.describe(),
+        report.num_assigned
+    );
+    if !report.ignored.is_empty() {
+        let shown: Vec<&str> = report
+            .ignored
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect();
+        note.push_str(&format!(
+            "; {} entries without an encoder counterpart set aside ({}{})",
+            report.ignored.len(),
+            shown.join(", "),
+            if report.ignored.len() > SHOWN {
+                ", …"
+            } else {
+                ""
+            }
+        ));
     }
+    note
 }
 
 #[cfg(test)]

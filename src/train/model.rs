@@ -32,19 +32,29 @@ pub fn build_model(
     seed: u64,
     device: &Device,
 ) -> Result<Box<dyn Model>, NnError> {
+    build_model_reporting(name, options, seed, device).map(|(model, _)| model)
+}
+
+/// [`build_model`] with the registry's notes for the user (see
+/// [`crate::nn::registry::build_model_reporting`]).
+pub fn build_model_reporting(
+    name: &str,
+    options: &toml::Table,
+    seed: u64,
+    device: &Device,
+) -> Result<(Box<dyn Model>, Vec<String>), NnError> {
     match name {
-        "tiny" => Ok(Box::new(TinyModel::new(options, seed, device)?)),
+        "tiny" => Ok((Box::new(TinyModel::new(options, seed, device)?), Vec::new())),
         _ => {
             let options = registry_options(options)?;
-            crate::nn::registry::build_model(name, &options, seed, device, DType::F32).map_err(
-                |e| match e {
+            crate::nn::registry::build_model_reporting(name, &options, seed, device, DType::F32)
+                .map_err(|e| match e {
                     NnError::UnknownModel { name, known } => NnError::UnknownModel {
                         name,
                         known: format!("tiny, {known}"),
                     },
                     other => other,
-                },
-            )
+                })
         }
     }
 }

@@ -24,7 +24,7 @@ use super::data::{
 };
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
-use super::model::build_model;
+use super::model::build_model_reporting;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
 use crate::data::Label;
@@ -171,7 +171,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     if dev_set.is_empty() {
         return Err(TrainError::EmptySplit { split: "dev" });
     }
-    let model = build_model(
+    let (model, model_notes) = build_model_reporting(
         &plan.model.name,
         &plan.model.options,
         plan.train.seed,
@@ -249,7 +249,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         total_steps,
         resumed_at_step: resuming.then_some(side.step),
     });
-    if let Some(message) = device_notice {
+    for message in device_notice.into_iter().chain(model_notes) {
         listening &= emit(TrainEvent::Notice { message });
     }
 
