@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use dpda::gui::form::CorpusChoice;
+use dpda::gui::form::ExperimentForm;
 use dpda::gui::Workbench;
 use dpda::train::{EpochMetrics, LayerCos, StepMetrics, TrainEvent};
 
@@ -132,16 +132,7 @@ fn main() {
     let ctx = egui::Context::default();
     let mut wb = Workbench::new(None);
     wb.shared.runs_dir = runs.clone();
-    let f = &mut wb.train.form;
-    f.corpus = CorpusChoice::Demo;
-    f.demo_size = "tiny".into();
-    f.model = "tiny".into();
-    f.num_samples = "1600".into();
-    f.batch_size = "4".into();
-    f.epochs = "1000".into();
-    f.patience = "1000".into();
-    f.per_layer_cos_every = "2".into();
-    f.lr = "0.01".into();
+    wb.train.form = ExperimentForm::tiny_demo();
     wb.train.autostart = true;
     let deadline = Instant::now() + Duration::from_secs(8);
     let mut times = Vec::new();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dpda::gui::form::CorpusChoice;
+use dpda::gui::form::{CorpusChoice, ExperimentForm};
 use dpda::gui::train_view::RunStatus;
 use dpda::gui::{Tab, Workbench};
 use egui::Role;
@@ -20,17 +20,10 @@ use egui_kittest::Harness;
 fn tiny_workbench(runs_dir: &Path) -> Workbench {
     let mut wb = Workbench::new(None);
     wb.shared.runs_dir = runs_dir.to_path_buf();
-    let f = &mut wb.train.form;
-    f.corpus = CorpusChoice::Demo;
-    f.demo_size = "tiny".into();
-    f.model = "tiny".into();
-    f.num_samples = "1600".into();
-    f.batch_size = "4".into();
-    f.epochs = "1000".into();
-    f.patience = "1000".into();
-    f.per_layer_cos_every = "2".into();
-    f.lr = "0.01".into();
-    f.seed = "7".into();
+    wb.train.form = ExperimentForm {
+        seed: "7".into(),
+        ..ExperimentForm::tiny_demo()
+    };
     wb
 }
 

@@ -162,6 +162,23 @@ fn reset_key(raw: &mut RawConfig, key: &str) -> bool {
 }
 
 impl ExperimentForm {
+    /// A smoke run: the tiny model on the tiny demo corpus, long enough to watch (a step takes
+    /// milliseconds), with layer cosines every other step.
+    pub fn tiny_demo() -> Self {
+        Self {
+            corpus: CorpusChoice::Demo,
+            demo_size: "tiny".into(),
+            model: "tiny".into(),
+            num_samples: "1600".into(),
+            batch_size: "4".into(),
+            epochs: "1000".into(),
+            patience: "1000".into(),
+            per_layer_cos_every: "2".into(),
+            lr: "0.01".into(),
+            ..Self::default()
+        }
+    }
+
     /// The form showing `raw` (fields it does not show are kept in `base`).
     pub fn from_raw(raw: RawConfig) -> Self {
         let corpus = match raw.data.corpus.trim().to_ascii_lowercase().as_str() {

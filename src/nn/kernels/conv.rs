@@ -460,15 +460,26 @@ impl CustomOp3 for Conv2dOp {
         };
         let (dw, db) = if w.track_op() || bias.track_op() {
             let flat = x.apply_op2(&dy, Conv2dParamGradOp { geom: g })?;
-            let nw = w.elem_count();
-            let dw = flat.narrow(0, 0, nw)?.reshape(w.dims())?;
-            let db = flat.narrow(0, nw, g.cout)?;
-            (w.track_op().then_some(dw), bias.track_op().then_some(db))
+            param_grads(&flat, 0, w, bias)?
         } else {
             (None, None)
         };
         Ok((dx, dw, db))
     }
+}
+
+/// The weight and bias gradients stored from `offset` on in a flat gradient buffer (weight
+/// first), each only where that parameter takes part in the graph.
+pub(crate) fn param_grads(
+    flat: &Tensor,
+    offset: usize,
+    w: &Tensor,
+    bias: &Tensor,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let nw = w.elem_count();
+    let dw = flat.narrow(0, offset, nw)?.reshape(w.dims())?;
+    let db = flat.narrow(0, offset + nw, bias.elem_count())?;
+    Ok((w.track_op().then_some(dw), bias.track_op().then_some(db)))
 }
 
 /// The input gradient `(dy [B,Cout,oh,ow], w) → dx [B,Cin,H,W]`.

@@ -16,7 +16,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDTyp
 use rayon::prelude::*;
 
 use super::conv::{
-    forward_item, input_grad_item, param_grad_item, reduce_param_partials, ConvGeom,
+    forward_item, input_grad_item, param_grad_item, param_grads, reduce_param_partials, ConvGeom,
 };
 use super::{contiguous_slice, dispatch_float};
 
@@ -362,10 +362,7 @@ impl CustomOp3 for ConvMfmOp {
             None
         };
         let (dw, db) = if need_params {
-            let nw = w.elem_count();
-            let dw = flat.narrow(0, nx, nw)?.reshape(w.dims())?;
-            let db = flat.narrow(0, nx + nw, geom.conv.cout)?;
-            (w.track_op().then_some(dw), bias.track_op().then_some(db))
+            param_grads(&flat, nx, w, bias)?
         } else {
             (None, None)
         };
