@@ -12,6 +12,7 @@ pub mod data;
 pub mod features;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod inference;
 pub mod metrics;
 pub mod nn;
 pub mod rng;

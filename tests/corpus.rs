@@ -376,22 +376,30 @@ fn in_the_wild_loader_reads_meta_csv() {
 }
 
 #[test]
-fn for_loader_scans_folders_and_flags_duplicate_stems() {
+fn for_loader_names_trials_by_class_folder_and_flags_duplicate_stems() {
     let root = tempfile::tempdir().unwrap();
     for rel in [
         "training/real/file1.wav",
         "training/real/file2.wav",
         "training/fake/file3.wav",
         "training/fake/file1.wav",
+        "training/fake/file3.WAV",
         "training/fake/notes.txt",
     ] {
         touch_audio(&root.path().join(rel));
     }
     let corpus = load_for(root.path(), Split::Train, OnProblem::SkipAndReport).unwrap();
-    assert_eq!(corpus.counts(), (2, 1));
+    // FoR has the same file name under real/ and fake/: two trials, told apart by the folder.
+    assert_eq!(corpus.counts(), (2, 2));
+    let ids: Vec<&str> = corpus.utterances.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["real/file1", "real/file2", "fake/file1", "fake/file3"]);
     assert_eq!(corpus.problems.len(), 1);
-    assert!(corpus.problems[0].message.contains("duplicate ID 'file1'"));
-    assert!(corpus.problems[0].file.ends_with("fake/file1.wav"));
+    assert!(
+        corpus.problems[0].message.contains("duplicate ID 'fake/file3'"),
+        "{}",
+        corpus.problems[0].message
+    );
+    assert!(corpus.problems[0].file.ends_with("fake/file3.wav"));
     assert!(load_for(root.path(), Split::Train, OnProblem::Fail).is_err());
     assert!(load_for(root.path(), Split::Eval, OnProblem::SkipAndReport).is_err());
 }

@@ -572,8 +572,8 @@ fn registry_builds_both_variants() {
 }
 
 #[test]
-fn detector_scores_with_the_released_pth_as_the_imported_model_does() {
-    use dpda::train::score_track::{CheckpointChoice, Detector};
+fn scorer_scores_with_the_released_pth_as_the_imported_model_does() {
+    use dpda::inference::{ModelRequest, Scorer};
     let Some(path) = pretrained("AASIST-L.pth") else {
         return;
     };
@@ -585,41 +585,46 @@ fn detector_scores_with_the_released_pth_as_the_imported_model_does() {
         .unwrap()
         .to_vec1()
         .unwrap();
-    let detector = Detector::load(&CheckpointChoice::Pth {
+    let scorer = Scorer::load(&ModelRequest {
         path: path.clone(),
-        model: "aasist-l".into(),
+        model: Some("aasist-l".into()),
+        num_samples: None,
     })
     .unwrap();
-    assert_eq!(detector.model_name(), "aasist-l");
-    let score = detector.score(&clip).unwrap();
+    assert_eq!(scorer.info().name, "aasist-l");
+    // The AASIST family is scored on its training length, not dpda_ga's 66,800.
+    assert_eq!(scorer.info().num_samples, 64_600);
+    let score = scorer.score(&clip).unwrap();
     // The same crop through the imported model: column 1 is the bona fide logit.
     let m = model(AasistConfig::aasist_l(), DType::F32);
     load_weights(&m, &path).unwrap();
-    let crop = dpda::audio::repeat_pad(&clip, detector.num_samples());
-    let x = Tensor::from_vec(crop, (1, detector.num_samples()), &Device::Cpu).unwrap();
+    let n = scorer.info().num_samples;
+    let crop = dpda::audio::repeat_pad(&clip, n);
+    let x = Tensor::from_vec(crop, (1, n), &Device::Cpu).unwrap();
     let logits = flat(&m.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap());
     assert!(
         (score - logits[1]).abs() <= 1e-5 * logits[1].abs().max(1.0),
-        "detector {score} vs model {}",
+        "scorer {score} vs model {}",
         logits[1]
     );
 }
 
 #[test]
-fn detector_recognises_which_released_model_a_pth_holds() {
-    use dpda::train::score_track::{CheckpointChoice, Detector};
+fn scorer_recognises_which_released_model_a_pth_holds() {
+    use dpda::inference::{ModelRequest, Scorer};
     for (file, want) in [("AASIST-L.pth", "aasist-l"), ("AASIST.pth", "aasist")] {
         let Some(path) = pretrained(file) else {
             return;
         };
-        let detector = Detector::load(&CheckpointChoice::Pth {
-            path,
-            model: "auto".into(),
-        })
-        .unwrap();
-        assert_eq!(detector.model_name(), want, "{file}");
+        let scorer = Scorer::load(&ModelRequest::new(path)).unwrap();
+        assert_eq!(scorer.info().name, want, "{file}");
+        assert!(
+            scorer.info().name_origin.contains("recognised"),
+            "{}",
+            scorer.info().name_origin
+        );
     }
-    // A file of neither architecture names each attempt.
+    // A file of no known architecture names each attempt.
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.safetensors");
     let mut tensors = HashMap::new();
@@ -628,15 +633,12 @@ fn detector_recognises_which_released_model_a_pth_holds() {
         Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
     );
     candle_core::safetensors::save(&tensors, &bogus).unwrap();
-    let err = Detector::load(&CheckpointChoice::Pth {
-        path: bogus,
-        model: "auto".into(),
-    })
-    .err()
-    .expect("no released model matches")
-    .to_string();
+    let err = Scorer::load(&ModelRequest::new(bogus))
+        .err()
+        .expect("no model matches")
+        .to_string();
     assert!(
-        err.contains("as aasist-l:") && err.contains("as aasist:"),
+        err.contains("not aasist-l:") && err.contains("not aasist:") && err.contains("--model"),
         "{err}"
     );
 }

@@ -65,7 +65,8 @@ fn train_then_score_files_folders_and_lists() {
         .lines()
         .map(|l| l.split(' ').next().unwrap())
         .collect();
-    assert_eq!(names, ["a", "a", "b"]);
+    // A file is named by its stem, list lines by the path as written there.
+    assert_eq!(names, ["a", "audio/a", "audio/sub/b"]);
     let a1: f64 = stdout
         .lines()
         .next()
@@ -118,10 +119,16 @@ fn train_then_score_files_folders_and_lists() {
 }
 
 #[test]
-fn score_without_a_model_name_or_run_config_fails_clearly() {
+fn score_of_an_unrecognised_checkpoint_asks_for_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("w.safetensors");
-    std::fs::write(&ckpt, b"").unwrap();
+    let mut tensors = std::collections::HashMap::new();
+    tensors.insert(
+        "w".to_string(),
+        candle_core::Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu)
+            .unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &ckpt).unwrap();
     let wav = dir.path().join("a.wav");
     write_tone(&wav, 100.0, 1000);
     let out = dpda()
@@ -134,5 +141,6 @@ fn score_without_a_model_name_or_run_config_fails_clearly() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--model"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--model") && stderr.contains("w.safetensors"), "{stderr}");
 }

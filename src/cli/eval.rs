@@ -6,17 +6,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::{json, Value};
 
+use super::print_line;
 use crate::data::protocol::{load_key, KeyFormat};
-use crate::data::{Label, OnProblem};
-use crate::metrics::breakdown::{attack_groups, condition_groups};
+use crate::data::OnProblem;
+use crate::metrics::report::{evaluate, select_subset, GroupReport};
 use crate::metrics::scores::{join_scores, load_asv_scores, load_scores, JoinPolicy, ScoreFormat};
-use crate::metrics::{
-    act_dcf, asv_error_rates_at_eer, cllr, eer, eer_by_group, min_dcf, min_tdcf, min_tdcf_legacy,
-    tdcf_coefficients, DcfCosts, GroupEer, LegacyTdcfCosts, TdcfCosts,
-};
 
 /// Arguments of `dpda eval`.
 #[derive(clap::Args, Debug)]
@@ -51,45 +48,30 @@ pub struct Args {
     pub json: bool,
 }
 
-fn group_json(groups: &[GroupEer]) -> Value {
-    Value::Array(
-        groups
-            .iter()
-            .map(|g| {
-                json!({
-                    "name": g.name,
-                    "n_bonafide": g.n_bonafide,
-                    "n_spoof": g.n_spoof,
-                    "eer": g.eer.map(|e| e.eer),
-                    "eer_threshold": g.eer.map(|e| e.threshold),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn print_groups(title: &str, groups: &[GroupEer]) {
+fn print_groups(title: &str, groups: &[GroupReport]) -> anyhow::Result<()> {
     if groups.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("{title}:");
+    print_line(&format!("{title}:"))?;
     for g in groups {
         match g.eer {
-            Some(e) => println!(
+            Some(e) => print_line(&format!(
                 "  {:<16} {:>7} bona fide {:>8} spoof   EER {:8.4} %  (threshold {:.6})",
                 g.name,
                 g.n_bonafide,
                 g.n_spoof,
-                e.eer * 100.0,
-                e.threshold
-            ),
-            None => println!(
-                "  {:<16} {:>7} bona fide {:>8} spoof   EER n/a (needs both classes)",
+                e * 100.0,
+                g.eer_threshold.unwrap_or(f64::NAN)
+            ))?,
+            None => print_line(&format!(
+                "  {:<16} {:>7} bona fide {:>8} spoof   EER undefined (one class is empty)",
                 g.name, g.n_bonafide, g.n_spoof
-            ),
+            ))?,
         }
     }
+    Ok(())
 }
+
 
 /// Run `dpda eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -122,68 +104,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut trials = joined.trials.clone();
     if let Some(subset) = &args.subset {
-        let mut available: Vec<&str> = trials.iter().filter_map(|t| t.subset.as_deref()).collect();
-        available.sort_unstable();
-        available.dedup();
-        let available = available.join(", ");
-        trials.retain(|t| t.subset.as_deref() == Some(subset.as_str()));
-        if trials.is_empty() {
-            bail!(
-                "no trials in subset '{subset}' (subsets in the key: {})",
-                if available.is_empty() {
-                    "none"
-                } else {
-                    &available
-                }
-            );
-        }
+        select_subset(&mut trials, subset).map_err(anyhow::Error::msg)?;
     }
-    let bonafide: Vec<f64> = trials
-        .iter()
-        .filter(|t| t.label == Label::Bonafide)
-        .map(|t| t.score)
-        .collect();
-    let spoof: Vec<f64> = trials
-        .iter()
-        .filter(|t| t.label == Label::Spoof)
-        .map(|t| t.score)
-        .collect();
-
-    let e = eer(&bonafide, &spoof).context("computing the EER")?;
-    let costs = DcfCosts::default();
-    let mdcf = min_dcf(&bonafide, &spoof, &costs).context("computing minDCF")?;
-    let adcf = act_dcf(&bonafide, &spoof, &costs).context("computing actDCF")?;
-    let cllr_bits = cllr(&bonafide, &spoof).context("computing CLLR")?;
-
-    let tdcf = match &args.asv_scores {
+    let asv = match &args.asv_scores {
         None => None,
-        Some(path) => {
-            let asv = load_asv_scores(path)
-                .with_context(|| format!("reading ASV scores {}", path.display()))?;
-            let rates = asv_error_rates_at_eer(&asv.target, &asv.nontarget, &asv.spoof)
-                .with_context(|| format!("ASV error rates from {}", path.display()))?;
-            let coeffs = tdcf_coefficients(&rates, &TdcfCosts::default());
-            let t2021 = min_tdcf(&bonafide, &spoof, &coeffs).context("computing min t-DCF")?;
-            let legacy = min_tdcf_legacy(&bonafide, &spoof, &rates, &LegacyTdcfCosts::default())
-                .context("computing the 2019 (legacy) min t-DCF")?;
-            Some((rates, coeffs, t2021, legacy))
+        Some(path) => Some(
+            load_asv_scores(path)
+                .with_context(|| format!("reading ASV scores {}", path.display()))?,
+        ),
+    };
+    let report = evaluate(&trials, asv.as_ref(), args.breakdown).with_context(|| {
+        match &args.asv_scores {
+            Some(p) => format!("evaluating (ASV scores {})", p.display()),
+            None => "evaluating".to_string(),
         }
-    };
-
-    let (attacks, conditions) = if args.breakdown {
-        let a = eer_by_group(&attack_groups(
-            trials
-                .iter()
-                .map(|t| (t.score, t.label == Label::Bonafide, t.attack.as_deref())),
-        ))?;
-        let c =
-            eer_by_group(&condition_groups(trials.iter().map(|t| {
-                (t.score, t.label == Label::Bonafide, t.condition.as_deref())
-            })))?;
-        (a, c)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    })?;
 
     if args.json {
         let mut out = json!({
@@ -192,70 +127,70 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "key_format": key.format.as_str(),
             "score_format": scores.format.as_str(),
             "subset": args.subset,
-            "n_trials": trials.len(),
-            "n_bonafide": bonafide.len(),
-            "n_spoof": spoof.len(),
+            "n_trials": report.n_trials,
+            "n_bonafide": report.n_bonafide,
+            "n_spoof": report.n_spoof,
             "n_missing": joined.missing.len(),
             "n_unknown": joined.unknown.len(),
-            "eer": e.eer,
-            "eer_percent": e.eer * 100.0,
-            "eer_threshold": e.threshold,
-            "min_dcf": mdcf.min_dcf,
-            "min_dcf_threshold": mdcf.threshold,
-            "act_dcf": adcf.act_dcf,
-            "act_dcf_threshold": adcf.threshold,
-            "cllr_bits": cllr_bits,
+            "eer": report.eer,
+            "eer_percent": report.eer * 100.0,
+            "eer_threshold": report.eer_threshold,
+            "min_dcf": report.min_dcf,
+            "min_dcf_threshold": report.min_dcf_threshold,
+            "act_dcf": report.act_dcf,
+            "act_dcf_threshold": report.act_dcf_threshold,
+            "cllr_bits": report.cllr_bits,
             "tdcf": Value::Null,
         });
-        if let Some((rates, coeffs, t2021, legacy)) = &tdcf {
+        if let Some(t) = &report.tdcf {
             out["tdcf"] = json!({
-                "min_tdcf": t2021.min_tdcf,
-                "min_tdcf_threshold": t2021.threshold,
-                "min_tdcf_legacy": legacy.min_tdcf,
-                "min_tdcf_legacy_threshold": legacy.threshold,
-                "c0": coeffs.c0, "c1": coeffs.c1, "c2": coeffs.c2,
-                "pfa_asv": rates.pfa_asv,
-                "pmiss_asv": rates.pmiss_asv,
-                "pmiss_spoof_asv": rates.pmiss_spoof_asv,
-                "pfa_spoof_asv": rates.pfa_spoof_asv,
+                "min_tdcf": t.min_tdcf,
+                "min_tdcf_threshold": t.min_tdcf_threshold,
+                "min_tdcf_legacy": t.min_tdcf_legacy,
+                "min_tdcf_legacy_threshold": t.min_tdcf_legacy_threshold,
+                "c0": t.c0, "c1": t.c1, "c2": t.c2,
+                "pfa_asv": t.rates.pfa_asv,
+                "pmiss_asv": t.rates.pmiss_asv,
+                "pmiss_spoof_asv": t.rates.pmiss_spoof_asv,
+                "pfa_spoof_asv": t.rates.pfa_spoof_asv,
             });
         }
         if args.breakdown {
             out["breakdown"] = json!({
-                "attack": group_json(&attacks),
-                "condition": group_json(&conditions),
+                "attack": report.attacks,
+                "condition": report.conditions,
             });
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_line(&serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
 
-    println!(
+    print_line(&format!(
         "trials: {} ({} bona fide, {} spoof){}",
-        trials.len(),
-        bonafide.len(),
-        spoof.len(),
+        report.n_trials,
+        report.n_bonafide,
+        report.n_spoof,
         args.subset
             .as_deref()
             .map(|s| format!(", subset {s}"))
             .unwrap_or_default()
-    );
-    println!(
+    ))?;
+    print_line(&format!(
         "EER:    {:.4} %  (threshold {:.6}; scores >= threshold count as bona fide)",
-        e.eer * 100.0,
-        e.threshold
-    );
-    println!(
+        report.eer * 100.0,
+        report.eer_threshold
+    ))?;
+    print_line(&format!(
         "minDCF: {:.5}  actDCF: {:.5} (LLR threshold {:.4})  CLLR: {:.5} bits",
-        mdcf.min_dcf, adcf.act_dcf, adcf.threshold, cllr_bits
-    );
-    if let Some((_, coeffs, t2021, legacy)) = &tdcf {
-        println!(
+        report.min_dcf, report.act_dcf, report.act_dcf_threshold, report.cllr_bits
+    ))?;
+    if let Some(t) = &report.tdcf {
+        print_line(&format!(
             "min t-DCF: {:.5} (ASVspoof 2021; C0 {:.5}, C1 {:.5}, C2 {:.5})  legacy 2019: {:.5}",
-            t2021.min_tdcf, coeffs.c0, coeffs.c1, coeffs.c2, legacy.min_tdcf
-        );
+            t.min_tdcf, t.c0, t.c1, t.c2, t.min_tdcf_legacy
+        ))?;
     }
-    print_groups("per attack (pooled bona fide)", &attacks);
-    print_groups("per condition", &conditions);
+    print_groups("per attack (pooled bona fide)", &report.attacks)?;
+    print_groups("per condition", &report.conditions)?;
     Ok(())
 }

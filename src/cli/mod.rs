@@ -10,6 +10,7 @@ mod eval;
 mod import_weights;
 mod info;
 mod score;
+mod test_sets;
 mod train;
 
 /// DPDA Workbench: dual-path data-augmented training for speech deepfake detection.
@@ -37,8 +38,27 @@ pub enum Command {
     Train(train::Args),
     /// Score audio files with a trained model (score = bona fide logit).
     Score(score::Args),
+    /// Evaluate a run's [[test]] sets with its best model.
+    Test(test_sets::Args),
     /// Convert released PyTorch weights (AASIST, AASIST-L) into a safetensors checkpoint.
     ImportWeights(import_weights::Args),
+}
+
+/// Standard output was closed by its reader (`dpda eval … | head`): not a failure of the command,
+/// so `main` ends quietly with success once the command has finished what it must (an `--out`
+/// file is still written in full).
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct ClosedPipe;
+
+/// Print one line to standard output; a closed pipe becomes [`ClosedPipe`] instead of a panic.
+pub fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(ClosedPipe.into()),
+        other => Ok(other?),
+    }
 }
 
 /// No subcommand: the workbench where it is built, else the headless demo.
@@ -68,11 +88,13 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Demo(a)) => demo::run(a),
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Score(a)) => score::run(a),
+        Some(Command::Test(a)) => test_sets::run(a),
         Some(Command::ImportWeights(a)) => import_weights::run(a),
         None => open_workbench(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<ClosedPipe>() => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -1,136 +1,168 @@
-//! `dpda score`: score audio files with a trained model and print (or write) `<name> <score>`
-//! lines that `dpda eval` reads. A thin front end over [`crate::train::score::Scorer`].
+//! `dpda score`: score audio files with a trained or released model and print (or write)
+//! `<trial> <score>` lines that `dpda eval` reads. A thin front end over [`crate::inference`].
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::train::score::Scorer;
+use super::{print_line, ClosedPipe};
+use crate::data::protocol::encode_trial_field;
+use crate::inference::{collect_trials, ModelRequest, Scorer, Windows};
+use crate::metrics::scores::ScoreRow;
 
 /// Arguments of `dpda score`.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "The score of a clip is the model's bona fide logit: higher means more bona fide \
-                  (more likely genuine speech), lower more likely spoofed."
+                  (more likely genuine speech), lower more likely spoofed.\n\n\
+                  Trials are named by their path relative to the folder given (FoR: \
+                  fake/file1848…), a single file by its stem; whitespace in a name is written \
+                  as %20 (and % as %25), which `dpda eval` reads back."
 )]
 pub struct Args {
-    /// A run folder (uses checkpoints/final.safetensors) or a .safetensors checkpoint.
+    /// A run folder (its best model: final, else the best epoch, else last), a .safetensors
+    /// checkpoint, a released AASIST/AASIST-L .pth or a dpda_ga XLS-R .pth.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Model name, when the checkpoint has no run configuration next to it.
+    /// Model name, overriding what the checkpoint says or is recognised as.
     #[arg(long)]
     pub model: Option<String>,
-    /// Score windows of this length (seconds) instead of the first crop of each clip; the clip
-    /// score is the mean of its windows.
+    /// Whole-clip input length in samples (default: the run's, else the model's own — 64,600
+    /// for AASIST/AASIST-L, 66,800 for the others).
+    #[arg(long)]
+    pub num_samples: Option<usize>,
+    /// Score windows of this length (seconds) covering the whole clip instead of the first
+    /// crop; the clip score is the mean of its windows.
     #[arg(long)]
     pub window_s: Option<f64>,
-    /// Hop between windows in seconds (default: the window length).
+    /// Hop between windows in seconds (default: the window length; the last window ends at the
+    /// clip's end).
     #[arg(long, requires = "window_s")]
     pub hop_s: Option<f64>,
-    /// Also print each window's score as `<name>@<start_s> <score>`.
+    /// Also print each window's score as `<trial>@<start_s> <score>`.
     #[arg(long, requires = "window_s")]
     pub per_window: bool,
     /// Audio files, folders (searched recursively) or .txt lists of paths (one per line,
     /// relative to the list's folder).
     #[arg(required = true, num_args = 1..)]
     pub inputs: Vec<PathBuf>,
-    /// Write the score file here as well as printing it.
+    /// Write the score file here as well as printing it (written whole, at the end).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
-fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            files.extend(
-                crate::audio::find_audio_files(input)
-                    .with_context(|| format!("cannot list {}", input.display()))?,
-            );
-        } else if input
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
-        {
-            let text = std::fs::read_to_string(input)
-                .with_context(|| format!("cannot read list {}", input.display()))?;
-            let base = input.parent().unwrap_or(Path::new("."));
-            files.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(|l| base.join(l)),
-            );
-        } else {
-            files.push(input.clone());
-        }
+/// Refuse an `--out` that is one of the inputs or an audio file to be scored.
+fn check_out(out: &std::path::Path, args: &Args, trials: &[crate::inference::Trial]) -> anyhow::Result<()> {
+    let Ok(out_real) = out.canonicalize() else {
+        return Ok(()); // does not exist yet
+    };
+    let same = |p: &std::path::Path| p.canonicalize().is_ok_and(|c| c == out_real);
+    if args.inputs.iter().any(|p| same(p)) || trials.iter().any(|t| same(&t.path)) {
+        anyhow::bail!(
+            "--out {} is one of the inputs; choose another file",
+            out.display()
+        );
     }
-    Ok(files)
+    Ok(())
+}
+
+/// Standard output that may close under us: once its reader has gone, lines are dropped and
+/// scoring goes on only for `--out`.
+struct Printer {
+    printing: bool,
+}
+
+impl Printer {
+    fn print(&mut self, line: &str) -> anyhow::Result<()> {
+        if self.printing {
+            match print_line(line) {
+                Err(e) if e.is::<ClosedPipe>() => self.printing = false,
+                other => other?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Score every input; fails at the end if any file could not be scored.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let scorer = Scorer::load(&args.checkpoint, args.model.as_deref())
-        .with_context(|| format!("cannot load the model from {}", args.checkpoint.display()))?;
-    let files = expand_inputs(&args.inputs)?;
-    let window = match args.window_s {
-        Some(w) if !(w.is_finite() && w > 0.0) => anyhow::bail!("--window-s must be > 0, got {w}"),
-        Some(w) => {
-            let hop = args.hop_s.unwrap_or(w);
-            if !(hop.is_finite() && hop > 0.0) {
-                anyhow::bail!("--hop-s must be > 0, got {hop}");
-            }
-            Some((
-                (w * 16_000.0).round() as usize,
-                (hop * 16_000.0).round() as usize,
-            ))
-        }
+    let windows = match args.window_s {
+        Some(w) => Some(Windows::from_seconds(
+            w,
+            args.hop_s.unwrap_or(w),
+            ("--window-s", "--hop-s"),
+        )?),
         None => None,
     };
-    let mut lines = Vec::new();
+    let request = ModelRequest {
+        path: args.checkpoint.clone(),
+        model: args.model.clone(),
+        num_samples: args.num_samples,
+    };
+    let trials = collect_trials(&args.inputs)?;
+    if let Some(out) = &args.out {
+        check_out(out, &args, &trials)?;
+    }
+    let scorer = Scorer::load(&request)
+        .with_context(|| format!("cannot load the model from {}", args.checkpoint.display()))?;
+    let info = scorer.info();
+    match windows {
+        None => eprintln!("scoring with {}", info.describe()),
+        Some(w) => eprintln!(
+            "scoring with {}; windows of {} samples every {} samples, the last flush with the clip's end",
+            info.describe(),
+            w.window_len,
+            w.hop_len
+        ),
+    }
+    let mut rows = Vec::new();
     let mut num_failed = 0usize;
-    for path in &files {
-        let name = crate::data::protocol::utt_stem(&path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ))
-        .to_string();
-        let result = crate::audio::load_mono_16k(path)
+    let mut out = Printer { printing: true };
+    for trial in &trials {
+        let result = crate::audio::load_mono_16k(&trial.path)
             .map_err(anyhow::Error::from)
-            .and_then(|clip| match window {
+            .and_then(|clip| match windows {
                 None => Ok((scorer.score(&clip.samples)?, Vec::new())),
-                Some((len, hop)) => {
-                    let per = scorer.score_windows(&clip.samples, len, hop)?;
+                Some(w) => {
+                    let per = scorer.score_windows(&clip.samples, w)?;
                     let mean = per.iter().map(|(_, s)| s).sum::<f64>() / per.len() as f64;
                     Ok((mean, per))
                 }
             });
+        let field = encode_trial_field(&trial.name);
         match result {
-            Ok((score, windows)) => {
+            Ok((score, per_window)) => {
                 if args.per_window {
-                    for (start, s) in windows {
-                        println!("{name}@{:.3} {s}", start as f64 / 16_000.0);
+                    for (start, s) in per_window {
+                        out.print(&format!("{field}@{:.3} {s}", start as f64 / 16_000.0))?;
                     }
                 }
-                let line = format!("{name} {score}");
-                println!("{line}");
-                lines.push(line);
+                out.print(&format!("{field} {score}"))?;
+                rows.push(ScoreRow {
+                    utt_id: trial.name.clone(),
+                    score,
+                    attack: None,
+                    label: None,
+                });
             }
             Err(e) => {
                 num_failed += 1;
-                eprintln!("error: {}: {e:#}", path.display());
+                eprintln!("error: {}: {e:#}", trial.path.display());
             }
+        }
+        if !out.printing && args.out.is_none() {
+            return Err(ClosedPipe.into());
         }
     }
     if let Some(out) = &args.out {
-        let mut f = std::fs::File::create(out)
-            .with_context(|| format!("cannot create {}", out.display()))?;
-        for line in &lines {
-            writeln!(f, "{line}").with_context(|| format!("cannot write {}", out.display()))?;
-        }
+        crate::inference::scorer::write_score_file(out, &rows)
+            .with_context(|| format!("cannot write {}", out.display()))?;
     }
     if num_failed > 0 {
-        anyhow::bail!("{num_failed} of {} files could not be scored", files.len());
+        anyhow::bail!("{num_failed} of {} files could not be scored", trials.len());
+    }
+    if !out.printing {
+        return Err(ClosedPipe.into());
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::protocol::{load_key, load_trial_list, utt_stem, KeyEntry, KeyFormat};
+use super::protocol::{load_key, load_trial_list, trial_name, utt_stem, KeyEntry, KeyFormat};
 use super::{DataError, Label, OnProblem, Problem};
 
 /// A partition of a corpus.
@@ -67,7 +67,9 @@ impl fmt::Display for Split {
 /// One labelled audio file of a corpus.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Utterance {
-    /// Trial name without folder or audio extension (what score files name).
+    /// Trial name without audio extension (what score files name): the bare file stem for
+    /// ASVspoof and In-the-Wild, the class folder and stem for FoR (`fake/x`), the path as the
+    /// key writes it for CSV keys.
     pub id: String,
     pub path: PathBuf,
     pub label: Label,
@@ -353,8 +355,9 @@ pub fn for_split_dir(split: Split) -> &'static str {
 }
 
 /// Load one split of Fake-or-Real (for-norm and its siblings) by scanning
-/// `root/<training|validation|testing>/{real,fake}/*.wav`. IDs are the file stems; a stem found
-/// in both `real` and `fake` is a duplicate problem.
+/// `root/<training|validation|testing>/{real,fake}/*.wav`. IDs are the class folder and the file
+/// stem (`fake/file1848…`), as in dpda_ga's FoR key: the same file name occurs under both `real/`
+/// and `fake/`, so the folder is part of the trial's name.
 pub fn load_for(root: &Path, split: Split, on_problem: OnProblem) -> Result<Corpus, DataError> {
     let split_dir = root.join(for_split_dir(split));
     let mut problems = Problems::new(on_problem, Vec::new());
@@ -380,7 +383,7 @@ pub fn load_for(root: &Path, split: Split, on_problem: OnProblem) -> Result<Corp
         }
         files.sort();
         for path in files {
-            let id = utt_stem(&path.to_string_lossy()).to_string();
+            let id = format!("{folder}/{}", utt_stem(&path.to_string_lossy()));
             if let Some(first) = seen.get(&id) {
                 let message = format!("duplicate ID '{id}' (also {})", first.display());
                 problems.report(&path, 0, message)?;
@@ -432,7 +435,7 @@ pub fn load_csv(csv_path: &Path, on_problem: OnProblem) -> Result<Corpus, DataEr
             continue;
         };
         utterances.push(Utterance {
-            id: utt_stem(&entry.utt_id).to_string(),
+            id: trial_name(&entry.utt_id),
             path: path.clone(),
             label: entry.label,
             attack: entry.attack,

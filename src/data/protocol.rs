@@ -5,8 +5,9 @@
 //! `dpda eval` joins score files against a [`Key`]; the corpus loaders build on the same entries to
 //! find audio. Every malformed line, unknown label, duplicate trial or empty file becomes a
 //! [`Problem`] naming the file and line; [`OnProblem`] decides whether the first one is an error.
-//! Trial names are compared through [`utt_stem`], so `LA_T_1138215`, `LA_T_1138215.flac` and
-//! `flac/LA_T_1138215.flac` name the same trial (FoR keys, for one, omit the `.wav` suffix).
+//! Trials are identified by [`trial_name`]: the name with its folders, without an audio
+//! extension, so `LA_T_1138215` and `LA_T_1138215.flac` are one trial (FoR keys, for one, omit the
+//! `.wav` suffix) while FoR's `fake/x` and `real/x` are two.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -147,6 +148,72 @@ pub fn utt_stem(name: &str) -> &str {
         }
     }
     base
+}
+
+/// A trial's identity: the name with its folders kept (separators as `/`, a leading `./` dropped)
+/// and a known audio extension removed from the last component. `fake/x.wav` and `real/x.wav` are
+/// two trials (FoR names the same file in both folders); `LA_T_1.flac` and `LA_T_1` are one.
+/// Keys and score files are matched on this (see `metrics::scores::join_scores`, which also
+/// matches a bare key name against a score named with folders and the other way round).
+pub fn trial_name(name: &str) -> String {
+    let mut name = name.trim().replace('\\', "/");
+    while let Some(rest) = name.strip_prefix("./") {
+        name = rest.to_string();
+    }
+    let cut = name.len() - utt_stem_suffix_len(&name);
+    name.truncate(cut);
+    name
+}
+
+/// Length of the audio extension that [`utt_stem`] would remove from the end of `name`.
+fn utt_stem_suffix_len(name: &str) -> usize {
+    let base = match name.rfind('/') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    base.len() - utt_stem(base).len()
+}
+
+/// A trial name as one whitespace-free field of a score file: whitespace and `%` are written as
+/// `%XX` (a space as `%20`), so names with spaces survive `<name> <score>` lines.
+/// [`decode_trial_field`] undoes it; `dpda score` writes and `dpda eval` reads names this way.
+pub fn encode_trial_field(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c == '%' || c.is_whitespace() || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The trial name of a score-file field written by [`encode_trial_field`]. A `%` not followed by
+/// two hex digits is kept as it is, so names from other tools read unchanged.
+pub fn decode_trial_field(field: &str) -> String {
+    if !field.contains('%') {
+        return field.to_string();
+    }
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| field.to_string())
 }
 
 /// Read and parse a key file.
@@ -564,14 +631,14 @@ fn parse_delimited(
     Ok(entries)
 }
 
-/// Keep the first entry of each trial (compared by [`utt_stem`]) and report the others.
+/// Keep the first entry of each trial (compared by [`trial_name`]) and report the others.
 fn drop_duplicates(entries: &mut Vec<KeyEntry>, sink: &mut Sink) -> Result<(), DataError> {
     let mut keep = vec![true; entries.len()];
     {
-        let mut first_line: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+        let mut first_line: HashMap<String, usize> = HashMap::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            let stem = utt_stem(&entry.utt_id);
-            if let Some(&first) = first_line.get(stem) {
+            let stem = trial_name(&entry.utt_id);
+            if let Some(&first) = first_line.get(&stem) {
                 sink.report(
                     entry.line,
                     format!("duplicate trial '{}' (first on line {first})", entry.utt_id),
@@ -593,6 +660,32 @@ mod tests {
 
     fn parse(text: &str, format: KeyFormat) -> Result<Key, DataError> {
         parse_key(text, Path::new("k.txt"), format, OnProblem::SkipAndReport)
+    }
+
+    #[test]
+    fn trial_names_keep_folders_and_drop_audio_extensions() {
+        assert_eq!(trial_name("fake/x.wav"), "fake/x");
+        assert_eq!(trial_name("real/x.WAV"), "real/x");
+        assert_eq!(trial_name(" ./a\\b/LA_T_1.flac "), "a/b/LA_T_1");
+        assert_eq!(
+            trial_name("fake/file1848.wav_16k.wav_norm.wav_mono.wav_silence"),
+            "fake/file1848.wav_16k.wav_norm.wav_mono.wav_silence"
+        );
+        assert_eq!(trial_name("0.wav"), "0");
+        assert_ne!(trial_name("fake/x"), trial_name("real/x"));
+    }
+
+    #[test]
+    fn trial_fields_survive_whitespace_and_percent_signs() {
+        for name in ["tone 0.5s", "a\tb", "100% real", "plain", "ü é/x y", "%zz"] {
+            let field = encode_trial_field(name);
+            assert!(!field.contains(char::is_whitespace), "{field}");
+            assert_eq!(decode_trial_field(&field), name);
+        }
+        assert_eq!(encode_trial_field("tone 0.5s"), "tone%200.5s");
+        // Foreign names with a stray '%' read as written.
+        assert_eq!(decode_trial_field("50%off"), "50%off");
+        assert_eq!(decode_trial_field("a%2"), "a%2");
     }
 
     #[test]

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::audio_widgets::{self as widgets, AudioBackend, ClipDisplay, Pending, Player, Recorder};
 use super::Shared;
 use crate::audio::Clip;
-use crate::train::score_track::{
-    is_bonafide, CheckpointChoice, Detector, FolderScores, ScoreTrack, StoredThreshold,
+use crate::inference::scorer::is_bonafide;
+use crate::inference::{
+    collect_trials, FolderScores, ModelInfo, ModelRequest, ScoreTrack, Scorer, Windows,
 };
 
 const STORAGE_KEY: &str = "dpda.detect_view";
@@ -86,7 +87,7 @@ impl Default for DetectSettings {
 
 /// What the worker is asked to do.
 enum Command {
-    Load(CheckpointChoice),
+    Load(ModelRequest),
     Score {
         clip_id: u64,
         samples: Arc<Clip>,
@@ -98,17 +99,6 @@ enum Command {
         out: PathBuf,
         cancel: Arc<AtomicBool>,
     },
-}
-
-/// What the loaded model is.
-#[derive(Clone, Debug)]
-pub struct ModelInfo {
-    /// Registry name.
-    pub model_name: String,
-    /// Weights file.
-    pub weights: PathBuf,
-    /// Threshold stored with it.
-    pub threshold: Option<StoredThreshold>,
 }
 
 /// What the worker reports.
@@ -143,24 +133,20 @@ fn spawn_worker(ctx: Option<egui::Context>) -> Result<Worker, String> {
                 }
                 ok
             };
-            let mut detector: Option<Detector> = None;
+            let mut detector: Option<Scorer> = None;
             for cmd in cmd_rx {
                 match cmd {
-                    Command::Load(choice) => {
+                    Command::Load(request) => {
                         detector = None;
-                        let event = match Detector::load(&choice) {
+                        let event = match Scorer::load(&request) {
                             Ok(d) => {
-                                let info = ModelInfo {
-                                    model_name: d.model_name().to_string(),
-                                    weights: d.weights.clone(),
-                                    threshold: d.threshold.clone(),
-                                };
+                                let info = d.info().clone();
                                 detector = Some(d);
                                 Event::Loaded(Ok(info))
                             }
                             Err(e) => Event::Loaded(Err(format!(
                                 "cannot load {}: {e}",
-                                choice.path().display()
+                                request.path.display()
                             ))),
                         };
                         if !send(event) {
@@ -178,8 +164,12 @@ fn spawn_worker(ctx: Option<egui::Context>) -> Result<Worker, String> {
                             Some(d) => d
                                 .score(&samples.samples)
                                 .and_then(|s| {
-                                    d.score_track(&samples.samples, window_s, hop_s)
-                                        .map(|t| (s, t))
+                                    let windows = Windows::from_seconds(
+                                        window_s,
+                                        hop_s,
+                                        ("score-track window", "score-track hop"),
+                                    )?;
+                                    d.score_track(&samples.samples, windows).map(|t| (s, t))
                                 })
                                 .map_err(|e| e.to_string()),
                         };
@@ -211,13 +201,13 @@ fn spawn_worker(ctx: Option<egui::Context>) -> Result<Worker, String> {
 }
 
 fn score_folder(
-    detector: &Detector,
+    detector: &Scorer,
     folder: &Path,
     out: &Path,
     cancel: &AtomicBool,
     send: &dyn Fn(Event) -> bool,
 ) -> Result<FolderScores, String> {
-    let files = crate::audio::find_audio_files(folder).map_err(|e| e.to_string())?;
+    let files = collect_trials(&[folder.to_path_buf()]).map_err(|e| e.to_string())?;
     if files.is_empty() {
         return Err(format!("no audio files under {}", folder.display()));
     }
@@ -391,26 +381,26 @@ impl DetectView {
         self.folder_message.as_deref()
     }
 
-    fn choice(&self, shared: &Shared) -> Result<CheckpointChoice, String> {
+    fn choice(&self, shared: &Shared) -> Result<ModelRequest, String> {
         let path = PathBuf::from(self.settings.checkpoint_path.trim());
         let model = self.settings.model_name.trim().to_string();
         match self.settings.kind {
             CheckpointKind::CurrentRun => shared
                 .current_run
                 .clone()
-                .map(CheckpointChoice::RunBest)
+                .map(ModelRequest::new)
                 .ok_or_else(|| {
                     "no current run: start one in the train view, or pick a run folder".into()
                 }),
             _ if self.settings.checkpoint_path.trim().is_empty() => {
                 Err("type or browse a checkpoint path first".into())
             }
-            CheckpointKind::RunFolder => Ok(CheckpointChoice::RunBest(path)),
-            CheckpointKind::Safetensors => Ok(CheckpointChoice::Safetensors {
+            CheckpointKind::RunFolder => Ok(ModelRequest::new(path)),
+            CheckpointKind::Safetensors | CheckpointKind::Pth => Ok(ModelRequest {
                 path,
                 model: (!model.is_empty() && model != "auto").then_some(model),
+                num_samples: None,
             }),
-            CheckpointKind::Pth => Ok(CheckpointChoice::Pth { path, model }),
         }
     }
 
@@ -727,11 +717,7 @@ impl DetectView {
             }
         });
         if let Some(m) = &self.model {
-            ui.label(format!(
-                "loaded: {} from {}",
-                m.model_name,
-                m.weights.display()
-            ));
+            ui.label(format!("loaded: {}", m.describe()));
         }
     }
 

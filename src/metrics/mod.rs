@@ -10,6 +10,7 @@
 pub mod breakdown;
 pub mod dcf;
 pub mod eer;
+pub mod report;
 pub mod scores;
 pub mod tdcf;
 

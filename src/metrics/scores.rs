@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::data::protocol::{utt_stem, Key};
+use crate::data::protocol::{decode_trial_field, encode_trial_field, trial_name, Key};
 use crate::data::Label;
 
 /// How many offending trial names an error message lists.
@@ -167,7 +167,8 @@ fn sniff(first_line: &str) -> Option<ScoreFormat> {
 }
 
 /// Parse score-file text; `path` is only used in messages. Bad numbers, NaN scores, wrong column
-/// counts and duplicate trials (compared by [`utt_stem`]) are errors naming the line.
+/// counts and duplicate trials (compared by [`trial_name`]) are errors naming the line. Trial
+/// fields are decoded with [`decode_trial_field`] (`%20` → space).
 pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<ScoreFile, ScoreError> {
     let line_err = |line: usize, message: String| ScoreError::Line {
         path: path.to_path_buf(),
@@ -197,7 +198,7 @@ pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<Scor
         _ => None,
     };
     let mut entries = Vec::new();
-    let mut first_line: HashMap<&str, usize> = HashMap::new();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
     for (line, raw) in lines(text) {
         if raw.trim().is_empty() {
             continue;
@@ -254,17 +255,17 @@ pub fn parse_scores(text: &str, path: &Path, format: ScoreFormat) -> Result<Scor
         if score.is_nan() {
             return Err(line_err(line, "score is NaN".to_string()));
         }
-        let utt_id = fields[utt_col];
-        let stem = utt_stem(utt_id);
-        if let Some(&first) = first_line.get(stem) {
+        let utt_id = decode_trial_field(fields[utt_col]);
+        let name = trial_name(&utt_id);
+        if let Some(&first) = first_line.get(&name) {
             return Err(line_err(
                 line,
                 format!("duplicate trial '{utt_id}' (first scored on line {first})"),
             ));
         }
-        first_line.insert(stem, line);
+        first_line.insert(name, line);
         entries.push(ScoreEntry {
-            utt_id: utt_id.to_string(),
+            utt_id,
             score,
             line,
         });
@@ -292,7 +293,8 @@ pub struct ScoreRow {
 }
 
 /// Write scores in `format` (Auto writes two columns). Scores are written with Rust's shortest
-/// round-trip formatting, so reading them back gives the same bits.
+/// round-trip formatting, so reading them back gives the same bits; trial names go through
+/// [`encode_trial_field`], so a name with spaces stays one field.
 pub fn write_scores<W: Write>(
     mut out: W,
     format: ScoreFormat,
@@ -306,17 +308,19 @@ pub fn write_scores<W: Write>(
         for r in rows {
             match format {
                 ScoreFormat::Auto | ScoreFormat::TwoColumn => {
-                    writeln!(w, "{} {}", r.utt_id, r.score)?
+                    writeln!(w, "{} {}", encode_trial_field(&r.utt_id), r.score)?
                 }
                 ScoreFormat::Aasist => writeln!(
                     w,
                     "{} {} {} {}",
-                    r.utt_id,
+                    encode_trial_field(&r.utt_id),
                     r.attack.as_deref().unwrap_or("-"),
                     r.label.map_or("-", Label::as_str),
                     r.score
                 )?,
-                ScoreFormat::Asvspoof5 => writeln!(w, "{}\t{}", r.utt_id, r.score)?,
+                ScoreFormat::Asvspoof5 => {
+                    writeln!(w, "{}\t{}", encode_trial_field(&r.utt_id), r.score)?
+                }
             }
         }
         w.flush()
@@ -385,26 +389,95 @@ fn first_names(names: &[String]) -> String {
     s
 }
 
-/// Join scores with a key by trial name, ignoring directories and audio extensions on both sides
-/// ([`utt_stem`]).
+/// Scored trials by [`trial_name`] and by every folder suffix of it (`a/b/x` under `b/x` and
+/// `x`), so a key naming trials with fewer folders than the score file still finds them.
+struct ScoreIndex {
+    exact: HashMap<String, usize>,
+    by_suffix: HashMap<String, Vec<usize>>,
+}
+
+impl ScoreIndex {
+    fn new(scores: &ScoreFile) -> Self {
+        let mut exact = HashMap::with_capacity(scores.entries.len());
+        let mut by_suffix: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in scores.entries.iter().enumerate() {
+            let name = trial_name(&e.utt_id);
+            for (p, _) in name.match_indices('/') {
+                by_suffix.entry(name[p + 1..].to_string()).or_default().push(i);
+            }
+            exact.insert(name, i);
+        }
+        ScoreIndex { exact, by_suffix }
+    }
+
+    /// The score entry of key trial `name`: the same name; else the one score named `<folders>/name`;
+    /// else the score named like the key name with its leading folders dropped (longest first).
+    /// `Err` lists the scored trials that match equally well.
+    fn find(&self, name: &str) -> Result<Option<usize>, Vec<usize>> {
+        if let Some(&i) = self.exact.get(name) {
+            return Ok(Some(i));
+        }
+        match self.by_suffix.get(name).map(Vec::as_slice) {
+            Some([i]) => return Ok(Some(*i)),
+            Some(many) if many.len() > 1 => return Err(many.to_vec()),
+            _ => {}
+        }
+        for (p, _) in name.match_indices('/') {
+            if let Some(&i) = self.exact.get(&name[p + 1..]) {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Join scores with a key by trial name ([`trial_name`]: folders kept, audio extensions ignored).
+/// A key naming `x` matches a score named `fake/x` (and the other way round) when that is the
+/// only candidate; a name that could mean several trials is an error naming them, never a guess.
 pub fn join_scores(
     scores: &ScoreFile,
     key: &Key,
     policy: JoinPolicy,
 ) -> Result<Joined, ScoreError> {
-    let by_stem: HashMap<&str, usize> = scores
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (utt_stem(&e.utt_id), i))
-        .collect();
+    let index = ScoreIndex::new(scores);
+    let ambiguous = |message: String| ScoreError::Invalid {
+        path: scores.path.clone(),
+        message,
+    };
+    // Key entry that claimed each score, so that one score never serves two key trials.
+    let mut claimed_by: Vec<Option<usize>> = vec![None; scores.entries.len()];
     let mut trials = Vec::with_capacity(key.entries.len());
     let mut missing = Vec::new();
-    let mut used = vec![false; scores.entries.len()];
-    for k in &key.entries {
-        match by_stem.get(utt_stem(&k.utt_id)) {
-            Some(&i) => {
-                used[i] = true;
+    for (ki, k) in key.entries.iter().enumerate() {
+        let found = index.find(&trial_name(&k.utt_id)).map_err(|many| {
+            let names: Vec<String> = many
+                .iter()
+                .map(|&i| scores.entries[i].utt_id.clone())
+                .collect();
+            ambiguous(format!(
+                "key trial '{}' ({}:{}) matches several scored trials: {}; score with names \
+                 relative to the dataset root so that folders tell them apart",
+                k.utt_id,
+                key.path.display(),
+                k.line,
+                first_names(&names)
+            ))
+        })?;
+        match found {
+            Some(i) => {
+                if let Some(other) = claimed_by[i] {
+                    return Err(ambiguous(format!(
+                        "scored trial '{}' (line {}) matches both key trials '{}' and '{}' of {}; \
+                         score with names relative to the dataset root so that folders tell \
+                         them apart",
+                        scores.entries[i].utt_id,
+                        scores.entries[i].line,
+                        key.entries[other].utt_id,
+                        k.utt_id,
+                        key.path.display()
+                    )));
+                }
+                claimed_by[i] = Some(ki);
                 trials.push(JoinedTrial {
                     utt_id: k.utt_id.clone(),
                     score: scores.entries[i].score,
@@ -420,8 +493,8 @@ pub fn join_scores(
     let unknown: Vec<String> = scores
         .entries
         .iter()
-        .zip(&used)
-        .filter(|(_, &u)| !u)
+        .zip(&claimed_by)
+        .filter(|(_, c)| c.is_none())
         .map(|(e, _)| e.utt_id.clone())
         .collect();
     let mismatch = |details: String| {
@@ -567,8 +640,12 @@ mod tests {
         assert!(e.starts_with("s.txt:2: expected 2 columns"), "{e}");
         let e = parse("a 1\nb NaN\n").unwrap_err().to_string();
         assert_eq!(e, "s.txt:2: score is NaN");
-        let e = parse("a 1\nx/a.wav 2\n").unwrap_err().to_string();
-        assert!(e.contains("s.txt:2: duplicate trial 'x/a.wav' (first scored on line 1)"));
+        let e = parse("a 1\na.WAV 2\n").unwrap_err().to_string();
+        assert!(e.contains("s.txt:2: duplicate trial 'a.WAV' (first scored on line 1)"));
+        // Folders are part of a trial's name: FoR's fake/a and real/a are two trials.
+        assert_eq!(parse("fake/a 1\nreal/a 2\n").unwrap().entries.len(), 2);
+        // Encoded whitespace reads back as the name.
+        assert_eq!(parse("a%20b 1\n").unwrap().entries[0].utt_id, "a b");
         assert!(parse("\n").unwrap_err().to_string().contains("empty"));
     }
 
@@ -628,6 +705,37 @@ mod tests {
         let j = join_scores(&s, &key(), JoinPolicy::Intersection).unwrap();
         assert_eq!(j.trials.len(), 2);
         assert_eq!((j.missing.len(), j.unknown.len()), (1, 1));
+    }
+
+    #[test]
+    fn join_tells_folders_apart_and_refuses_to_guess() {
+        let for_key = parse_key(
+            "file,label\nfake/x,spoof\nreal/x,bona-fide\nfake/y,spoof\n",
+            Path::new("meta.csv"),
+            KeyFormat::Csv,
+            OnProblem::Fail,
+        )
+        .unwrap();
+        // Scored from the split folder (names as in the key) or from above it (one more folder).
+        for text in [
+            "fake/x.wav 0.1\nreal/x.wav 0.9\nfake/y.wav 0.2\n",
+            "testing/fake/x 0.1\ntesting/real/x 0.9\ntesting/fake/y 0.2\n",
+        ] {
+            let j = join_scores(&parse(text).unwrap(), &for_key, JoinPolicy::RequireAll).unwrap();
+            assert_eq!(j.split_by_label(), (vec![0.9], vec![0.1, 0.2]), "{text}");
+        }
+        // Bare stems could be fake/x or real/x: an error naming both, not a guess.
+        let bare = parse("x 0.5\ny 0.2\n").unwrap();
+        let e = join_scores(&bare, &for_key, JoinPolicy::Intersection)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fake/x") && e.contains("real/x"), "{e}");
+        // A bare key against scores with folders: matched when unambiguous.
+        let two = parse("a/k1 0.9\nb/k1 0.3\nk2 0.1\nk3 0.2\n").unwrap();
+        let e = join_scores(&two, &key(), JoinPolicy::RequireAll)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a/k1") && e.contains("b/k1"), "{e}");
     }
 
     #[test]

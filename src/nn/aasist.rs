@@ -30,7 +30,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
 use crate::nn::layers::{selu, BatchNorm, Conv2d, Dropout, Linear, MaxPool2d, ParamBuilder};
-use crate::nn::{Mode, Model, NamedVar, NnError};
+use crate::nn::{param, Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
 /// Dropout probabilities of the reference: graph-layer inputs, graph-pool scores, the two-branch
@@ -301,7 +301,7 @@ fn attention_logits(map: &Tensor, weight: &Var) -> candle_core::Result<Tensor> {
     let (lead, last) = dims.split_at(dims.len() - 1);
     let rows: usize = lead.iter().product();
     map.reshape((rows, last[0]))?
-        .matmul(weight.as_tensor())?
+        .matmul(&param(&weight))?
         .reshape(lead)
 }
 
@@ -733,7 +733,7 @@ impl Aasist {
         let e_s = e
             .max(3)?
             .transpose(1, 2)?
-            .broadcast_add(self.pos_s.as_tensor())?;
+            .broadcast_add(&param(&self.pos_s))?;
         let out_s = self
             .pool_s
             .forward(&self.gat_s.forward(&e_s, mode, rng)?, mode, rng)?;
@@ -749,7 +749,7 @@ impl Aasist {
                       master: &Var,
                       rng: &mut Rng|
          -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-            let (t1, s1, m1) = first.forward(&out_t, &out_s, master.as_tensor(), mode, rng)?;
+            let (t1, s1, m1) = first.forward(&out_t, &out_s, &param(&master), mode, rng)?;
             let s1 = pool_s.forward(&s1, mode, rng)?;
             let t1 = pool_t.forward(&t1, mode, rng)?;
             let (t_aug, s_aug, m_aug) = second.forward(&t1, &s1, &m1, mode, rng)?;

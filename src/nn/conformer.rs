@@ -17,7 +17,7 @@ use candle_nn::VarMap;
 use super::layers::{join, selu, BatchNorm, LayerNorm, Linear, ParamBuilder};
 use super::ssl_aasist::FRONT_END_PREFIX;
 use super::wav2vec2::{gelu, Wav2Vec2, Wav2Vec2Config};
-use super::{Mode, Model, NamedVar, NnError};
+use super::{param, Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
 /// Sizes of an XLSR-Conformer-TCM model.
@@ -135,8 +135,8 @@ impl Pointwise {
 
     /// `[B, T, in]` → `[B, T, out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let w = self.weight.as_tensor().squeeze(2)?.t()?; // [in, out]
-        x.broadcast_matmul(&w)?.broadcast_add(self.bias.as_tensor())
+        let w = param(&self.weight).squeeze(2)?.t()?; // [in, out]
+        x.broadcast_matmul(&w)?.broadcast_add(&param(&self.bias))
     }
 }
 
@@ -203,7 +203,7 @@ impl HeadTokenAttention {
         let ht = self.ht_proj.forward(&ht)?.reshape((b, h, h, dh))?;
         let ht = gelu(&self.ht_norm.forward(&ht)?)?
             .reshape((b, h, c))?
-            .broadcast_add(self.pos_embed.as_tensor())?;
+            .broadcast_add(&param(&self.pos_embed))?;
         let x = Tensor::cat(&[&x, &ht], 1)?; // [B, N+h, D]
         let m = n + h;
         let qkv = self.qkv.forward(&x)?.reshape((b, m, 3, h, dh))?;
@@ -268,10 +268,8 @@ impl ConvModule {
         let k = self.depthwise_weight.dim(2)?;
         // "Same" padding as the reference: k/2 before, k/2 − (k+1) mod 2 after.
         let y = y.pad_with_zeros(1, k / 2, k / 2 - (k + 1) % 2)?;
-        let w = self.depthwise_weight.as_tensor().squeeze(1)?; // [inner, k]
-        let mut acc = self
-            .depthwise_bias
-            .as_tensor()
+        let w = param(&self.depthwise_weight).squeeze(1)?; // [inner, k]
+        let mut acc = param(&self.depthwise_bias)
             .reshape((1, 1, inner))?
             .broadcast_as((bsz, n, inner))?
             .contiguous()?;
@@ -409,11 +407,9 @@ impl ConformerTcm {
         }
         let x = self.ll.forward(&feats)?.unsqueeze(1)?; // [B, 1, T, D]
         let x = selu(&self.first_bn.forward(&x, mode)?)?.squeeze(1)?; // [B, T, D]
-        let x = x.broadcast_add(&self.positional_emb.as_tensor().narrow(1, 0, t)?)?;
+        let x = x.broadcast_add(&param(&self.positional_emb).narrow(1, 0, t)?)?;
         let d = self.config.emb_size;
-        let cls = self
-            .class_token
-            .as_tensor()
+        let cls = param(&self.class_token)
             .unsqueeze(0)?
             .broadcast_as((b, 1, d))?;
         let mut x = Tensor::cat(&[&cls, &x], 1)?; // [B, 1+T, D]

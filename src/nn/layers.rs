@@ -12,7 +12,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use candle_nn::VarMap;
 
-use super::{Mode, NamedVar};
+use super::{param, Mode, NamedVar};
 use crate::rng::Rng;
 
 /// Creates named variables in a [`VarMap`] with PyTorch-default initialisation drawn from an [`Rng`].
@@ -154,9 +154,9 @@ impl Linear {
 
     /// `[..., in]` → `[..., out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.as_tensor().t()?)?;
+        let y = x.broadcast_matmul(&param(&self.weight).t()?)?;
         match &self.bias {
-            Some(b) => y.broadcast_add(b.as_tensor()),
+            Some(b) => y.broadcast_add(&param(&b)),
             None => Ok(y),
         }
     }
@@ -202,8 +202,8 @@ impl Conv2d {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         super::kernels::conv2d(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(|b| b.as_tensor()),
+            &param(&self.weight),
+            self.bias.as_ref().map(param).as_ref(),
             self.padding,
             self.stride,
         )
@@ -214,8 +214,8 @@ impl Conv2d {
     pub fn forward_mfm(&self, x: &Tensor, pool: Option<(usize, usize)>) -> Result<Tensor> {
         super::kernels::conv2d_mfm(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(|b| b.as_tensor()),
+            &param(&self.weight),
+            self.bias.as_ref().map(param).as_ref(),
             self.padding,
             self.stride,
             pool,
@@ -281,8 +281,8 @@ impl Conv1d {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         super::kernels::conv1d(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(|b| b.as_tensor()),
+            &param(&self.weight),
+            self.bias.as_ref().map(param).as_ref(),
             self.padding,
             self.stride,
         )
@@ -404,15 +404,15 @@ impl BatchNorm {
             };
             let out = train(
                 x,
-                self.weight.as_ref().map(|w| w.as_tensor()),
-                self.bias.as_ref().map(|b| b.as_tensor()),
+                self.weight.as_ref().map(param).as_ref(),
+                self.bias.as_ref().map(param).as_ref(),
                 self.eps,
             )?;
             if mode == Mode::Train {
                 let m = self.momentum;
                 let unbiased = (out.var * (n as f64 / (n as f64 - 1.0)))?;
-                let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (out.mean * m)?)?;
-                let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (unbiased * m)?)?;
+                let rm = ((&param(&self.running_mean) * (1.0 - m))? + (out.mean * m)?)?;
+                let rv = ((&param(&self.running_var) * (1.0 - m))? + (unbiased * m)?)?;
                 self.running_mean.set(&rm)?;
                 self.running_var.set(&rv)?;
             }
@@ -428,17 +428,17 @@ impl BatchNorm {
 
     /// `(x − running mean)/√(running var + eps)·weight + bias`, the statistics shaped `stat_shape`.
     fn normalise_with_running_stats(&self, x: &Tensor, stat_shape: &[usize]) -> Result<Tensor> {
-        let mean = self.running_mean.as_tensor().reshape(stat_shape)?;
-        let var = self.running_var.as_tensor().reshape(stat_shape)?;
+        let mean = param(&self.running_mean).reshape(stat_shape)?;
+        let var = param(&self.running_var).reshape(stat_shape)?;
         let y = x
             .broadcast_sub(&mean)?
             .broadcast_div(&(var + self.eps)?.sqrt()?)?;
         let y = match &self.weight {
-            Some(w) => y.broadcast_mul(&w.as_tensor().reshape(stat_shape)?)?,
+            Some(w) => y.broadcast_mul(&param(&w).reshape(stat_shape)?)?,
             None => y,
         };
         match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape(stat_shape)?),
+            Some(b) => y.broadcast_add(&param(&b).reshape(stat_shape)?),
             None => Ok(y),
         }
     }
@@ -514,8 +514,8 @@ impl LayerNorm {
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
         centred
             .broadcast_div(&(var + self.eps)?.sqrt()?)?
-            .broadcast_mul(self.weight.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
+            .broadcast_mul(&param(&self.weight))?
+            .broadcast_add(&param(&self.bias))
     }
 }
 
@@ -621,9 +621,9 @@ impl LstmDirection {
         let h_dim = self.hidden;
         // Input projections of every frame at once: [B, T, 4H].
         let xw = x
-            .broadcast_matmul(&self.weight_ih.as_tensor().t()?)?
-            .broadcast_add(&(self.bias_ih.as_tensor() + self.bias_hh.as_tensor())?)?;
-        let w_hh_t = self.weight_hh.as_tensor().t()?;
+            .broadcast_matmul(&param(&self.weight_ih).t()?)?
+            .broadcast_add(&(&param(&self.bias_ih) + &param(&self.bias_hh))?)?;
+        let w_hh_t = param(&self.weight_hh).t()?;
         let mut h = Tensor::zeros((b, h_dim), x.dtype(), x.device())?;
         let mut c = h.clone();
         let mut outs = vec![h.clone(); t_len];

@@ -26,6 +26,45 @@ use candle_nn::VarMap;
 
 use crate::rng::Rng;
 
+thread_local! {
+    /// Whether forward passes on this thread skip recording the autograd graph (see [`no_grad`]).
+    static NO_GRAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with gradient recording off on this thread: every layer reads its parameters through
+/// [`param`], which then hands out detached tensors, so no op of the forward pass keeps its
+/// inputs alive for a backward pass. Scoring uses it: with the graph kept, every intermediate of
+/// a forward pass lives until the output is dropped (gigabytes for AASIST on a batch of windows);
+/// without it each is freed as soon as the next op has consumed it. candle has no global switch
+/// for this, hence the thread-local. Nesting is allowed; the previous state is restored on exit,
+/// also when `f` panics.
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_GRAD.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(NO_GRAD.with(|c| c.replace(true)));
+    f()
+}
+
+/// Whether [`no_grad`] is in force on this thread.
+pub fn is_grad_disabled() -> bool {
+    NO_GRAD.with(|c| c.get())
+}
+
+/// The tensor a forward pass uses for parameter `v`: the variable itself (so gradients reach it),
+/// or a detached view of the same storage inside [`no_grad`]. Every layer's forward reads its
+/// parameters through this.
+pub fn param(v: &Var) -> Tensor {
+    if is_grad_disabled() {
+        v.as_detached_tensor()
+    } else {
+        v.as_tensor().clone()
+    }
+}
+
 /// How a forward pass treats dropout and BatchNorm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -23,7 +23,7 @@ use candle_nn::VarMap;
 
 use super::layers::{join, selu, BatchNorm, Conv2d, Dropout, Linear, MaxPool2d, ParamBuilder};
 use super::wav2vec2::{Wav2Vec2, Wav2Vec2Config};
-use super::{Mode, Model, NamedVar, NnError};
+use super::{param, Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
 /// Prefix of the front end's variables (dpda_ga's `ssl_model.model`).
@@ -123,7 +123,7 @@ fn node_bn(bn: &BatchNorm, x: &Tensor, mode: Mode) -> Result<Tensor> {
 fn logits(map: &Tensor, weight: &Var) -> Result<Tensor> {
     // Narrowed blocks of the map are not batch-contiguous, which matmul needs.
     map.contiguous()?
-        .broadcast_matmul(weight.as_tensor())?
+        .broadcast_matmul(&param(&weight))?
         .squeeze(3)
 }
 
@@ -226,7 +226,7 @@ impl HeteroGraphAttention {
 
         // Master node: attention of the master over every node.
         let map_m = self.att_proj_m.forward(&x.broadcast_mul(master)?)?.tanh()?;
-        let att_m = (map_m.broadcast_matmul(self.att_weight_m.as_tensor())? / self.temperature)?;
+        let att_m = (map_m.broadcast_matmul(&param(&self.att_weight_m))? / self.temperature)?;
         let att_m = candle_nn::ops::softmax(&att_m, 1)?; // [B, N, 1]
         let pooled = att_m.transpose(1, 2)?.contiguous()?.matmul(&x)?; // [B, 1, I]
         let master = self
@@ -491,7 +491,7 @@ impl SslAasist {
         let e_s = (&x * w1)?
             .sum(3)?
             .transpose(1, 2)?
-            .broadcast_add(self.pos_s.as_tensor())?; // [B, S, C]
+            .broadcast_add(&param(&self.pos_s))?; // [B, S, C]
         let out_s = self.pools[0].forward(&self.gat_s.forward(&e_s, mode, rng)?, mode, rng)?;
         let w2 = candle_nn::ops::softmax(&w, 2)?;
         let e_t = (&x * w2)?.sum(2)?.transpose(1, 2)?; // [B, Tn, C]
@@ -500,7 +500,7 @@ impl SslAasist {
         let mut branches = Vec::with_capacity(2);
         for (k, master) in [(0usize, &self.master1), (2, &self.master2)] {
             let (t1, s1, m1) =
-                self.htrg[k].forward(&out_t, &out_s, master.as_tensor(), mode, rng)?;
+                self.htrg[k].forward(&out_t, &out_s, &param(&master), mode, rng)?;
             let s1 = self.pools[2 + k].forward(&s1, mode, rng)?;
             let t1 = self.pools[3 + k].forward(&t1, mode, rng)?;
             let (ta, sa, ma) = self.htrg[k + 1].forward(&t1, &s1, &m1, mode, rng)?;

@@ -23,7 +23,7 @@
 use candle_core::{Result, Tensor, D};
 
 use super::layers::{join, Conv1d, Dropout, LayerNorm, Linear, ParamBuilder};
-use super::{Mode, NnError};
+use super::{param, Mode, NnError};
 use crate::rng::Rng;
 
 /// Sizes of a wav2vec 2.0 encoder (pre-LN variant with layer-normalised feature extractor).
@@ -284,10 +284,10 @@ impl PositionalConv {
 
     /// `[B, T, D]` → `[B, T, D]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let v = self.weight_v.as_tensor(); // [D, D/G, K]
+        let v = &param(&self.weight_v); // [D, D/G, K]
         let (d, per_group, k) = v.dims3()?;
         let norm = v.sqr()?.sum_keepdim(0)?.sum_keepdim(1)?.sqrt()?; // [1, 1, K]
-        let w = v.broadcast_mul(&self.weight_g.as_tensor().broadcast_div(&norm)?)?;
+        let w = v.broadcast_mul(&param(&self.weight_g).broadcast_div(&norm)?)?;
         let t = x.dim(1)?;
         // [B, D, 1, T + 2·(K/2)]
         let xc = x
@@ -304,7 +304,7 @@ impl PositionalConv {
         }
         // [B, D, 1, T'] with T' = T + 1 for an even kernel: fairseq's SamePad drops the last frame.
         let y = Tensor::cat(&outs, 1)?.squeeze(2)?.narrow(2, 0, t)?;
-        let y = y.broadcast_add(&self.bias.as_tensor().reshape((1, d, 1))?)?;
+        let y = y.broadcast_add(&param(&self.bias).reshape((1, d, 1))?)?;
         gelu(&y)?.transpose(1, 2)
     }
 }

@@ -6,7 +6,8 @@
 //! `f32` slices; dot products and norms are accumulated in `f64` because models reach millions of
 //! parameters. The methods reproduce the reference implementation of the DPDA paper (dpda_ga's
 //! `grad_align/{pcgrad,gradvac,cagrad}.py`, whole-model granularity, two tasks) including its small
-//! stabilising epsilons, except that CAGrad's weight is found exactly instead of with scipy's SLSQP.
+//! stabilising epsilons, except that CAGrad's weight is by default found exactly instead of with
+//! scipy's SLSQP ([`CaGradSolver`]; `"reference"` follows SLSQP through [`super::slsqp`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,11 +30,14 @@ pub enum AlignMethod {
         #[serde(default = "default_gradvac_beta")]
         beta: f64,
     },
-    /// CAGrad: conflict-averse direction within radius `c` of the mean gradient.
+    /// CAGrad: conflict-averse direction within radius `c` of the mean gradient; `solver` says
+    /// how its simplex weight is found.
     #[serde(rename = "cagrad")]
     CaGrad {
         #[serde(default = "default_cagrad_c")]
         c: f64,
+        #[serde(default)]
+        solver: CaGradSolver,
     },
     /// MGDA: the minimum-norm point of the segment between the two gradients.
     Mgda,
@@ -45,6 +49,33 @@ fn default_gradvac_beta() -> f64 {
 
 fn default_cagrad_c() -> f64 {
     0.5
+}
+
+/// How CAGrad finds the weight `w` of the original gradient (config key `train.cagrad_solver`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaGradSolver {
+    /// The exact minimiser of CAGrad's 1-D dual problem (the default): what the method defines.
+    #[default]
+    Exact,
+    /// The reference's solver, reproduced: dpda_ga calls scipy's SLSQP from `w = ½` with default
+    /// tolerances, which stops at once for gradients of norm ≲ 1e-2 (the weight stays ½, i.e.
+    /// CAGrad degenerates to a rescaled mean) and short of the minimum otherwise. For runs that
+    /// must behave as the paper's code did; see [`super::slsqp`].
+    Reference,
+}
+
+impl CaGradSolver {
+    /// The names accepted in configs.
+    pub const NAMES: [&'static str; 2] = ["exact", "reference"];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaGradSolver::Exact => "exact",
+            CaGradSolver::Reference => "reference",
+        }
+    }
 }
 
 impl AlignMethod {
@@ -67,7 +98,11 @@ impl std::fmt::Display for AlignMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AlignMethod::GradVac { beta } => write!(f, "gradvac(beta={beta})"),
-            AlignMethod::CaGrad { c } => write!(f, "cagrad(c={c})"),
+            AlignMethod::CaGrad {
+                c,
+                solver: CaGradSolver::Exact,
+            } => write!(f, "cagrad(c={c})"),
+            AlignMethod::CaGrad { c, solver } => write!(f, "cagrad(c={c}, solver={})", solver.name()),
             other => f.write_str(other.name()),
         }
     }
@@ -83,7 +118,8 @@ pub struct UnknownAlignMethod {
 impl std::str::FromStr for AlignMethod {
     type Err = UnknownAlignMethod;
 
-    /// Parses a method name with the paper's default hyper-parameters (β = 0.5, c = 0.5).
+    /// Parses a method name with the paper's default hyper-parameters (β = 0.5, c = 0.5) and
+    /// CAGrad's exact solver.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         match name.trim().to_ascii_lowercase().as_str() {
             "none" | "mean" => Ok(AlignMethod::None),
@@ -93,6 +129,7 @@ impl std::str::FromStr for AlignMethod {
             }),
             "cagrad" => Ok(AlignMethod::CaGrad {
                 c: default_cagrad_c(),
+                solver: CaGradSolver::Exact,
             }),
             "mgda" => Ok(AlignMethod::Mgda),
             _ => Err(UnknownAlignMethod {
@@ -378,6 +415,36 @@ pub fn cagrad(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) -> AlignSt
     }
 }
 
+/// CAGrad for two gradients with the simplex weight chosen as dpda_ga's code chooses it: scipy's
+/// SLSQP ([`super::slsqp::cagrad_slsqp`]) on the objective built as cagrad.py builds it in
+/// float32 — the Gram entries rounded to `f32` and `c′ = c·√(mean(G) + 1e-8) + 1e-8` evaluated in
+/// `f32` — then the same combination as [`cagrad`] with `g_w = x₀·g₁ + x₁·g₂` from SLSQP's point.
+///
+/// # Panics
+/// If the three slices do not have the same length.
+pub fn cagrad_reference(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) -> AlignStats {
+    let gram = Gram::new(g_orig, g_aug);
+    let (g11, g12, g22) = (gram.g11 as f32, gram.g12 as f32, gram.g22 as f32);
+    let mean_gram = (g11 + g12 + g12 + g22) / 4.0;
+    let c_prime = f64::from(c as f32 * (mean_gram + 1e-8).sqrt() + 1e-8);
+    let a = [
+        [f64::from(g11), f64::from(g12)],
+        [f64::from(g12), f64::from(g22)],
+    ];
+    let [w_orig, w_aug] = super::slsqp::cagrad_slsqp(a, c_prime).x;
+    let lambda = c_prime / (gram.norm_of(w_orig, w_aug) + REF_EPS);
+    let scale = 1.0 / (1.0 + c * c);
+    let coef_orig = (0.5 + lambda * w_orig) * scale;
+    let coef_aug = (0.5 + lambda * w_aug) * scale;
+    write_combination(g_orig, g_aug, coef_orig, coef_aug, out);
+    AlignStats {
+        adjusted: true,
+        norm_combined: gram.norm_of(coef_orig, coef_aug),
+        weight_orig: Some(w_orig),
+        ..gram.stats()
+    }
+}
+
 /// MGDA for two gradients: the minimum-norm point `γ·g₁ + (1−γ)·g₂`, `γ ∈ [0, 1]`, in closed form
 /// (Sener & Koltun 2018, Algorithm 1 for two tasks), without any gradient normalisation.
 ///
@@ -430,7 +497,14 @@ impl GradientAligner {
             AlignMethod::GradVac { beta } => {
                 gradvac(g_orig, g_aug, &mut self.gradvac_target, beta, out)
             }
-            AlignMethod::CaGrad { c } => cagrad(g_orig, g_aug, c, out),
+            AlignMethod::CaGrad {
+                c,
+                solver: CaGradSolver::Exact,
+            } => cagrad(g_orig, g_aug, c, out),
+            AlignMethod::CaGrad {
+                c,
+                solver: CaGradSolver::Reference,
+            } => cagrad_reference(g_orig, g_aug, c, out),
             AlignMethod::Mgda => mgda(g_orig, g_aug, out),
         }
     }
@@ -737,7 +811,14 @@ mod tests {
             AlignMethod::None,
             AlignMethod::PcGrad,
             AlignMethod::GradVac { beta: 0.5 },
-            AlignMethod::CaGrad { c: 0.5 },
+            AlignMethod::CaGrad {
+                c: 0.5,
+                solver: CaGradSolver::Exact,
+            },
+            AlignMethod::CaGrad {
+                c: 0.5,
+                solver: CaGradSolver::Reference,
+            },
             AlignMethod::Mgda,
         ] {
             for (a, b) in [(&zero, &zero), (&zero, &g), (&g, &zero)] {
@@ -769,7 +850,22 @@ mod tests {
         }
         assert!("pc-grad".parse::<AlignMethod>().is_err());
         let from_toml: AlignMethod = toml::from_str("method = \"cagrad\"").unwrap_or_default();
-        assert_eq!(from_toml, AlignMethod::CaGrad { c: 0.5 });
+        assert_eq!(
+            from_toml,
+            AlignMethod::CaGrad {
+                c: 0.5,
+                solver: CaGradSolver::Exact
+            }
+        );
+        // Checkpoints written before the solver existed name no solver: the exact one.
+        let reference = AlignMethod::CaGrad {
+            c: 0.5,
+            solver: CaGradSolver::Reference,
+        };
+        let json = serde_json::to_string(&reference).unwrap_or_default();
+        assert!(json.contains("\"solver\":\"reference\""), "{json}");
+        assert_eq!(serde_json::from_str::<AlignMethod>(&json).ok(), Some(reference));
+        assert_eq!(reference.to_string(), "cagrad(c=0.5, solver=reference)");
         let from_toml: AlignMethod =
             toml::from_str("method = \"gradvac\"\nbeta = 0.1").unwrap_or_default();
         assert_eq!(from_toml, AlignMethod::GradVac { beta: 0.1 });
@@ -860,5 +956,63 @@ mod tests {
             assert_close(&out, &to_f64(&step.out), 2e-6);
             assert!((aligner.gradvac_target.rho_target - step.target_after).abs() < 1e-6);
         }
+    }
+
+    /// dpda_ga's own `CAGrad._project_conflicting` on float32 gradient pairs, with the weight its
+    /// SLSQP call returned (`scripts/cagrad_slsqp_reference.py --dpda-ga`).
+    #[derive(serde::Deserialize)]
+    struct SlsqpFixture {
+        vector_cases: Vec<SlsqpVectorCase>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct SlsqpVectorCase {
+        g_orig: Vec<f32>,
+        g_aug: Vec<f32>,
+        x: [f64; 2],
+        out: Vec<f32>,
+    }
+
+    #[test]
+    fn reference_solver_reproduces_the_reference_cagrad() {
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/optim/cagrad_slsqp.json"
+        ));
+        let fixture: SlsqpFixture =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("cagrad_slsqp.json: {e}"));
+        assert!(fixture.vector_cases.len() >= 5);
+        let mut stayed_at_half = 0;
+        for case in &fixture.vector_cases {
+            let mut out = vec![0.0f32; case.g_orig.len()];
+            let stats = cagrad_reference(&case.g_orig, &case.g_aug, 0.5, &mut out);
+            let w = stats.weight_orig.unwrap_or(f64::NAN);
+            assert!((w - case.x[0]).abs() < 1e-6, "w {w} vs reference {:?}", case.x);
+            assert_close(&out, &to_f64(&case.out), 2e-6);
+            if case.x[0] == 0.5 {
+                stayed_at_half += 1;
+                // Where SLSQP did not move, the exact solver gives another direction.
+                let mut exact = vec![0.0f32; out.len()];
+                let exact_stats = cagrad(&case.g_orig, &case.g_aug, 0.5, &mut exact);
+                assert!((exact_stats.weight_orig.unwrap_or(0.5) - 0.5).abs() > 0.05);
+            }
+        }
+        assert!(stayed_at_half >= 2, "the fixture should cover small gradients");
+    }
+
+    #[test]
+    fn the_aligner_dispatches_on_the_cagrad_solver() {
+        // Small conflicting gradients: the exact weight is an end, the reference's stays ½.
+        let (g1, g2) = pair_with_cos(50, 64, -0.5, 1.5);
+        let small = |g: &[f32]| g.iter().map(|v| v * 1e-4).collect::<Vec<f32>>();
+        let (g1, g2) = (small(&g1), small(&g2));
+        let mut out = vec![0.0f32; 64];
+        let mut weights = Vec::new();
+        for solver in [CaGradSolver::Exact, CaGradSolver::Reference] {
+            let mut aligner = GradientAligner::new(AlignMethod::CaGrad { c: 0.5, solver });
+            weights.push(aligner.combine(&g1, &g2, &mut out).weight_orig);
+        }
+        assert_eq!(weights[1], Some(0.5));
+        assert!(weights[0].is_some_and(|w| (w - 0.5).abs() > 0.05), "{weights:?}");
     }
 }

@@ -5,7 +5,8 @@
 //! the end loads the kept checkpoints as named flat tensors and calls [`average_checkpoints`].
 //! The reference (dpda_ga `main.py`) aliases its state dicts while summing and ends up with
 //! `(2·b₁ + b₂ + b₃ + b₄)/5`, dropping the best checkpoint; here every checkpoint enters exactly once
-//! with weight `1/k`.
+//! with weight `1/k` unless `train.averaging = "reference"` asks for the reference's weights
+//! ([`Averaging`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,42 @@ pub struct CheckpointTensors {
     pub tensors: Vec<NamedTensor>,
 }
 
+/// How the kept checkpoints (best first, `b₀ … b_{k−1}`) are weighted into the final model
+/// (config key `train.averaging`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Averaging {
+    /// Every kept checkpoint with weight `1/k` (the default): the average the paper describes.
+    #[default]
+    Uniform,
+    /// The weights dpda_ga's `main.py` actually applies. It loads `b₀` into the model and keeps
+    /// `sd = model.state_dict()`, whose tensors share the model's storage; loading `b₁` therefore
+    /// overwrites `sd` too, so the first sum is `b₁ + b₁`, and from then on `sd` holds fresh
+    /// tensors: `(2·b₁ + b₂ + … + b_{k−1}) / k`. `b₀`, the best checkpoint, is lost. With one
+    /// checkpoint the result is `b₀`. For runs that must end with the paper's code's model.
+    Reference,
+}
+
+impl Averaging {
+    /// The names accepted in configs.
+    pub const NAMES: [&'static str; 2] = ["uniform", "reference"];
+
+    /// How many times each of `k` checkpoints (best first) enters the sum that is then divided
+    /// by `k`: the weights are `counts[i] / k` (empty for `k = 0`).
+    ///
+    /// `Uniform`: `[1, 1, …, 1]`. `Reference` with `k ≥ 2`: `[0, 2, 1, …, 1]`, i.e. weights
+    /// `[0, 2/k, 1/k, …, 1/k]`; with `k = 1`: `[1]`. Where a run keeps fewer checkpoints than
+    /// `train.keep_best` (it ended early), `k` is the number kept.
+    pub fn counts(self, k: usize) -> Vec<f64> {
+        let mut counts = vec![1.0; k];
+        if self == Averaging::Reference && k >= 2 {
+            counts[0] = 0.0;
+            counts[1] = 2.0;
+        }
+        counts
+    }
+}
+
 /// Averages the checkpoints with equal weights, each exactly once; tensors come out in the order
 /// of the first checkpoint.
 ///
@@ -75,6 +112,28 @@ pub struct CheckpointTensors {
 pub fn average_checkpoints(
     checkpoints: &[CheckpointTensors],
 ) -> Result<Vec<NamedTensor>, AverageError> {
+    weighted_average_checkpoints(checkpoints, &Averaging::Uniform.counts(checkpoints.len()))
+}
+
+/// `Σ counts[i]·checkpoints[i] / Σ counts`, tensor by tensor (sums in `f64`); tensors come out in
+/// the order of the first checkpoint. A checkpoint with count 0 is still checked for matching
+/// names and shapes.
+///
+/// Every checkpoint must hold the same names with the same shapes.
+///
+/// # Panics
+/// If `counts` and `checkpoints` differ in length, or the counts do not sum to a positive number
+/// (caller bugs: see [`Averaging::counts`]).
+pub fn weighted_average_checkpoints(
+    checkpoints: &[CheckpointTensors],
+    counts: &[f64],
+) -> Result<Vec<NamedTensor>, AverageError> {
+    assert_eq!(checkpoints.len(), counts.len(), "one count per checkpoint");
+    let total: f64 = counts.iter().sum();
+    assert!(
+        checkpoints.is_empty() || total > 0.0,
+        "checkpoint counts must sum to a positive number: {counts:?}"
+    );
     let first = checkpoints.first().ok_or(AverageError::Empty)?;
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(first.tensors.len());
     for checkpoint in checkpoints {
@@ -103,9 +162,9 @@ pub fn average_checkpoints(
     let mut sums: Vec<Vec<f64>> = first
         .tensors
         .iter()
-        .map(|t| t.values.iter().map(|&v| f64::from(v)).collect())
+        .map(|t| t.values.iter().map(|&v| counts[0] * f64::from(v)).collect())
         .collect();
-    for checkpoint in &checkpoints[1..] {
+    for (checkpoint, &count) in checkpoints[1..].iter().zip(&counts[1..]) {
         let mut seen = vec![false; first.tensors.len()];
         for tensor in &checkpoint.tensors {
             let Some(&i) = index.get(tensor.name.as_str()) else {
@@ -131,7 +190,7 @@ pub fn average_checkpoints(
                 });
             }
             for (s, &v) in sums[i].iter_mut().zip(&tensor.values) {
-                *s += f64::from(v);
+                *s += count * f64::from(v);
             }
         }
         if let Some(i) = seen.iter().position(|&s| !s) {
@@ -142,7 +201,6 @@ pub fn average_checkpoints(
             });
         }
     }
-    let count = checkpoints.len() as f64;
     Ok(first
         .tensors
         .iter()
@@ -150,7 +208,7 @@ pub fn average_checkpoints(
         .map(|(tensor, sum)| NamedTensor {
             name: tensor.name.clone(),
             shape: tensor.shape.clone(),
-            values: sum.into_iter().map(|s| (s / count) as f32).collect(),
+            values: sum.into_iter().map(|s| (s / total) as f32).collect(),
         })
         .collect())
 }
@@ -322,5 +380,48 @@ mod tests {
         let json = serde_json::to_string(&best).unwrap_or_default();
         let restored: Result<BestCheckpoints, _> = serde_json::from_str(&json);
         assert_eq!(restored.ok(), Some(best));
+    }
+
+    #[test]
+    fn reference_averaging_counts_the_second_best_twice_and_drops_the_best() {
+        assert_eq!(Averaging::Uniform.counts(3), [1.0, 1.0, 1.0]);
+        assert_eq!(Averaging::Reference.counts(5), [0.0, 2.0, 1.0, 1.0, 1.0]);
+        assert_eq!(Averaging::Reference.counts(2), [0.0, 2.0]);
+        assert_eq!(Averaging::Reference.counts(1), [1.0]);
+        assert!(Averaging::Reference.counts(0).is_empty());
+        // Best first: b₀ = 1, b₁ = 2, b₂ = 4, b₃ = 8, b₄ = 16. By hand, as dpda_ga's main.py
+        // computes it: (2·2 + 4 + 8 + 16)/5 = 32/5 = 6.4 (uniform: 31/5 = 6.2).
+        let values = [1.0f32, 2.0, 4.0, 8.0, 16.0];
+        let checkpoints: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                checkpoint(
+                    &format!("best_{i}.ckpt"),
+                    &[("a.weight", &[2], &[v, -v]), ("b.bias", &[1], &[v * 0.5])],
+                )
+            })
+            .collect();
+        let averaged =
+            weighted_average_checkpoints(&checkpoints, &Averaging::Reference.counts(5))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(averaged[0].values, [6.4, -6.4]);
+        assert_eq!(averaged[1].values, [3.2]);
+        // Three kept: (2·2 + 4)/3 = 8/3; two kept: 2·2/2 = 2 (the second best alone); one: b₀.
+        let three = weighted_average_checkpoints(&checkpoints[..3], &Averaging::Reference.counts(3))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(three[0].values, [8.0 / 3.0, -8.0 / 3.0]);
+        let two = weighted_average_checkpoints(&checkpoints[..2], &Averaging::Reference.counts(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(two[0].values, [2.0, -2.0]);
+        let one = weighted_average_checkpoints(&checkpoints[..1], &Averaging::Reference.counts(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one[0].values, [1.0, -1.0]);
+        // The dropped best checkpoint must still match the others.
+        let mut mismatched = checkpoints.clone();
+        mismatched[0].tensors[0].shape = vec![1, 2];
+        assert!(
+            weighted_average_checkpoints(&mismatched, &Averaging::Reference.counts(5)).is_err()
+        );
     }
 }

@@ -10,7 +10,9 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::align::GradientAligner;
-use super::average::{average_checkpoints, BestCheckpoints, CheckpointTensors, NamedTensor};
+use super::average::{
+    weighted_average_checkpoints, Averaging, BestCheckpoints, CheckpointTensors, NamedTensor,
+};
 use super::error::{io_err, TrainError};
 use super::optim::Optimizer;
 use crate::nn::Model;
@@ -139,6 +141,15 @@ pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), TrainError> {
 /// Element-wise mean of several checkpoints (each loaded once, independently; the reference's
 /// aliasing bug, which weighted one checkpoint twice and dropped another, is avoided).
 pub fn average(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>, TrainError> {
+    average_with(paths, Averaging::Uniform)
+}
+
+/// Checkpoints `paths` (best first) averaged as `averaging` weights them
+/// ([`Averaging::counts`]).
+pub fn average_with(
+    paths: &[PathBuf],
+    averaging: Averaging,
+) -> Result<HashMap<String, Tensor>, TrainError> {
     let mut checkpoints = Vec::with_capacity(paths.len());
     for path in paths {
         let mut tensors: Vec<NamedTensor> = Vec::new();
@@ -160,7 +171,8 @@ pub fn average(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>, TrainError>
             tensors,
         });
     }
-    let averaged = average_checkpoints(&checkpoints).map_err(|e| TrainError::Checkpoint {
+    let counts = averaging.counts(checkpoints.len());
+    let averaged = weighted_average_checkpoints(&checkpoints, &counts).map_err(|e| TrainError::Checkpoint {
         path: paths.first().cloned().unwrap_or_default(),
         message: e.to_string(),
     })?;

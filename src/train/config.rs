@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::align::AlignMethod;
+use super::align::{AlignMethod, CaGradSolver};
+use super::average::Averaging;
+use super::step::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
 use super::schedule::ScheduleConfig;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
@@ -132,6 +134,17 @@ pub struct RawTrain {
     pub clip_grad_norm: f64,
     /// Dev/eval forward batch size (0 = twice `batch_size`).
     pub eval_batch_size: usize,
+    /// Which dev loss picks the best epoch, stops early and ranks the checkpoints to average:
+    /// `weighted` (default: one class-weighted mean over the dev set) or `reference` (dpda_ga's:
+    /// the mean over unshuffled dev batches of 8 of each batch's class-weighted mean).
+    pub dev_loss: String,
+    /// How the kept checkpoints are averaged: `uniform` (default: each with weight 1/k) or
+    /// `reference` (dpda_ga's aliasing bug: (2·b₁ + b₂ + … + b_{k−1})/k, the best one dropped).
+    pub averaging: String,
+    /// CAGrad's weight solver: `exact` (default: the exact minimiser) or `reference` (scipy's
+    /// SLSQP as dpda_ga calls it, which leaves the weight at ½ for small gradients). Only read
+    /// with `align = "cagrad"`.
+    pub cagrad_solver: String,
 }
 
 impl Default for RawTrain {
@@ -150,6 +163,9 @@ impl Default for RawTrain {
             class_weights: [0.1, 0.9],
             clip_grad_norm: 0.0,
             eval_batch_size: 0,
+            dev_loss: "weighted".into(),
+            averaging: "uniform".into(),
+            cagrad_solver: "exact".into(),
         }
     }
 }
@@ -218,6 +234,10 @@ pub struct RawSam {
     pub adaptive: bool,
     /// Measure m-sharpness on the dev set after each epoch.
     pub m_sharpness: bool,
+    /// ASAM's η: ε is scaled by `|w| + η` (Kwon et al. 2021). Default 0.01, the ASAM paper's
+    /// value, so that weights at 0 can still move; 0 reproduces SAM-AntiSpoofing, whose ASAM
+    /// scales by `|w|` alone.
+    pub eta: f64,
 }
 
 impl Default for RawSam {
@@ -227,6 +247,7 @@ impl Default for RawSam {
             rho: 0.05,
             adaptive: false,
             m_sharpness: false,
+            eta: 0.01,
         }
     }
 }
@@ -260,6 +281,157 @@ pub struct RawConfig {
     pub schedule: RawSchedule,
     pub sam: RawSam,
     pub device: RawDevice,
+    /// `[[test]]`: test sets evaluated when the run ends (and by `dpda test`).
+    #[serde(rename = "test", skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<RawTestSet>,
+}
+
+/// One `[[test]]` entry as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTestSet {
+    /// Short name: the run's score file is `scores-<name>.txt`.
+    pub name: String,
+    /// `la2019`, `la2021`, `df2021`, `itw`, `for` or `csv`.
+    pub kind: String,
+    /// The dataset folder (ASVspoof root, In-the-Wild folder, FoR root or split folder).
+    pub root: PathBuf,
+    /// The key file: required for `la2021`/`df2021` (`trial_metadata.txt`) and `csv`; for `itw`
+    /// defaults to `<root>/meta.csv`; for `for`, a `file,label` key (dpda_ga's) with names under
+    /// `root` = the split folder, else `root/testing/{real,fake}` is scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// 2021 keys: the evaluation subset (`eval` by default, as the official package; `progress`,
+    /// `hidden_track`, or `all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// ASV scores for the min t-DCF (LA sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asv_scores: Option<PathBuf>,
+    /// 2021 trial list (e.g. `ASVspoof2021.DF.cm.eval.trl.txt`): only these trials are scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trials: Option<PathBuf>,
+}
+
+/// The corpus layout of a test set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestKind {
+    La2019,
+    La2021,
+    Df2021,
+    InTheWild,
+    For,
+    Csv,
+}
+
+impl TestKind {
+    /// Every kind as written in a configuration.
+    pub const NAMES: [&'static str; 6] = ["la2019", "la2021", "df2021", "itw", "for", "csv"];
+
+    /// The name as written in a configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::La2019 => "la2019",
+            TestKind::La2021 => "la2021",
+            TestKind::Df2021 => "df2021",
+            TestKind::InTheWild => "itw",
+            TestKind::For => "for",
+            TestKind::Csv => "csv",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "la2019" => TestKind::La2019,
+            "la2021" => TestKind::La2021,
+            "df2021" => TestKind::Df2021,
+            "itw" => TestKind::InTheWild,
+            "for" => TestKind::For,
+            "csv" => TestKind::Csv,
+            _ => return None,
+        })
+    }
+}
+
+/// A checked `[[test]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestSetPlan {
+    pub name: String,
+    pub kind: TestKind,
+    pub root: PathBuf,
+    pub key: Option<PathBuf>,
+    pub subset: Option<String>,
+    pub asv_scores: Option<PathBuf>,
+    pub trials: Option<PathBuf>,
+}
+
+/// Check the `[[test]]` entries: known kinds, names usable in file names and unique, the keys
+/// each kind needs. Paths are checked when a run starts (`inference::testsets::check_paths`).
+pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut plans = Vec::with_capacity(raw.len());
+    for (i, t) in raw.iter().enumerate() {
+        let at = |field: &str| format!("test[{i}].{field}");
+        let name_ok = !t.name.is_empty()
+            && t.name.len() <= 64
+            && t
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !t.name.starts_with('.');
+        if !name_ok {
+            return Err(invalid(
+                at("name"),
+                format!(
+                    "'{}' must be 1–64 letters, digits, '-', '_' or '.' (it names scores-<name>.txt)",
+                    t.name
+                ),
+            ));
+        }
+        if !seen.insert(t.name.clone()) {
+            return Err(invalid(at("name"), format!("'{}' is used twice", t.name)));
+        }
+        let kind = TestKind::parse(&t.kind).ok_or_else(|| {
+            invalid(
+                at("kind"),
+                format!("unknown kind '{}' (known: {})", t.kind, TestKind::NAMES.join(", ")),
+            )
+        })?;
+        if t.root.as_os_str().is_empty() {
+            return Err(invalid(at("root"), "must name the dataset folder"));
+        }
+        let needs_key = matches!(kind, TestKind::La2021 | TestKind::Df2021);
+        if needs_key && t.key.is_none() {
+            return Err(invalid(
+                at("key"),
+                format!("a '{}' set needs its key file (trial_metadata.txt)", t.kind),
+            ));
+        }
+        if t.subset.is_some() && !needs_key {
+            return Err(invalid(at("subset"), "only 2021 keys have evaluation subsets"));
+        }
+        if let Some(s) = &t.subset {
+            if !["eval", "progress", "hidden_track", "all"].contains(&s.as_str()) {
+                return Err(invalid(
+                    at("subset"),
+                    format!("'{s}' is not one of eval, progress, hidden_track, all"),
+                ));
+            }
+        }
+        if t.trials.is_some() && !needs_key {
+            return Err(invalid(at("trials"), "only 2021 sets take a trial list"));
+        }
+        plans.push(TestSetPlan {
+            name: t.name.clone(),
+            kind,
+            root: t.root.clone(),
+            key: t.key.clone(),
+            subset: t.subset.clone(),
+            asv_scores: t.asv_scores.clone(),
+            trials: t.trials.clone(),
+        });
+    }
+    Ok(plans)
 }
 
 /// Where the clips come from.
@@ -314,6 +486,8 @@ pub struct SamPlan {
     pub rho: f64,
     pub adaptive: bool,
     pub m_sharpness: bool,
+    /// ASAM's η (unused by plain SAM).
+    pub eta: f64,
 }
 
 /// Compute device.
@@ -365,6 +539,10 @@ pub struct TrainPlan {
     pub class_weights: [f64; 2],
     pub clip_grad_norm: Option<f64>,
     pub eval_batch_size: usize,
+    /// The dev loss that decides the best epoch, early stopping and the averaged checkpoints.
+    pub dev_loss: DevLoss,
+    /// How the kept checkpoints are averaged into the final model.
+    pub averaging: Averaging,
     /// Test hook: make the loss of this step non-finite (never set from TOML).
     pub inject_nan_at_step: Option<u64>,
     /// Test hook: panic inside the worker at this step (never set from TOML).
@@ -381,6 +559,8 @@ pub struct Plan {
     pub schedule: ScheduleConfig,
     pub sam: Option<SamPlan>,
     pub device: DeviceKind,
+    /// Test sets evaluated when the run ends.
+    pub tests: Vec<TestSetPlan>,
     /// The resolved configuration as TOML (written to the run folder).
     pub resolved_toml: String,
 }
@@ -628,6 +808,45 @@ impl RawConfig {
             return Err(invalid("train.class_weights", "must not both be 0"));
         }
         check_non_negative("train.clip_grad_norm", t.clip_grad_norm)?;
+        // The reference-exact switches (README, "Reference-exact switches").
+        let cagrad_solver = one_of(
+            "train.cagrad_solver",
+            &t.cagrad_solver,
+            &[
+                ("exact", CaGradSolver::Exact),
+                ("reference", CaGradSolver::Reference),
+            ],
+        )?;
+        let align = match align {
+            AlignMethod::CaGrad { c, .. } => AlignMethod::CaGrad {
+                c,
+                solver: cagrad_solver,
+            },
+            other => other,
+        };
+        let dev_loss = one_of(
+            "train.dev_loss",
+            &t.dev_loss,
+            &[
+                ("weighted", DevLoss::Weighted),
+                ("reference", DevLoss::Reference),
+            ],
+        )?;
+        if dev_loss == DevLoss::Reference && t.class_weights.iter().any(|&w| w <= 0.0) {
+            return Err(invalid(
+                "train.dev_loss",
+                "\"reference\" averages per-batch weighted means and needs both \
+                 train.class_weights > 0 (a batch of one class would have no weight)",
+            ));
+        }
+        let averaging = one_of(
+            "train.averaging",
+            &t.averaging,
+            &[
+                ("uniform", Averaging::Uniform),
+                ("reference", Averaging::Reference),
+            ],
+        )?;
         let train = TrainPlan {
             mode,
             layout,
@@ -646,6 +865,8 @@ impl RawConfig {
             } else {
                 t.eval_batch_size
             },
+            dev_loss,
+            averaging,
             inject_nan_at_step: None,
             inject_panic_at_step: None,
         };
@@ -716,10 +937,12 @@ impl RawConfig {
 
         let sam = if self.sam.enabled {
             check_positive("sam.rho", self.sam.rho)?;
+            check_non_negative("sam.eta", self.sam.eta)?;
             Some(SamPlan {
                 rho: self.sam.rho,
                 adaptive: self.sam.adaptive,
                 m_sharpness: self.sam.m_sharpness,
+                eta: self.sam.eta,
             })
         } else {
             if self.sam.m_sharpness {
@@ -738,6 +961,7 @@ impl RawConfig {
                 ("auto", DeviceKind::Auto { ordinal }),
             ],
         )?;
+        let tests = plan_test_sets(&self.tests)?;
 
         Ok(Plan {
             data,
@@ -747,6 +971,7 @@ impl RawConfig {
             schedule,
             sam,
             device,
+            tests,
             resolved_toml,
         })
     }
@@ -801,5 +1026,74 @@ mod tests {
         let err =
             plan_from_str("[train]\nmode = \"plain\"\nalign = \"pcgrad\"\n", "c", &[]).unwrap_err();
         assert!(err.to_string().starts_with("train.align:"), "{err}");
+    }
+
+    #[test]
+    fn reference_switches_default_to_ours_and_parse() {
+        let plan = plan_from_str("[train]\nalign = \"cagrad\"\n", "test", &[]).unwrap();
+        assert_eq!(plan.train.dev_loss, DevLoss::Weighted);
+        assert_eq!(plan.train.averaging, Averaging::Uniform);
+        assert_eq!(
+            plan.train.align,
+            AlignMethod::CaGrad {
+                c: 0.5,
+                solver: CaGradSolver::Exact
+            }
+        );
+        let sam = plan_from_str("[sam]\nenabled = true\nadaptive = true\n", "test", &[])
+            .unwrap()
+            .sam
+            .unwrap();
+        assert_eq!(sam.eta, 0.01);
+
+        let text = "[train]\nalign = \"cagrad\"\ndev_loss = \"reference\"\n\
+                    averaging = \"reference\"\ncagrad_solver = \"reference\"\n\
+                    [sam]\nenabled = true\nadaptive = true\neta = 0.0\n";
+        let plan = plan_from_str(text, "test", &[]).unwrap();
+        assert_eq!(plan.train.dev_loss, DevLoss::Reference);
+        assert_eq!(plan.train.averaging, Averaging::Reference);
+        assert_eq!(
+            plan.train.align,
+            AlignMethod::CaGrad {
+                c: 0.5,
+                solver: CaGradSolver::Reference
+            }
+        );
+        assert_eq!(plan.sam.map(|s| s.eta), Some(0.0));
+        // The resolved configuration records the switches and reads back to the same plan.
+        assert!(plan.resolved_toml.contains("cagrad_solver = \"reference\""));
+        assert_eq!(plan_from_str(&plan.resolved_toml, "resolved", &[]).unwrap(), plan);
+        // The solver is only read with CAGrad.
+        let plan = plan_from_str("", "test", &["train.align=pcgrad".into(), "train.cagrad_solver=reference".into()])
+            .unwrap();
+        assert_eq!(plan.train.align, AlignMethod::PcGrad);
+    }
+
+    #[test]
+    fn invalid_reference_switches_name_their_field() {
+        for (set, key) in [
+            ("train.dev_loss=\"batched\"", "train.dev_loss:"),
+            ("train.averaging=\"mean\"", "train.averaging:"),
+            ("train.cagrad_solver=\"slsqp\"", "train.cagrad_solver:"),
+        ] {
+            let err = plan_from_str("", "test", &[set.to_string()]).unwrap_err().to_string();
+            assert!(err.starts_with(key) && err.contains("reference"), "{set} → {err}");
+        }
+        let err = plan_from_str(
+            "[sam]\nenabled = true\nadaptive = true\neta = -0.1\n",
+            "test",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("sam.eta:"), "{err}");
+        let err = plan_from_str(
+            "[train]\ndev_loss = \"reference\"\nclass_weights = [0.0, 1.0]\n",
+            "test",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("train.dev_loss:"), "{err}");
+        let err = plan_from_str("[sam]\neta_ = 0.0\n", "cfg.toml", &[]).unwrap_err();
+        assert!(err.to_string().contains("eta_"), "{err}");
     }
 }

@@ -44,6 +44,8 @@ pub enum TrainError {
     Device(String),
     #[error("metric: {0}")]
     Metric(String),
+    #[error("test sets: {0}")]
+    TestSets(String),
     #[error("the receiver of training events is gone")]
     Disconnected,
 }

@@ -17,8 +17,7 @@ pub mod optim;
 pub mod run;
 pub mod sam;
 pub mod schedule;
-pub mod score;
-pub mod score_track;
+pub mod slsqp;
 pub mod step;
 pub mod worker;
 

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::VarMap;
 
 use crate::nn::registry::ModelOptions;
-use crate::nn::{Mode, Model, NamedVar, NnError};
+use crate::nn::{param, Mode, Model, NamedVar, NnError};
 use crate::rng::Rng;
 
 /// Parse a `[model.options]` table into the registry's options (unknown keys refused).
@@ -218,11 +218,11 @@ impl Model for TinyModel {
             .narrow(1, 0, num_frames * TINY_FRAME_LEN)?
             .reshape((batch, num_frames, TINY_FRAME_LEN))?;
         // [batch, frames, bands] → log magnitude → [batch, bands]
-        let fb = frames.broadcast_matmul(self.w_fb.as_tensor())?;
+        let fb = frames.broadcast_matmul(&param(&self.w_fb))?;
         let feats = (fb.abs()? + 1e-3)?.log()?.mean(1)?;
         let normed = if mode == Mode::Eval {
-            let mean = self.bn_mean.as_tensor().unsqueeze(0)?;
-            let std = (self.bn_var.as_tensor() + BN_EPS)?.sqrt()?.unsqueeze(0)?;
+            let mean = param(&self.bn_mean).unsqueeze(0)?;
+            let std = (&param(&self.bn_var) + BN_EPS)?.sqrt()?.unsqueeze(0)?;
             feats.broadcast_sub(&mean)?.broadcast_div(&std)?
         } else {
             let mean = feats.mean_keepdim(0)?;
@@ -236,9 +236,9 @@ impl Model for TinyModel {
                 } else {
                     var.detach()
                 };
-                let new_mean = ((self.bn_mean.as_tensor() * (1.0 - BN_MOMENTUM))?
+                let new_mean = ((&param(&self.bn_mean) * (1.0 - BN_MOMENTUM))?
                     + (mean.detach().squeeze(0)? * BN_MOMENTUM)?)?;
-                let new_var = ((self.bn_var.as_tensor() * (1.0 - BN_MOMENTUM))?
+                let new_var = ((&param(&self.bn_var) * (1.0 - BN_MOMENTUM))?
                     + (unbiased.squeeze(0)? * BN_MOMENTUM)?)?;
                 self.bn_mean.set(&new_mean)?;
                 self.bn_var.set(&new_var)?;
@@ -246,15 +246,15 @@ impl Model for TinyModel {
             centred.broadcast_div(&(var + BN_EPS)?.sqrt()?)?
         };
         let h = normed
-            .broadcast_mul(&self.bn_weight.as_tensor().unsqueeze(0)?)?
-            .broadcast_add(&self.bn_bias.as_tensor().unsqueeze(0)?)?;
+            .broadcast_mul(&param(&self.bn_weight).unsqueeze(0)?)?
+            .broadcast_add(&param(&self.bn_bias).unsqueeze(0)?)?;
         let h = h
-            .matmul(self.w1.as_tensor())?
-            .broadcast_add(self.b1.as_tensor())?
+            .matmul(&param(&self.w1))?
+            .broadcast_add(&param(&self.b1))?
             .relu()?;
         // [batch, 2]
-        h.matmul(self.w2.as_tensor())?
-            .broadcast_add(self.b2.as_tensor())
+        h.matmul(&param(&self.w2))?
+            .broadcast_add(&param(&self.b2))
     }
 
     fn trainable(&self) -> &[NamedVar] {

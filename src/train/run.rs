@@ -155,6 +155,9 @@ fn eer_of(set: &ClipSet, scores: &[f64]) -> (f64, f64) {
 /// Run (or resume) training as `plan` says, in `ctx.run_dir`.
 pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     let run_dir = ctx.run_dir;
+    // A test set that cannot be found fails the run before it trains, not after.
+    crate::inference::testsets::check_paths(&plan.tests)
+        .map_err(|e| TrainError::TestSets(e.to_string()))?;
     let ckpt_dir = run_dir.join("checkpoints");
     std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
     let config_path = run_dir.join("config.toml");
@@ -387,11 +390,13 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             t.class_weights,
             &device,
         )?;
+        // train.dev_loss: ours or the reference's (batches of 8); it decides everything below.
+        let dev_loss = dev.loss_by(t.dev_loss);
         let (dev_eer, dev_threshold) = eer_of(&dev_set, &dev.scores);
         let sharp = m_sharpness(model.as_ref(), plan, &dev_set, &device)?;
-        let is_best = side.best_dev_loss.is_none_or(|best| dev.loss < best);
+        let is_best = side.best_dev_loss.is_none_or(|best| dev_loss < best);
         if is_best {
-            side.best_dev_loss = Some(dev.loss);
+            side.best_dev_loss = Some(dev_loss);
             side.best_epoch = Some(epoch);
             side.epochs_since_best = 0;
         } else {
@@ -401,7 +406,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             epoch,
             step: side.step,
             train_loss: side.epoch_loss_sum / side.epoch_loss_count.max(1) as f64,
-            dev_loss: dev.loss,
+            dev_loss,
             dev_eer,
             dev_eer_threshold: dev_threshold,
             conflict_frac: (side.epoch_dual_steps > 0)
@@ -429,7 +434,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         let stem = format!("epoch-{epoch:03}");
         if let Offer::Kept { evicted } =
             side.kept_best
-                .offer(epoch, dev.loss, format!("{stem}.safetensors"))
+                .offer(epoch, dev_loss, format!("{stem}.safetensors"))
         {
             let path = checkpoint::save(&ckpt_dir, &stem, model.as_ref(), &side)?;
             if listening {
@@ -454,11 +459,19 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         }
     }
 
-    // Final model: the mean of the kept best checkpoints (the current weights when none).
-    let averaged: Vec<u64> = side.kept_best.entries().iter().map(|e| e.epoch).collect();
+    // Final model: the kept best checkpoints averaged as train.averaging says (the current
+    // weights when none); the summary names the epochs that entered with a non-zero weight.
+    let kept = side.kept_best.entries();
+    let counts = t.averaging.counts(kept.len());
+    let averaged: Vec<u64> = kept
+        .iter()
+        .zip(&counts)
+        .filter(|(_, &count)| count > 0.0)
+        .map(|(e, _)| e.epoch)
+        .collect();
     if !averaged.is_empty() {
         let paths: Vec<PathBuf> = side.kept_best.paths().map(|p| ckpt_dir.join(p)).collect();
-        let tensors = checkpoint::average(&paths)?;
+        let tensors = checkpoint::average_with(&paths, t.averaging)?;
         checkpoint::set_model_state(model.as_ref(), &tensors, &ckpt_dir)?;
     }
     let final_path = checkpoint::save(&ckpt_dir, "final", model.as_ref(), &side)?;
@@ -466,7 +479,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         listening = emit(TrainEvent::Checkpoint {
             epoch: side.epoch,
             step: side.step,
-            path: final_path,
+            path: final_path.clone(),
             is_best: false,
         });
     }
@@ -475,6 +488,15 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     } else {
         (None, None)
     };
+    if !plan.tests.is_empty() {
+        let mut notes = Vec::new();
+        test_sets(plan, model, &final_path, run_dir, &device, ctx.control, &mut notes)?;
+        if listening {
+            for message in notes {
+                listening = emit(TrainEvent::Notice { message });
+            }
+        }
+    }
     let s = summary(run_dir, &side, averaged, eval_eer, scores_path, reason);
     let summary_path = run_dir.join("summary.json");
     let json = serde_json::to_string_pretty(&s).map_err(|e| TrainError::Checkpoint {
@@ -523,6 +545,40 @@ fn score_eval(
         .map_err(|e| TrainError::Metric(format!("{}: {e}", path.display())))?;
     let (eer, _) = eer_of(&eval_set, &ev.scores);
     Ok((eer.is_finite().then_some(eer), Some(path)))
+}
+
+/// Score and evaluate the `[[test]]` sets with the final model; `notes` gets the log lines and
+/// the summary table.
+fn test_sets(
+    plan: &Plan,
+    model: Box<dyn Model>,
+    final_path: &Path,
+    run_dir: &Path,
+    device: &Device,
+    control: &Control,
+    notes: &mut Vec<String>,
+) -> Result<(), TrainError> {
+    let info = crate::inference::ModelInfo {
+        name: plan.model.name.clone(),
+        name_origin: "this run".into(),
+        num_samples: plan.data.num_samples,
+        num_samples_origin: "the run's data.num_samples".into(),
+        weights: final_path.to_path_buf(),
+        best: Some(crate::inference::layout::BestKind::Final),
+        threshold: None,
+    };
+    let scorer = crate::inference::Scorer::from_model(model, info, device.clone());
+    let layout = crate::inference::RunLayout::new(run_dir);
+    let outcomes = crate::inference::testsets::evaluate_all(
+        &scorer,
+        &plan.tests,
+        &layout,
+        &mut |line| notes.push(line),
+        &|| control.stop.load(Ordering::SeqCst),
+    )
+    .map_err(|e| TrainError::TestSets(e.to_string()))?;
+    notes.push(crate::inference::testsets::summary_table(&outcomes));
+    Ok(())
 }
 
 fn summary(

@@ -207,4 +207,48 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_configured_eta_zero_is_sam_antispoofing_asam() {
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/optim/sam.json"
+        ));
+        let fixture: SamFixture =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("sam.json: {e}"));
+        let eta_of = |toml: &str| {
+            crate::train::config::plan_from_str(toml, "test", &[])
+                .unwrap_or_else(|e| panic!("{e}"))
+                .sam
+                .map_or(f64::NAN, |s| s.eta) as f32
+        };
+        let asam = "[sam]\nenabled = true\nadaptive = true\n";
+        let reference_eta = eta_of(&format!("{asam}eta = 0.0\n"));
+        let default_eta = eta_of(asam);
+        assert_eq!((reference_eta, default_eta), (0.0, 0.01));
+        let mut adaptive_cases = 0;
+        for case in fixture.cases.iter().filter(|c| c.adaptive) {
+            adaptive_cases += 1;
+            let max_abs = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let expected: Vec<f32> = case
+                .perturbed
+                .iter()
+                .zip(&case.params)
+                .map(|(p, w)| p - w)
+                .collect();
+            let deviation = |eta: f32| {
+                let eps = sam_epsilon(&case.params, &case.grads, case.rho, true, eta);
+                eps.iter()
+                    .zip(&expected)
+                    .map(|(e, x)| (e - x).abs())
+                    .fold(0.0f32, f32::max)
+                    / max_abs(&expected)
+            };
+            // η = 0 matches SAM-AntiSpoofing's ASAM; the default η = 0.01 visibly does not.
+            eprintln!("dev {} {}", deviation(reference_eta), deviation(default_eta));
+            assert!(deviation(reference_eta) < 1e-3, "{}", deviation(reference_eta));
+            assert!(deviation(default_eta) > 1e-2, "{}", deviation(default_eta));
+        }
+        assert!(adaptive_cases > 0);
+    }
 }

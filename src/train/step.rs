@@ -31,9 +31,6 @@ use super::sam::{sam_epsilon, SharpnessAccumulator};
 use crate::nn::flat::{gather_grads, per_tensor_cosine, read_params, write_params, FlatLayout};
 use crate::nn::{Mode, Model};
 
-/// ASAM's η added to |w| (Kwon et al. 2021's default).
-const ASAM_ETA: f32 = 0.01;
-
 fn norm(g: &[f32]) -> f64 {
     g.iter()
         .map(|&x| f64::from(x) * f64::from(x))
@@ -230,7 +227,7 @@ pub fn train_step(
     let grad = combine(&mut state.aligner, &p)?;
     let mut params = read_params(model.trainable())?;
     let grad = if let Some(sam) = &plan.sam {
-        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, ASAM_ETA);
+        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, sam.eta as f32);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(w, e)| w + e).collect();
         write_params(model.trainable(), &perturbed)?;
         let mut rng = rng_before;
@@ -258,17 +255,103 @@ pub struct Evaluation {
     pub scores: Vec<f64>,
     /// Σ w·nll / Σ w over the whole set.
     pub loss: f64,
+    /// Each clip's cross-entropy and class weight, in `set` order.
+    pub clip_losses: Vec<ClipLoss>,
 }
 
+impl Evaluation {
+    /// The loss as `rule` computes it: [`Evaluation::loss`] for `Weighted`, the reference's
+    /// batch-of-8 mean from [`Evaluation::clip_losses`] for `Reference`.
+    pub fn loss_by(&self, rule: DevLoss) -> f64 {
+        match rule {
+            DevLoss::Weighted => self.loss,
+            DevLoss::Reference => rule.of(&self.clip_losses),
+        }
+    }
+}
+
+/// One clip's cross-entropy (negative log-likelihood of its label) and its class weight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClipLoss {
+    pub nll: f64,
+    pub weight: f64,
+}
+
+/// Which dev loss decides the best epoch, early stopping and the averaged checkpoints (config
+/// key `train.dev_loss`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DevLoss {
+    /// One class-weighted mean over the whole dev set, `Σ w·nll / Σ w` (the default): it does not
+    /// depend on how the dev set is cut into batches.
+    #[default]
+    Weighted,
+    /// dpda_ga's `evaluate_accuracy`: the dev set in protocol order cut into batches of
+    /// [`DevLoss::REFERENCE_BATCH_SIZE`] (the last one shorter), each batch's class-weighted
+    /// mean (torch's `CrossEntropyLoss(weight=…)`, `Σ w·nll / Σ w` within the batch), averaged
+    /// over batches weighted by batch size. A batch of mostly spoof clips then counts as much as
+    /// one holding bona fide clips with 9× their weight, so the two losses differ.
+    Reference,
+}
+
+impl DevLoss {
+    /// The names accepted in configs.
+    pub const NAMES: [&'static str; 2] = ["weighted", "reference"];
+
+    /// The reference's dev batch size: dpda_ga's `main.py` builds its dev `DataLoader` with a
+    /// fixed `batch_size=8` (`shuffle=False`), whatever the training batch size. The batches
+    /// only group the losses: eval-mode logits do not depend on the forward batch.
+    pub const REFERENCE_BATCH_SIZE: usize = 8;
+
+    /// The dev loss of per-clip losses in set order (NaN for no clips or no weight).
+    pub fn of(self, clips: &[ClipLoss]) -> f64 {
+        let mean = |clips: &[ClipLoss]| {
+            let num: f64 = clips.iter().map(|c| c.weight * c.nll).sum();
+            let den: f64 = clips.iter().map(|c| c.weight).sum();
+            if den > 0.0 {
+                num / den
+            } else {
+                f64::NAN
+            }
+        };
+        match self {
+            DevLoss::Weighted => mean(clips),
+            DevLoss::Reference => {
+                if clips.is_empty() {
+                    return f64::NAN;
+                }
+                let total: f64 = clips
+                    .chunks(Self::REFERENCE_BATCH_SIZE)
+                    .map(|batch| mean(batch) * batch.len() as f64)
+                    .sum();
+                total / clips.len() as f64
+            }
+        }
+    }
+}
+
+fn clip_losses(logits: &[[f32; 2]], labels: &[u32], w: [f64; 2]) -> Vec<ClipLoss> {
+    logits
+        .iter()
+        .zip(labels)
+        .map(|(row, &label)| {
+            let (a, b) = (row[0] as f64, row[1] as f64);
+            let m = a.max(b);
+            let lse = m + ((a - m).exp() + (b - m).exp()).ln();
+            ClipLoss {
+                nll: lse - if label == 1 { b } else { a },
+                weight: w[label as usize],
+            }
+        })
+        .collect()
+}
+
+/// `(Σ w·nll, Σ w)` of a batch.
 fn batch_nll(logits: &[[f32; 2]], labels: &[u32], w: [f64; 2]) -> (f64, f64) {
     let (mut num, mut den) = (0.0, 0.0);
-    for (row, &label) in logits.iter().zip(labels) {
-        let (a, b) = (row[0] as f64, row[1] as f64);
-        let m = a.max(b);
-        let lse = m + ((a - m).exp() + (b - m).exp()).ln();
-        let nll = lse - if label == 1 { b } else { a };
-        num += w[label as usize] * nll;
-        den += w[label as usize];
+    for clip in clip_losses(logits, labels, w) {
+        num += clip.weight * clip.nll;
+        den += clip.weight;
     }
     (num, den)
 }
@@ -288,6 +371,7 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation, TrainError> {
     let mut scores = Vec::with_capacity(set.len());
+    let mut clips = Vec::with_capacity(set.len());
     let (mut num, mut den) = (0.0, 0.0);
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut rng = Rng::new(0);
@@ -303,10 +387,12 @@ pub fn evaluate(
         let (a, b) = batch_nll(&logits, &batch.labels, class_weights);
         num += a;
         den += b;
+        clips.extend(clip_losses(&logits, &batch.labels, class_weights));
         scores.extend(logits.iter().map(|r| r[1] as f64));
     }
     Ok(Evaluation {
         scores,
+        clip_losses: clips,
         loss: if den > 0.0 { num / den } else { f64::NAN },
     })
 }
@@ -342,7 +428,7 @@ pub fn m_sharpness(
             &batch.labels,
             w,
         )?;
-        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, ASAM_ETA);
+        let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, sam.eta as f32);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(p, e)| p + e).collect();
         write_params(model.trainable(), &perturbed)?;
         let logits = logits_rows(&model.forward(&x, Mode::Eval, &mut rng)?.detach());
@@ -352,4 +438,57 @@ pub fn m_sharpness(
         acc.add_batch(loss, loss_eps, chunk.len());
     }
     Ok(acc.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(nll: f64, weight: f64) -> ClipLoss {
+        ClipLoss { nll, weight }
+    }
+
+    #[test]
+    fn the_weighted_dev_loss_is_one_mean_over_the_set() {
+        let clips = [clip(1.0, 0.1), clip(2.0, 0.9), clip(3.0, 0.1)];
+        let expected = (0.1 * 1.0 + 0.9 * 2.0 + 0.1 * 3.0) / 1.1;
+        assert!((DevLoss::Weighted.of(&clips) - expected).abs() < 1e-15);
+        assert!(DevLoss::Weighted.of(&[]).is_nan());
+    }
+
+    #[test]
+    fn the_reference_dev_loss_averages_batches_of_eight_by_size() {
+        assert_eq!(DevLoss::REFERENCE_BATCH_SIZE, 8);
+        // 10 clips in set order: a batch of 8 (one bona fide clip, weight 0.9, loss 2; seven
+        // spoof clips, weight 0.1, loss 1) and a batch of 2 (spoof, loss 4 and 6).
+        let mut clips = vec![clip(2.0, 0.9)];
+        clips.extend(std::iter::repeat_n(clip(1.0, 0.1), 7));
+        clips.extend([clip(4.0, 0.1), clip(6.0, 0.1)]);
+        // By hand: batch 1 = (0.9·2 + 0.7·1)/1.6 = 2.5/1.6 = 1.5625; batch 2 = 5;
+        // (8·1.5625 + 2·5)/10 = 22.5/10 = 2.25.
+        let reference = DevLoss::Reference.of(&clips);
+        assert!((reference - 2.25).abs() < 1e-12, "{reference}");
+        // One global mean instead: (1.8 + 0.7 + 1.0)/1.8 = 1.9444….
+        let weighted = DevLoss::Weighted.of(&clips);
+        assert!((weighted - 3.5 / 1.8).abs() < 1e-12, "{weighted}");
+        // Batches are cut in set order: the same clips in another order give another loss.
+        let mut reordered = clips.clone();
+        reordered.swap(0, 9);
+        assert!((DevLoss::Reference.of(&reordered) - reference).abs() > 0.1);
+        assert!((DevLoss::Weighted.of(&reordered) - weighted).abs() < 1e-15);
+        // One batch: both agree.
+        assert!((DevLoss::Reference.of(&clips[..8]) - DevLoss::Weighted.of(&clips[..8])).abs() < 1e-15);
+    }
+
+    #[test]
+    fn clip_losses_are_the_cross_entropy_of_the_label() {
+        let logits = [[0.0f32, 0.0], [1.0, -1.0]];
+        let clips = clip_losses(&logits, &[1, 0], [0.1, 0.9]);
+        assert!((clips[0].nll - std::f64::consts::LN_2).abs() < 1e-12);
+        assert_eq!(clips[0].weight, 0.9);
+        assert!((clips[1].nll - (1.0 + (-2.0f64).exp()).ln()).abs() < 1e-12);
+        assert_eq!(clips[1].weight, 0.1);
+        let (num, den) = batch_nll(&logits, &[1, 0], [0.1, 0.9]);
+        assert!((num / den - DevLoss::Weighted.of(&clips)).abs() < 1e-15);
+    }
 }

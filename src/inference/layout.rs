@@ -1,0 +1,201 @@
+//! The run folder: one type owns its file names and decides which checkpoint a run's "best"
+//! model is, so the trainer writes, and the CLI, the GUI and the test-set evaluation read, the
+//! same files.
+//!
+//! ```text
+//! <run>/config.toml            the resolved configuration
+//! <run>/metrics.jsonl          one line per iteration
+//! <run>/layer_cos.jsonl        per-tensor cosines every K iterations
+//! <run>/epochs.jsonl           one line per epoch
+//! <run>/checkpoints/<stem>.safetensors + <stem>.json   last, epoch-NNN (the kept best), final
+//! <run>/scores-eval.txt        scores of the corpus's eval split
+//! <run>/scores-<test>.txt      scores of each [[test]] set
+//! <run>/tests.json             the test sets' results
+//! <run>/summary.json           how the run ended
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// Which checkpoint [`RunLayout::best_weights`] chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BestKind {
+    /// `final`: the average of the kept best epochs, written when the run ended.
+    Final,
+    /// The best epoch by dev loss so far (the run has not ended).
+    BestEpoch(u64),
+    /// `last`: no better choice exists (no epoch has ended with a kept checkpoint).
+    Last,
+}
+
+impl BestKind {
+    /// Words for the user.
+    pub fn describe(self) -> String {
+        match self {
+            BestKind::Final => "final (average of the kept best epochs)".into(),
+            BestKind::BestEpoch(e) => format!("best epoch so far ({e}); the run has not ended"),
+            BestKind::Last => "last checkpoint (no best epoch recorded)".into(),
+        }
+    }
+}
+
+/// The files of one run folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunLayout {
+    root: PathBuf,
+}
+
+impl RunLayout {
+    /// The layout of the run folder `root` (nothing is read).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunLayout { root: root.into() }
+    }
+
+    /// The run folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether `root` holds a run (its resolved configuration).
+    pub fn is_run(&self) -> bool {
+        self.config().is_file()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+
+    pub fn layer_cos(&self) -> PathBuf {
+        self.root.join("layer_cos.jsonl")
+    }
+
+    pub fn epochs(&self) -> PathBuf {
+        self.root.join("epochs.jsonl")
+    }
+
+    /// The three per-run JSON-lines files.
+    pub fn jsonl_files(&self) -> [PathBuf; 3] {
+        [self.metrics(), self.layer_cos(), self.epochs()]
+    }
+
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+
+    pub fn scores_eval(&self) -> PathBuf {
+        self.root.join("scores-eval.txt")
+    }
+
+    /// Score file of test set `name`.
+    pub fn test_scores(&self, name: &str) -> PathBuf {
+        self.root.join(format!("scores-{name}.txt"))
+    }
+
+    /// The test sets' results.
+    pub fn tests_summary(&self) -> PathBuf {
+        self.root.join("tests.json")
+    }
+
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// Stem of the checkpoint of epoch `epoch` (0-based): `epoch-NNN`.
+    pub fn epoch_stem(epoch: u64) -> String {
+        format!("epoch-{epoch:03}")
+    }
+
+    /// `(weights, sidecar)` of checkpoint `stem`.
+    pub fn checkpoint(&self, stem: &str) -> (PathBuf, PathBuf) {
+        let dir = self.checkpoints();
+        (
+            dir.join(format!("{stem}.safetensors")),
+            dir.join(format!("{stem}.json")),
+        )
+    }
+
+    /// The weights of the run's best model: `final` when the run has ended, else the best
+    /// epoch's checkpoint (named by `last`'s sidecar), else `last`.
+    pub fn best_weights(&self) -> Option<(PathBuf, BestKind)> {
+        let (final_path, _) = self.checkpoint("final");
+        if final_path.is_file() {
+            return Some((final_path, BestKind::Final));
+        }
+        let (last, last_side) = self.checkpoint("last");
+        if let Some(epoch) = read_best_epoch(&last_side) {
+            let (best, _) = self.checkpoint(&Self::epoch_stem(epoch));
+            if best.is_file() {
+                return Some((best, BestKind::BestEpoch(epoch)));
+            }
+        }
+        last.is_file().then_some((last, BestKind::Last))
+    }
+
+    /// The run folder a checkpoint file belongs to: `<run>` for `<run>/checkpoints/<file>`.
+    pub fn of_checkpoint(weights: &Path) -> Option<RunLayout> {
+        let dir = weights.parent()?;
+        let candidates = [dir.parent(), Some(dir)];
+        candidates
+            .into_iter()
+            .flatten()
+            .map(RunLayout::new)
+            .find(RunLayout::is_run)
+    }
+}
+
+fn read_best_epoch(sidecar: &Path) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Best {
+        #[serde(default)]
+        best_epoch: Option<u64>,
+    }
+    let text = std::fs::read_to_string(sidecar).ok()?;
+    serde_json::from_str::<Best>(&text).ok()?.best_epoch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_prefers_final_then_best_epoch_then_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunLayout::new(dir.path());
+        std::fs::create_dir_all(run.checkpoints()).unwrap();
+        assert_eq!(run.best_weights(), None);
+        std::fs::write(run.checkpoint("last").0, b"x").unwrap();
+        assert_eq!(
+            run.best_weights(),
+            Some((run.checkpoint("last").0, BestKind::Last))
+        );
+        std::fs::write(run.checkpoint("last").1, r#"{"best_epoch": 1}"#).unwrap();
+        // The named best epoch's file is missing: still `last`.
+        assert_eq!(run.best_weights().unwrap().1, BestKind::Last);
+        std::fs::write(run.checkpoint("epoch-001").0, b"x").unwrap();
+        assert_eq!(
+            run.best_weights(),
+            Some((run.checkpoint("epoch-001").0, BestKind::BestEpoch(1)))
+        );
+        std::fs::write(run.checkpoint("final").0, b"x").unwrap();
+        assert_eq!(
+            run.best_weights(),
+            Some((run.checkpoint("final").0, BestKind::Final))
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_file_finds_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunLayout::new(dir.path());
+        std::fs::create_dir_all(run.checkpoints()).unwrap();
+        let (weights, _) = run.checkpoint("final");
+        assert_eq!(RunLayout::of_checkpoint(&weights), None);
+        std::fs::write(run.config(), "").unwrap();
+        assert_eq!(RunLayout::of_checkpoint(&weights), Some(run.clone()));
+        assert_eq!(RunLayout::epoch_stem(3), "epoch-003");
+        assert_eq!(run.test_scores("itw"), dir.path().join("scores-itw.txt"));
+    }
+}

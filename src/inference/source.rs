@@ -1,0 +1,454 @@
+//! What a checkpoint path holds, and the model to score with: resolved once here for the CLI,
+//! the GUI and the trainer.
+//!
+//! A path is
+//! - a **run folder**: its best weights ([`RunLayout::best_weights`]) with the model, options and
+//!   input length of its `config.toml`;
+//! - a **`.safetensors` checkpoint**: the model of the run it sits in, else the `model` named by
+//!   its import sidecar (`<stem>.json`, written by `dpda import-weights`), else the one whose
+//!   tensors it holds;
+//! - a **PyTorch `.pth`/`.pt`** state dict: the AASIST authors' released `AASIST.pth` /
+//!   `AASIST-L.pth`, or a dpda_ga `best.pth` of XLS-R + AASIST or Conformer-TCM (fairseq layout
+//!   under `ssl_model.model.`), recognised from its tensors.
+//!
+//! Loading is strict (every model tensor present with its shape, nothing left over) and refuses
+//! weights that are not finite. The model's input length for a whole-clip score is the run's
+//! `data.num_samples`, else the architecture's own: the AASIST family was trained and evaluated on
+//! the first 64,600 samples (clovaai's `nb_samp`), dpda_ga's models on 66,800. A released model
+//! scored on another length gives other scores.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+use super::layout::{BestKind, RunLayout};
+use super::{io_err, InferenceError};
+use crate::nn::Model;
+
+/// Input length of the AASIST family (clovaai/aasist `nb_samp`).
+pub const AASIST_NUM_SAMPLES: usize = 64_600;
+
+/// Input length of dpda_ga's models (and of runs that do not say).
+pub const DPDA_GA_NUM_SAMPLES: usize = crate::audio::DEFAULT_NUM_SAMPLES;
+
+/// Longest input length accepted for one model input (60 s at 16 kHz): beyond it a single
+/// forward pass of the larger models needs tens of gigabytes.
+pub const MAX_NUM_SAMPLES: usize = 60 * 16_000;
+
+/// The architecture's own input length and where it comes from.
+pub fn default_num_samples(model_name: &str) -> (usize, &'static str) {
+    match model_name {
+        "aasist" | "aasist-l" => (
+            AASIST_NUM_SAMPLES,
+            "the AASIST family's training length (clovaai nb_samp)",
+        ),
+        _ => (DPDA_GA_NUM_SAMPLES, "dpda_ga's training length"),
+    }
+}
+
+/// What to load.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelRequest {
+    /// A run folder or a checkpoint file.
+    pub path: PathBuf,
+    /// The architecture, overriding what the checkpoint says or is recognised as.
+    pub model: Option<String>,
+    /// The whole-clip input length in samples, overriding the model's own.
+    pub num_samples: Option<usize>,
+}
+
+impl ModelRequest {
+    /// A request for `path` with nothing overridden.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ModelRequest {
+            path: path.into(),
+            ..ModelRequest::default()
+        }
+    }
+}
+
+/// A decision threshold and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredThreshold {
+    /// Threshold on the bona fide logit: at or above it a clip is called bona fide.
+    pub value: f64,
+    /// Human-readable origin, e.g. "dev EER threshold stored with epoch-003.json".
+    pub source: String,
+}
+
+/// What was loaded, for the user and for the scorer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// Registry name.
+    pub name: String,
+    /// How the architecture was decided, e.g. "run configuration", "recognised from its tensors".
+    pub name_origin: String,
+    /// Whole-clip input length in samples (first samples, shorter clips repeated to length).
+    pub num_samples: usize,
+    /// Where the input length comes from.
+    pub num_samples_origin: String,
+    /// The weights file read.
+    pub weights: PathBuf,
+    /// For a run folder: which of its checkpoints was taken.
+    pub best: Option<BestKind>,
+    /// The threshold stored with the checkpoint, when the trainer wrote one.
+    pub threshold: Option<StoredThreshold>,
+}
+
+impl ModelInfo {
+    /// One line: model, input length and weights.
+    pub fn describe(&self) -> String {
+        let chosen = self
+            .best
+            .map_or_else(String::new, |b| format!(", {}", b.describe()));
+        format!(
+            "model {} ({}); input {} samples = {:.3} s ({}); weights {}{chosen}",
+            self.name,
+            self.name_origin,
+            self.num_samples,
+            self.num_samples as f64 / f64::from(crate::audio::TARGET_SAMPLE_RATE_HZ),
+            self.num_samples_origin,
+            self.weights.display()
+        )
+    }
+}
+
+/// The architecture to build: name, `[model.options]`, seed.
+struct Arch {
+    name: String,
+    options: toml::Table,
+    seed: u64,
+    origin: String,
+    /// A run's `data.num_samples`.
+    run_num_samples: Option<usize>,
+}
+
+fn checkpoint_err(path: &Path, message: impl Into<String>) -> InferenceError {
+    InferenceError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// The architecture of a run, from its `config.toml`.
+fn run_arch(run: &RunLayout) -> Result<Arch, InferenceError> {
+    let config = run.config();
+    let text = std::fs::read_to_string(&config).map_err(io_err(&config))?;
+    let plan = crate::train::plan_from_str(&text, &config.display().to_string(), &[])
+        .map_err(crate::train::TrainError::from)?;
+    Ok(Arch {
+        name: plan.model.name.clone(),
+        options: plan.model.options.clone(),
+        seed: plan.train.seed,
+        origin: format!("run configuration {}", config.display()),
+        run_num_samples: Some(plan.data.num_samples),
+    })
+}
+
+/// The `model` field of an import sidecar (`dpda import-weights` writes one).
+fn sidecar_model(weights: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(weights.with_extension("json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value.get("model")?.as_str().map(str::to_string)
+}
+
+/// The tensors of a checkpoint file, by model variable name.
+fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, InferenceError> {
+    if path.is_dir() {
+        return Err(checkpoint_err(
+            path,
+            "not a run folder (no config.toml) and not a checkpoint file",
+        ));
+    }
+    if !path.exists() {
+        return Err(checkpoint_err(path, "no such file or folder"));
+    }
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    Ok(match extension.as_deref() {
+        Some("safetensors") => crate::nn::import::read_safetensors(path)?,
+        Some("pth") | Some("pt") | Some("bin") => crate::nn::import::read_pth(path)?,
+        _ => {
+            return Err(checkpoint_err(
+                path,
+                "expected a run folder, a .safetensors checkpoint or a PyTorch .pth/.pt file",
+            ))
+        }
+    })
+}
+
+/// Architectures tried, in order, for a file that does not name its model. The XLS-R 300M
+/// detectors are not in it: they are recognised by their tensors' names and sizes instead of
+/// being built (1.3 GB each) just to be tried.
+const RECOGNISED: [(&str, &str); 6] = [
+    ("aasist-l", ""),
+    ("aasist", ""),
+    ("lcnn-small", ""),
+    ("lcnn", ""),
+    ("lcnn", "blstm = true"),
+    ("tiny", ""),
+];
+
+/// The XLS-R detector a tensor set holds, from names and sizes alone.
+fn xlsr_arch(tensors: &HashMap<String, Tensor>) -> Option<&'static str> {
+    let front = crate::nn::ssl_aasist::FRONT_END_PREFIX;
+    if !tensors.keys().any(|k| k.starts_with(front)) {
+        return None;
+    }
+    let tcm = tensors.keys().any(|k| k.starts_with("conformer."));
+    // XLS-R 300M projects 512 convolution channels to 1024 model dimensions.
+    let full = tensors
+        .get(&format!("{front}.post_extract_proj.weight"))
+        .is_some_and(|t| t.dims().first() == Some(&1024));
+    Some(match (tcm, full) {
+        (true, true) => "xlsr-tcm",
+        (true, false) => "xlsr-tiny-tcm",
+        (false, true) => "xlsr-aasist",
+        (false, false) => "xlsr-tiny-aasist",
+    })
+}
+
+/// Build `arch` and copy `tensors` into it strictly.
+fn build_and_assign(
+    arch: &Arch,
+    tensors: &HashMap<String, Tensor>,
+    weights: &Path,
+) -> Result<Box<dyn Model>, InferenceError> {
+    let model =
+        crate::train::model::build_model(&arch.name, &arch.options, arch.seed, &Device::Cpu)?;
+    crate::nn::import::assign_state(model.as_ref(), tensors, weights)?;
+    Ok(model)
+}
+
+/// The first architecture whose every tensor `tensors` holds exactly.
+fn recognise(
+    tensors: &HashMap<String, Tensor>,
+    weights: &Path,
+) -> Result<(Box<dyn Model>, Arch), InferenceError> {
+    let arch = |name: &str, options: toml::Table| Arch {
+        name: name.to_string(),
+        options,
+        seed: 0,
+        origin: "recognised from its tensors".into(),
+        run_num_samples: None,
+    };
+    if let Some(name) = xlsr_arch(tensors) {
+        let a = arch(name, toml::Table::new());
+        return Ok((build_and_assign(&a, tensors, weights)?, a));
+    }
+    let mut reasons = Vec::new();
+    for (name, options) in RECOGNISED {
+        let options: toml::Table = toml::from_str(options).unwrap_or_default();
+        let a = arch(name, options);
+        match build_and_assign(&a, tensors, weights) {
+            Ok(model) => return Ok((model, a)),
+            Err(InferenceError::Model(crate::nn::NnError::Load { message, .. })) => {
+                reasons.push(format!("not {name}: {}", first_clause(&message)))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(checkpoint_err(
+        weights,
+        format!(
+            "the tensors fit none of the known models ({}); name the model (--model)",
+            reasons.join("; ")
+        ),
+    ))
+}
+
+/// The start of a long mismatch message, for a list of several.
+fn first_clause(message: &str) -> &str {
+    let cut = message.find(';').unwrap_or(message.len()).min(160);
+    let mut end = cut;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// Fails when any weight is NaN or infinite: such a checkpoint scores NaN everywhere, or
+/// garbage.
+fn check_finite(model: &dyn Model, weights: &Path) -> Result<(), InferenceError> {
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .map_err(|_| checkpoint_err(weights, "variable map lock poisoned"))?;
+    for (name, var) in data.iter() {
+        // x − x is 0 for every finite x and NaN for NaN and ±inf.
+        let t = var.as_tensor();
+        let probe = (t - t)?
+            .sum_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
+        if probe != 0.0 {
+            return Err(checkpoint_err(
+                weights,
+                format!("tensor '{name}' holds NaN or infinite values; the checkpoint is corrupt"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The dev-set EER threshold stored in the trainer's sidecar `<stem>.json` next to a
+/// `.safetensors` checkpoint, if any.
+pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
+    #[derive(serde::Deserialize)]
+    struct Side {
+        #[serde(default)]
+        dev_eer_threshold: Option<f64>,
+        #[serde(default)]
+        epoch: Option<u64>,
+    }
+    let sidecar = weights.with_extension("json");
+    let text = std::fs::read_to_string(&sidecar).ok()?;
+    let side: Side = serde_json::from_str(&text).ok()?;
+    let value = side.dev_eer_threshold.filter(|v| v.is_finite())?;
+    let name = sidecar
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    // The sidecar's `epoch` is the next epoch to run, i.e. the number of epochs done when the
+    // threshold was measured.
+    let measured = side
+        .epoch
+        .filter(|&e| e > 0)
+        .map_or_else(String::new, |e| format!(" (measured after {e} epochs)"));
+    // `final` averages the kept best epochs; its sidecar carries the last epoch's threshold.
+    let averaged = if weights.file_stem().is_some_and(|s| s == "final") {
+        "; the final model averages the best epochs, so it is approximate"
+    } else {
+        ""
+    };
+    Some(StoredThreshold {
+        value,
+        source: format!("dev EER threshold stored with {name}{measured}{averaged}"),
+    })
+}
+
+/// Load the model `request` names, on the CPU.
+pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), InferenceError> {
+    let path = &request.path;
+    let as_run = RunLayout::new(path);
+    let (weights, best, run) = if path.is_dir() && as_run.is_run() {
+        let (weights, kind) = as_run.best_weights().ok_or_else(|| {
+            checkpoint_err(
+                path,
+                "this run folder has no checkpoint yet (checkpoints/final, a best epoch or last)",
+            )
+        })?;
+        (weights, Some(kind), Some(as_run))
+    } else {
+        (path.clone(), None, RunLayout::of_checkpoint(path))
+    };
+    let tensors = read_tensors(&weights)?;
+    let named = match (&request.model, &run) {
+        (Some(name), Some(run)) => {
+            let mut arch = run_arch(run)?;
+            if &arch.name != name {
+                arch = Arch {
+                    name: name.clone(),
+                    options: toml::Table::new(),
+                    seed: 0,
+                    origin: "--model, overriding the run configuration".into(),
+                    run_num_samples: arch.run_num_samples,
+                };
+            }
+            Some(arch)
+        }
+        (None, Some(run)) => Some(run_arch(run)?),
+        (Some(name), None) => Some(Arch {
+            name: name.clone(),
+            options: toml::Table::new(),
+            seed: 0,
+            origin: "as requested".into(),
+            run_num_samples: None,
+        }),
+        (None, None) => sidecar_model(&weights).map(|name| Arch {
+            name,
+            options: toml::Table::new(),
+            seed: 0,
+            origin: format!(
+                "named by {}",
+                weights.with_extension("json").display()
+            ),
+            run_num_samples: None,
+        }),
+    };
+    let (model, arch) = match named {
+        Some(arch) => (build_and_assign(&arch, &tensors, &weights)?, arch),
+        None => recognise(&tensors, &weights)?,
+    };
+    drop(tensors);
+    check_finite(model.as_ref(), &weights)?;
+    let (num_samples, num_samples_origin) = match (request.num_samples, arch.run_num_samples) {
+        (Some(n), _) => (n, "as requested".to_string()),
+        (None, Some(n)) => (n, "the run's data.num_samples".to_string()),
+        (None, None) => {
+            let (n, why) = default_num_samples(&arch.name);
+            (n, why.to_string())
+        }
+    };
+    if num_samples < model.min_num_samples() || num_samples > MAX_NUM_SAMPLES {
+        return Err(InferenceError::Invalid {
+            what: "input length (--num-samples)".into(),
+            message: format!(
+                "{num_samples} samples is outside {}..={MAX_NUM_SAMPLES} for model {}",
+                model.min_num_samples(),
+                arch.name
+            ),
+        });
+    }
+    let info = ModelInfo {
+        name: model.name().to_string(),
+        name_origin: arch.origin,
+        num_samples,
+        num_samples_origin,
+        threshold: stored_threshold(&weights),
+        weights,
+        best,
+    };
+    Ok((model, info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_lengths_follow_the_architecture() {
+        assert_eq!(default_num_samples("aasist").0, 64_600);
+        assert_eq!(default_num_samples("aasist-l").0, 64_600);
+        assert_eq!(default_num_samples("xlsr-aasist").0, 66_800);
+        assert_eq!(default_num_samples("lcnn").0, 66_800);
+    }
+
+    #[test]
+    fn stored_threshold_reads_only_the_fields_it_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights = dir.path().join("epoch-002.safetensors");
+        std::fs::write(
+            dir.path().join("epoch-002.json"),
+            r#"{"epoch": 3, "dev_eer_threshold": -0.25, "other": [1, 2]}"#,
+        )
+        .unwrap();
+        let t = stored_threshold(&weights).unwrap();
+        assert_eq!(t.value, -0.25);
+        assert!(t.source.contains("epoch-002.json"), "{}", t.source);
+        assert!(t.source.contains("after 3 epochs"), "{}", t.source);
+        std::fs::write(dir.path().join("epoch-002.json"), r#"{"epoch": 3}"#).unwrap();
+        assert_eq!(stored_threshold(&weights), None);
+        assert_eq!(stored_threshold(&dir.path().join("missing.safetensors")), None);
+    }
+
+    #[test]
+    fn first_clause_cuts_at_a_char_boundary() {
+        assert_eq!(first_clause("a; b"), "a");
+        let long = "é".repeat(200);
+        assert!(first_clause(&long).len() <= 160);
+    }
+}
