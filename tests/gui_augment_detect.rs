@@ -209,7 +209,8 @@ fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
     assert_eq!(harness.state().view.error(), None);
 
     // Same score as the library's scorer on the run folder.
-    let scorer = dpda::inference::Scorer::load(&dpda::inference::ModelRequest::new(&run_dir)).unwrap();
+    let scorer =
+        dpda::inference::Scorer::load(&dpda::inference::ModelRequest::new(&run_dir)).unwrap();
     let clip = dpda::audio::load_mono_16k(&clip_path).unwrap();
     let expected = scorer.score(&clip.samples).unwrap();
     let score = harness.state().view.score().unwrap();
@@ -276,7 +277,8 @@ fn detect_view_scores_a_folder_to_a_score_file() {
     });
     let out = folder.join("scores.txt");
     let text = std::fs::read_to_string(&out).unwrap();
-    let scorer = dpda::inference::Scorer::load(&dpda::inference::ModelRequest::new(&run_dir)).unwrap();
+    let scorer =
+        dpda::inference::Scorer::load(&dpda::inference::ModelRequest::new(&run_dir)).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort();
     assert_eq!(lines.len(), 2, "{text}");

@@ -190,3 +190,32 @@ fn full_shared_protocols_match_their_readme_counts() {
     let ids = load_trial_list(&dir.join("in_the_wild.eval.txt")).unwrap();
     assert_eq!(ids.len(), 31_779);
 }
+
+/// dpda_ga's published FoR key (`database/ood_ds_keys/FoR/meta.csv`, read unchanged): the same
+/// file name under `fake/` and `real/` is two trials, names lack `.wav`. The full file, when it
+/// is beside the repository as `../shared/data/protocols/for_meta.csv`, has 4,634 rows.
+#[test]
+fn published_for_key_keeps_fake_and_real_apart() {
+    let key = load_key(
+        &fixture("for_meta_excerpt.csv"),
+        KeyFormat::Auto,
+        OnProblem::Fail,
+    )
+    .unwrap();
+    assert_eq!(key.format, KeyFormat::Csv);
+    assert!(key.problems.is_empty(), "{:?}", key.problems);
+    assert_eq!(key.counts(), (4, 11));
+    assert!(key
+        .entries
+        .iter()
+        .any(|e| e.utt_id == "fake/file1848.wav_16k.wav_norm.wav_mono.wav_silence"));
+    assert!(key
+        .entries
+        .iter()
+        .any(|e| e.utt_id == "real/file1848.wav_16k.wav_norm.wav_mono.wav_silence"));
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/protocols/for_meta.csv");
+    if full.is_file() {
+        let key = load_key(&full, KeyFormat::Auto, OnProblem::Fail).unwrap();
+        assert_eq!(key.counts(), (2_264, 2_370));
+    }
+}

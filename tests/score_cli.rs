@@ -125,8 +125,7 @@ fn score_of_an_unrecognised_checkpoint_asks_for_the_model() {
     let mut tensors = std::collections::HashMap::new();
     tensors.insert(
         "w".to_string(),
-        candle_core::Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu)
-            .unwrap(),
+        candle_core::Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap(),
     );
     candle_core::safetensors::save(&tensors, &ckpt).unwrap();
     let wav = dir.path().join("a.wav");
@@ -142,5 +141,8 @@ fn score_of_an_unrecognised_checkpoint_asks_for_the_model() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--model") && stderr.contains("w.safetensors"), "{stderr}");
+    assert!(
+        stderr.contains("--model") && stderr.contains("w.safetensors"),
+        "{stderr}"
+    );
 }

@@ -48,7 +48,13 @@ fn train_tiny(dir: &Path) -> PathBuf {
     std::fs::write(&config, TINY_DEMO_CONFIG).unwrap();
     let run_dir = dir.join("run");
     let out = dpda()
-        .args(["train", config.to_str().unwrap(), "--quiet", "--max-steps", "2"])
+        .args([
+            "train",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--max-steps",
+            "2",
+        ])
         .args(["--run-dir", run_dir.to_str().unwrap()])
         .output()
         .unwrap();
@@ -151,7 +157,10 @@ fn for_style_folders_score_and_evaluate_against_a_for_key() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("fake/file0") && stderr.contains("real/file0"), "{stderr}");
+    assert!(
+        stderr.contains("fake/file0") && stderr.contains("real/file0"),
+        "{stderr}"
+    );
 
     // Two inputs with the same trial name are refused before scoring, naming both files.
     let out = dpda()
@@ -162,7 +171,10 @@ fn for_style_folders_score_and_evaluate_against_a_for_key() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("fake/file0") && stderr.contains("real/file0"), "{stderr}");
+    assert!(
+        stderr.contains("fake/file0") && stderr.contains("real/file0"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -188,7 +200,11 @@ fn names_with_spaces_round_trip_and_windows_reach_the_clip_end() {
     // 126,400 − 64,640 = 61,760 samples = 3.86 s.
     assert!(windows[1].starts_with("long%20take@3.860 "), "{stdout}");
     let key = dir.path().join("key.csv");
-    std::fs::write(&key, "file,label\nlong take.wav,bona-fide\nshort.wav,spoof\n").unwrap();
+    std::fs::write(
+        &key,
+        "file,label\nlong take.wav,bona-fide\nshort.wav,spoof\n",
+    )
+    .unwrap();
     let out = dpda()
         .args(["eval", "--json", "--scores", scores.to_str().unwrap()])
         .args(["--key", key.to_str().unwrap(), "--format", "csv"])
@@ -227,7 +243,11 @@ fn a_closed_stdout_ends_quietly_and_the_out_file_is_complete() {
     let run_dir = train_tiny(dir.path());
     let audio = dir.path().join("audio");
     for i in 0..40 {
-        write_tone(&audio.join(format!("c{i:02}.wav")), 100.0 + 10.0 * i as f32, 2000);
+        write_tone(
+            &audio.join(format!("c{i:02}.wav")),
+            100.0 + 10.0 * i as f32,
+            2000,
+        );
     }
     let scores = dir.path().join("s.txt");
     let mut child = dpda()
@@ -243,14 +263,19 @@ fn a_closed_stdout_ends_quietly_and_the_out_file_is_complete() {
         use std::io::BufRead;
         let stdout = child.stdout.take().unwrap();
         let mut first = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut first).unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .unwrap();
         assert!(first.starts_with("c00 "), "{first}");
     }
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&scores).unwrap().lines().count(), 40);
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap().lines().count(),
+        40
+    );
 }
 
 #[test]
@@ -261,7 +286,11 @@ fn test_sets_of_a_run_are_evaluated_by_dpda_test() {
     let itw = dir.path().join("itw");
     let mut meta = String::from("file,speaker,label\n");
     for i in 0..6 {
-        write_tone(&itw.join(format!("{i}.wav")), 150.0 + 90.0 * i as f32, 3000 + 700 * i);
+        write_tone(
+            &itw.join(format!("{i}.wav")),
+            150.0 + 90.0 * i as f32,
+            3000 + 700 * i,
+        );
         let label = if i % 2 == 0 { "bona-fide" } else { "spoof" };
         meta.push_str(&format!("{i}.wav,Speaker {i},{label}\n"));
     }
@@ -276,15 +305,19 @@ fn test_sets_of_a_run_are_evaluated_by_dpda_test() {
     )
     .unwrap();
     let out = dpda()
-        .args(["test", run_dir.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .args([
+            "test",
+            run_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let stdout = success_stdout(out);
     assert!(stdout.contains("itw") && stdout.contains("EER"), "{stdout}");
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir.join("tests.json")).unwrap(),
-    )
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("tests.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["sets"][0]["report"]["n_trials"], 6);
     let scores = std::fs::read_to_string(run_dir.join("scores-itw.txt")).unwrap();
     assert_eq!(scores.lines().count(), 6);
@@ -303,7 +336,9 @@ fn test_sets_of_a_run_are_evaluated_by_dpda_test() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        format!("{TINY_DEMO_CONFIG}\n[[test]]\nname = \"x\"\nkind = \"itw\"\nroot = \"/no/such/itw\"\n"),
+        format!(
+            "{TINY_DEMO_CONFIG}\n[[test]]\nname = \"x\"\nkind = \"itw\"\nroot = \"/no/such/itw\"\n"
+        ),
     )
     .unwrap();
     let out = dpda()
@@ -315,4 +350,85 @@ fn test_sets_of_a_run_are_evaluated_by_dpda_test() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/no/such/itw"), "{stderr}");
     assert!(!dir.path().join("bad-run/metrics.jsonl").exists());
+}
+
+/// Scoring keeps no autograd graph: inside `no_grad` no model's output tracks an op (one missed
+/// parameter would make every later tensor keep its inputs alive), while outside it does.
+#[test]
+fn no_model_records_a_graph_when_scoring() {
+    use candle_core::{Device, Tensor};
+    use dpda::nn::Mode;
+    use dpda::rng::Rng;
+    let mut names: Vec<&str> = dpda::nn::registry::MODEL_NAMES.to_vec();
+    names.push("tiny");
+    for name in names {
+        let model =
+            dpda::train::model::build_model(name, &toml::Table::new(), 0, &Device::Cpu).unwrap();
+        let n = model.min_num_samples().max(16_000);
+        let x = Tensor::zeros((2, n), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let tracked = model.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap();
+        assert!(
+            tracked.track_op(),
+            "{name}: the training path must record the graph"
+        );
+        let free = dpda::nn::no_grad(|| model.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap());
+        assert!(!free.track_op(), "{name} records a graph inside no_grad");
+        let a = tracked.to_vec2::<f32>().unwrap();
+        let b = free.to_vec2::<f32>().unwrap();
+        assert_eq!(a, b, "{name}: same logits with and without the graph");
+    }
+}
+
+/// A dpda_ga `best.pth` (XLS-R + SSL-AASIST, tiny fixture from `scripts/xlsr_reference.py`) is
+/// recognised and scored through the CLI as the reference model scores the same input.
+#[test]
+fn dpda_ga_checkpoints_are_recognised_and_scored_through_the_cli() {
+    let xlsr = manifest().join("tests/fixtures/xlsr");
+    let all = candle_core::safetensors::load(
+        xlsr.join("ssl_aasist_tiny.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let input: Vec<Vec<f32>> = all["input"]
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    let logits: Vec<Vec<f64>> = all["logits"]
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, row) in input.iter().enumerate() {
+        dpda::audio::write_wav(
+            &dir.path().join(format!("x{i}.wav")),
+            row,
+            16_000,
+            dpda::audio::WavFormat::Float32,
+        )
+        .unwrap();
+    }
+    let out = dpda()
+        .args(["score", "--checkpoint"])
+        .arg(xlsr.join("ssl_aasist_tiny_best.pth"))
+        .args(["--num-samples", &input[0].len().to_string()])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let scores = parse_scores(&success_stdout(out));
+    assert!(
+        stderr.contains("model xlsr-tiny-aasist (recognised"),
+        "{stderr}"
+    );
+    assert_eq!(scores.len(), input.len());
+    for (name, score) in scores {
+        let i: usize = name[1..].parse().unwrap();
+        let want = logits[i][1];
+        assert!(
+            (score - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{name}: dpda {score}, reference {want}"
+        );
+    }
 }

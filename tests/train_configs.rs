@@ -117,7 +117,12 @@ fn lcnn_configs_train_at_a_from_scratch_rate() {
         let plan = load_plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(plan.model.name, "lcnn");
         // 1e-6 is XLS-R's fine-tuning rate; a model from scratch needs the baseline's 3e-4.
-        assert!(plan.optim.lr >= 1e-4, "{}: lr {}", path.display(), plan.optim.lr);
+        assert!(
+            plan.optim.lr >= 1e-4,
+            "{}: lr {}",
+            path.display(),
+            plan.optim.lr
+        );
     }
 }
 
@@ -160,7 +165,9 @@ fn paper_configs_cover_both_backbones_every_aligner_and_the_four_test_sets() {
                 ],
                 "{at}"
             );
-            assert!(plan.tests[..2].iter().all(|t| t.subset.as_deref() == Some("eval")));
+            assert!(plan.tests[..2]
+                .iter()
+                .all(|t| t.subset.as_deref() == Some("eval")));
         }
     }
 }

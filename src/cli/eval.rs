@@ -72,7 +72,6 @@ fn print_groups(title: &str, groups: &[GroupReport]) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// Run `dpda eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = load_key(&args.key, args.format, OnProblem::Fail)

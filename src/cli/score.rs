@@ -52,7 +52,11 @@ pub struct Args {
 }
 
 /// Refuse an `--out` that is one of the inputs or an audio file to be scored.
-fn check_out(out: &std::path::Path, args: &Args, trials: &[crate::inference::Trial]) -> anyhow::Result<()> {
+fn check_out(
+    out: &std::path::Path,
+    args: &Args,
+    trials: &[crate::inference::Trial],
+) -> anyhow::Result<()> {
     let Ok(out_real) = out.canonicalize() else {
         return Ok(()); // does not exist yet
     };

@@ -42,7 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!(
                 "--only {name}: no such test set in {} (known: {})",
                 config.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             );
         }
     }
@@ -70,7 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("results: {}", layout.tests_summary().display());
     let failed = outcomes.iter().filter(|o| o.report.is_none()).count();
     if failed > 0 {
-        anyhow::bail!("{failed} of {} test sets could not be evaluated", outcomes.len());
+        anyhow::bail!(
+            "{failed} of {} test sets could not be evaluated",
+            outcomes.len()
+        );
     }
     Ok(())
 }

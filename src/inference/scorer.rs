@@ -210,7 +210,10 @@ impl Scorer {
         for chunk in starts.chunks(Self::batch_len(len)) {
             let mut flat = Vec::with_capacity(chunk.len() * len);
             for &s in chunk {
-                flat.extend(crate::audio::repeat_pad(&samples[s.min(samples.len())..], len));
+                flat.extend(crate::audio::repeat_pad(
+                    &samples[s.min(samples.len())..],
+                    len,
+                ));
             }
             let scores = self.forward(flat, len)?;
             out.extend(chunk.iter().copied().zip(scores));

@@ -372,10 +372,7 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
             name,
             options: toml::Table::new(),
             seed: 0,
-            origin: format!(
-                "named by {}",
-                weights.with_extension("json").display()
-            ),
+            origin: format!("named by {}", weights.with_extension("json").display()),
             run_num_samples: None,
         }),
     };
@@ -442,7 +439,10 @@ mod tests {
         assert!(t.source.contains("after 3 epochs"), "{}", t.source);
         std::fs::write(dir.path().join("epoch-002.json"), r#"{"epoch": 3}"#).unwrap();
         assert_eq!(stored_threshold(&weights), None);
-        assert_eq!(stored_threshold(&dir.path().join("missing.safetensors")), None);
+        assert_eq!(
+            stored_threshold(&dir.path().join("missing.safetensors")),
+            None
+        );
     }
 
     #[test]

@@ -176,7 +176,12 @@ fn corpus_key(corpus: &Corpus, root: &Path) -> Key {
 /// training rather than after.
 pub fn check_paths(sets: &[TestSetPlan]) -> Result<(), InferenceError> {
     for set in sets {
-        let paths = [Some(&set.root), set.key.as_ref(), set.asv_scores.as_ref(), set.trials.as_ref()];
+        let paths = [
+            Some(&set.root),
+            set.key.as_ref(),
+            set.asv_scores.as_ref(),
+            set.trials.as_ref(),
+        ];
         for (what, path) in ["root", "key", "asv_scores", "trials"].iter().zip(paths) {
             if let Some(p) = path {
                 if !p.exists() {

@@ -97,8 +97,7 @@ pub fn evaluate(
             let rates = asv_error_rates_at_eer(&asv.target, &asv.nontarget, &asv.spoof)?;
             let coefficients = tdcf_coefficients(&rates, &TdcfCosts::default());
             let t2021 = min_tdcf(&bonafide, &spoof, &coefficients)?;
-            let legacy =
-                min_tdcf_legacy(&bonafide, &spoof, &rates, &LegacyTdcfCosts::default())?;
+            let legacy = min_tdcf_legacy(&bonafide, &spoof, &rates, &LegacyTdcfCosts::default())?;
             Some(TdcfReport {
                 min_tdcf: t2021.min_tdcf,
                 min_tdcf_threshold: t2021.threshold,
@@ -118,11 +117,10 @@ pub fn evaluate(
                 .iter()
                 .map(|t| (t.score, t.label == Label::Bonafide, t.attack.as_deref())),
         ))?;
-        let c = eer_by_group(&condition_groups(
-            trials
-                .iter()
-                .map(|t| (t.score, t.label == Label::Bonafide, t.condition.as_deref())),
-        ))?;
+        let c =
+            eer_by_group(&condition_groups(trials.iter().map(|t| {
+                (t.score, t.label == Label::Bonafide, t.condition.as_deref())
+            })))?;
         (
             a.iter().map(GroupReport::from).collect(),
             c.iter().map(GroupReport::from).collect(),

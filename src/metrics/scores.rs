@@ -403,7 +403,10 @@ impl ScoreIndex {
         for (i, e) in scores.entries.iter().enumerate() {
             let name = trial_name(&e.utt_id);
             for (p, _) in name.match_indices('/') {
-                by_suffix.entry(name[p + 1..].to_string()).or_default().push(i);
+                by_suffix
+                    .entry(name[p + 1..].to_string())
+                    .or_default()
+                    .push(i);
             }
             exact.insert(name, i);
         }

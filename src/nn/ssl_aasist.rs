@@ -499,8 +499,7 @@ impl SslAasist {
 
         let mut branches = Vec::with_capacity(2);
         for (k, master) in [(0usize, &self.master1), (2, &self.master2)] {
-            let (t1, s1, m1) =
-                self.htrg[k].forward(&out_t, &out_s, &param(&master), mode, rng)?;
+            let (t1, s1, m1) = self.htrg[k].forward(&out_t, &out_s, &param(&master), mode, rng)?;
             let s1 = self.pools[2 + k].forward(&s1, mode, rng)?;
             let t1 = self.pools[3 + k].forward(&t1, mode, rng)?;
             let (ta, sa, ma) = self.htrg[k + 1].forward(&t1, &s1, &m1, mode, rng)?;

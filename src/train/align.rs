@@ -102,7 +102,9 @@ impl std::fmt::Display for AlignMethod {
                 c,
                 solver: CaGradSolver::Exact,
             } => write!(f, "cagrad(c={c})"),
-            AlignMethod::CaGrad { c, solver } => write!(f, "cagrad(c={c}, solver={})", solver.name()),
+            AlignMethod::CaGrad { c, solver } => {
+                write!(f, "cagrad(c={c}, solver={})", solver.name())
+            }
             other => f.write_str(other.name()),
         }
     }
@@ -864,7 +866,10 @@ mod tests {
         };
         let json = serde_json::to_string(&reference).unwrap_or_default();
         assert!(json.contains("\"solver\":\"reference\""), "{json}");
-        assert_eq!(serde_json::from_str::<AlignMethod>(&json).ok(), Some(reference));
+        assert_eq!(
+            serde_json::from_str::<AlignMethod>(&json).ok(),
+            Some(reference)
+        );
         assert_eq!(reference.to_string(), "cagrad(c=0.5, solver=reference)");
         let from_toml: AlignMethod =
             toml::from_str("method = \"gradvac\"\nbeta = 0.1").unwrap_or_default();
@@ -940,6 +945,9 @@ mod tests {
             // SLSQP converges to the exact weight here to float32 precision.
             cagrad(&pair.g_orig, &pair.g_aug, 0.5, &mut out);
             assert_close(&out, &to_f64(&pair.cagrad), 2e-6);
+            // And the reference solver follows SLSQP there too.
+            cagrad_reference(&pair.g_orig, &pair.g_aug, 0.5, &mut out);
+            assert_close(&out, &to_f64(&pair.cagrad), 2e-6);
         }
     }
 
@@ -987,7 +995,11 @@ mod tests {
             let mut out = vec![0.0f32; case.g_orig.len()];
             let stats = cagrad_reference(&case.g_orig, &case.g_aug, 0.5, &mut out);
             let w = stats.weight_orig.unwrap_or(f64::NAN);
-            assert!((w - case.x[0]).abs() < 1e-6, "w {w} vs reference {:?}", case.x);
+            assert!(
+                (w - case.x[0]).abs() < 1e-6,
+                "w {w} vs reference {:?}",
+                case.x
+            );
             assert_close(&out, &to_f64(&case.out), 2e-6);
             if case.x[0] == 0.5 {
                 stayed_at_half += 1;
@@ -997,7 +1009,10 @@ mod tests {
                 assert!((exact_stats.weight_orig.unwrap_or(0.5) - 0.5).abs() > 0.05);
             }
         }
-        assert!(stayed_at_half >= 2, "the fixture should cover small gradients");
+        assert!(
+            stayed_at_half >= 2,
+            "the fixture should cover small gradients"
+        );
     }
 
     #[test]
@@ -1013,6 +1028,9 @@ mod tests {
             weights.push(aligner.combine(&g1, &g2, &mut out).weight_orig);
         }
         assert_eq!(weights[1], Some(0.5));
-        assert!(weights[0].is_some_and(|w| (w - 0.5).abs() > 0.05), "{weights:?}");
+        assert!(
+            weights[0].is_some_and(|w| (w - 0.5).abs() > 0.05),
+            "{weights:?}"
+        );
     }
 }

@@ -402,14 +402,14 @@ mod tests {
                 )
             })
             .collect();
-        let averaged =
-            weighted_average_checkpoints(&checkpoints, &Averaging::Reference.counts(5))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let averaged = weighted_average_checkpoints(&checkpoints, &Averaging::Reference.counts(5))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(averaged[0].values, [6.4, -6.4]);
         assert_eq!(averaged[1].values, [3.2]);
         // Three kept: (2·2 + 4)/3 = 8/3; two kept: 2·2/2 = 2 (the second best alone); one: b₀.
-        let three = weighted_average_checkpoints(&checkpoints[..3], &Averaging::Reference.counts(3))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let three =
+            weighted_average_checkpoints(&checkpoints[..3], &Averaging::Reference.counts(3))
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(three[0].values, [8.0 / 3.0, -8.0 / 3.0]);
         let two = weighted_average_checkpoints(&checkpoints[..2], &Averaging::Reference.counts(2))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -172,9 +172,11 @@ pub fn average_with(
         });
     }
     let counts = averaging.counts(checkpoints.len());
-    let averaged = weighted_average_checkpoints(&checkpoints, &counts).map_err(|e| TrainError::Checkpoint {
-        path: paths.first().cloned().unwrap_or_default(),
-        message: e.to_string(),
+    let averaged = weighted_average_checkpoints(&checkpoints, &counts).map_err(|e| {
+        TrainError::Checkpoint {
+            path: paths.first().cloned().unwrap_or_default(),
+            message: e.to_string(),
+        }
     })?;
     averaged
         .into_iter()

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::align::{AlignMethod, CaGradSolver};
 use super::average::Averaging;
-use super::step::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
 use super::schedule::ScheduleConfig;
+use super::step::DevLoss;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
 use crate::data::demo::DemoSize;
 
@@ -374,8 +374,7 @@ pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigErro
         let at = |field: &str| format!("test[{i}].{field}");
         let name_ok = !t.name.is_empty()
             && t.name.len() <= 64
-            && t
-                .name
+            && t.name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && !t.name.starts_with('.');
@@ -394,7 +393,11 @@ pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigErro
         let kind = TestKind::parse(&t.kind).ok_or_else(|| {
             invalid(
                 at("kind"),
-                format!("unknown kind '{}' (known: {})", t.kind, TestKind::NAMES.join(", ")),
+                format!(
+                    "unknown kind '{}' (known: {})",
+                    t.kind,
+                    TestKind::NAMES.join(", ")
+                ),
             )
         })?;
         if t.root.as_os_str().is_empty() {
@@ -408,7 +411,10 @@ pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigErro
             ));
         }
         if t.subset.is_some() && !needs_key {
-            return Err(invalid(at("subset"), "only 2021 keys have evaluation subsets"));
+            return Err(invalid(
+                at("subset"),
+                "only 2021 keys have evaluation subsets",
+            ));
         }
         if let Some(s) = &t.subset {
             if !["eval", "progress", "hidden_track", "all"].contains(&s.as_str()) {
@@ -1062,10 +1068,20 @@ mod tests {
         assert_eq!(plan.sam.map(|s| s.eta), Some(0.0));
         // The resolved configuration records the switches and reads back to the same plan.
         assert!(plan.resolved_toml.contains("cagrad_solver = \"reference\""));
-        assert_eq!(plan_from_str(&plan.resolved_toml, "resolved", &[]).unwrap(), plan);
+        assert_eq!(
+            plan_from_str(&plan.resolved_toml, "resolved", &[]).unwrap(),
+            plan
+        );
         // The solver is only read with CAGrad.
-        let plan = plan_from_str("", "test", &["train.align=pcgrad".into(), "train.cagrad_solver=reference".into()])
-            .unwrap();
+        let plan = plan_from_str(
+            "",
+            "test",
+            &[
+                "train.align=pcgrad".into(),
+                "train.cagrad_solver=reference".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(plan.train.align, AlignMethod::PcGrad);
     }
 
@@ -1076,8 +1092,13 @@ mod tests {
             ("train.averaging=\"mean\"", "train.averaging:"),
             ("train.cagrad_solver=\"slsqp\"", "train.cagrad_solver:"),
         ] {
-            let err = plan_from_str("", "test", &[set.to_string()]).unwrap_err().to_string();
-            assert!(err.starts_with(key) && err.contains("reference"), "{set} → {err}");
+            let err = plan_from_str("", "test", &[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(key) && err.contains("reference"),
+                "{set} → {err}"
+            );
         }
         let err = plan_from_str(
             "[sam]\nenabled = true\nadaptive = true\neta = -0.1\n",

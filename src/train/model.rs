@@ -253,8 +253,7 @@ impl Model for TinyModel {
             .broadcast_add(&param(&self.b1))?
             .relu()?;
         // [batch, 2]
-        h.matmul(&param(&self.w2))?
-            .broadcast_add(&param(&self.b2))
+        h.matmul(&param(&self.w2))?.broadcast_add(&param(&self.b2))
     }
 
     fn trainable(&self) -> &[NamedVar] {

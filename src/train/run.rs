@@ -490,7 +490,15 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     };
     if !plan.tests.is_empty() {
         let mut notes = Vec::new();
-        test_sets(plan, model, &final_path, run_dir, &device, ctx.control, &mut notes)?;
+        test_sets(
+            plan,
+            model,
+            &final_path,
+            run_dir,
+            &device,
+            ctx.control,
+            &mut notes,
+        )?;
         if listening {
             for message in notes {
                 listening = emit(TrainEvent::Notice { message });

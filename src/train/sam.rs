@@ -7,6 +7,8 @@
 //! `optimizers/sam.py` (after davda54/sam): SAM `ε = ρ·g / (‖g‖ + 1e-12)`, ASAM
 //! `ε = ρ·w²⊙g / (‖|w|⊙g‖ + 1e-12)`. That reference has no η; the ASAM paper (Kwon et al. 2021)
 //! uses `T_w = |w| + η`, so here `ε = ρ·T_w²⊙g / ‖T_w⊙g‖` and `eta = 0` reproduces the reference.
+//! The trainer takes η from `sam.eta` (default 0.01, the ASAM paper's, which lets weights at 0
+//! move; set 0 to reproduce SAM-AntiSpoofing).
 
 /// Stabiliser the reference adds to the gradient norm.
 const NORM_EPS: f64 = 1e-12;
@@ -244,10 +246,14 @@ mod tests {
                     .fold(0.0f32, f32::max)
                     / max_abs(&expected)
             };
-            // η = 0 matches SAM-AntiSpoofing's ASAM; the default η = 0.01 visibly does not.
-            eprintln!("dev {} {}", deviation(reference_eta), deviation(default_eta));
-            assert!(deviation(reference_eta) < 1e-3, "{}", deviation(reference_eta));
-            assert!(deviation(default_eta) > 1e-2, "{}", deviation(default_eta));
+            // η = 0 matches SAM-AntiSpoofing's ASAM; the default η = 0.01 does not.
+            // Measured: 1.5e-7 (float32 rounding) against 2.9e-3 of the largest ε.
+            assert!(
+                deviation(reference_eta) < 1e-5,
+                "{}",
+                deviation(reference_eta)
+            );
+            assert!(deviation(default_eta) > 1e-3, "{}", deviation(default_eta));
         }
         assert!(adaptive_cases > 0);
     }

@@ -153,7 +153,8 @@ fn subproblem(
             (t_hi, hi_from) = (e, i);
         }
     }
-    if !(t_lo <= t_hi) {
+    // The bounds only ever replace ±∞ by numbers, never by NaN.
+    if t_lo > t_hi {
         return None;
     }
     let mut active = None;
@@ -353,10 +354,7 @@ mod tests {
         // Gradients of norm 1e-3 and 3e-3 in conflict: the exact weight is an end of the segment,
         // SLSQP stops in its first iteration where it started.
         let (n1, n2, cos) = (1e-3f64, 3e-3f64, -0.6f64);
-        let gram = [
-            [n1 * n1, cos * n1 * n2],
-            [cos * n1 * n2, n2 * n2],
-        ];
+        let gram = [[n1 * n1, cos * n1 * n2], [cos * n1 * n2, n2 * n2]];
         let mean = (gram[0][0] + 2.0 * gram[0][1] + gram[1][1]) / 4.0;
         let c = 0.5 * (mean + 1e-8).sqrt() + 1e-8;
         let out = cagrad_slsqp(gram, c);
@@ -368,10 +366,7 @@ mod tests {
     #[test]
     fn large_gradients_reach_the_minimum_of_the_objective() {
         let (n1, n2, cos) = (2.0f64, 2.2f64, -0.3f64);
-        let gram = [
-            [n1 * n1, cos * n1 * n2],
-            [cos * n1 * n2, n2 * n2],
-        ];
+        let gram = [[n1 * n1, cos * n1 * n2], [cos * n1 * n2, n2 * n2]];
         let c = 0.5 * ((gram[0][0] + 2.0 * gram[0][1] + gram[1][1]) / 4.0 + 1e-8).sqrt() + 1e-8;
         let out = cagrad_slsqp(gram, c);
         let f = |w: f64| objective(&gram, c, [w, 1.0 - w]);

@@ -477,7 +477,9 @@ mod tests {
         assert!((DevLoss::Reference.of(&reordered) - reference).abs() > 0.1);
         assert!((DevLoss::Weighted.of(&reordered) - weighted).abs() < 1e-15);
         // One batch: both agree.
-        assert!((DevLoss::Reference.of(&clips[..8]) - DevLoss::Weighted.of(&clips[..8])).abs() < 1e-15);
+        assert!(
+            (DevLoss::Reference.of(&clips[..8]) - DevLoss::Weighted.of(&clips[..8])).abs() < 1e-15
+        );
     }
 
     #[test]
