@@ -301,7 +301,7 @@ fn attention_logits(map: &Tensor, weight: &Var) -> candle_core::Result<Tensor> {
     let (lead, last) = dims.split_at(dims.len() - 1);
     let rows: usize = lead.iter().product();
     map.reshape((rows, last[0]))?
-        .matmul(&param(&weight))?
+        .matmul(&param(weight))?
         .reshape(lead)
 }
 
@@ -749,7 +749,7 @@ impl Aasist {
                       master: &Var,
                       rng: &mut Rng|
          -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-            let (t1, s1, m1) = first.forward(&out_t, &out_s, &param(&master), mode, rng)?;
+            let (t1, s1, m1) = first.forward(&out_t, &out_s, &param(master), mode, rng)?;
             let s1 = pool_s.forward(&s1, mode, rng)?;
             let t1 = pool_t.forward(&t1, mode, rng)?;
             let (t_aug, s_aug, m_aug) = second.forward(&t1, &s1, &m1, mode, rng)?;

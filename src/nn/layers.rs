@@ -156,7 +156,7 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.broadcast_matmul(&param(&self.weight).t()?)?;
         match &self.bias {
-            Some(b) => y.broadcast_add(&param(&b)),
+            Some(b) => y.broadcast_add(&param(b)),
             None => Ok(y),
         }
     }
@@ -434,11 +434,11 @@ impl BatchNorm {
             .broadcast_sub(&mean)?
             .broadcast_div(&(var + self.eps)?.sqrt()?)?;
         let y = match &self.weight {
-            Some(w) => y.broadcast_mul(&param(&w).reshape(stat_shape)?)?,
+            Some(w) => y.broadcast_mul(&param(w).reshape(stat_shape)?)?,
             None => y,
         };
         match &self.bias {
-            Some(b) => y.broadcast_add(&param(&b).reshape(stat_shape)?),
+            Some(b) => y.broadcast_add(&param(b).reshape(stat_shape)?),
             None => Ok(y),
         }
     }

@@ -123,7 +123,7 @@ fn node_bn(bn: &BatchNorm, x: &Tensor, mode: Mode) -> Result<Tensor> {
 fn logits(map: &Tensor, weight: &Var) -> Result<Tensor> {
     // Narrowed blocks of the map are not batch-contiguous, which matmul needs.
     map.contiguous()?
-        .broadcast_matmul(&param(&weight))?
+        .broadcast_matmul(&param(weight))?
         .squeeze(3)
 }
 
@@ -499,7 +499,7 @@ impl SslAasist {
 
         let mut branches = Vec::with_capacity(2);
         for (k, master) in [(0usize, &self.master1), (2, &self.master2)] {
-            let (t1, s1, m1) = self.htrg[k].forward(&out_t, &out_s, &param(&master), mode, rng)?;
+            let (t1, s1, m1) = self.htrg[k].forward(&out_t, &out_s, &param(master), mode, rng)?;
             let s1 = self.pools[2 + k].forward(&s1, mode, rng)?;
             let t1 = self.pools[3 + k].forward(&t1, mode, rng)?;
             let (ta, sa, ma) = self.htrg[k + 1].forward(&t1, &s1, &m1, mode, rng)?;
