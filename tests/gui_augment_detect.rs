@@ -354,3 +354,62 @@ fn augment_view_opens_a_typed_path_and_a_demo_corpus_clip_without_a_dialog() {
         demo.render(item).len()
     );
 }
+
+/// The Detect view with the authors' released AASIST-L `.pth`: the model is recognised, scored at
+/// its own 64,600 samples (shown in the view), and the score equals the authors' PyTorch
+/// pipeline on the same file (`tests/fixtures/released`, `scripts/released_score_reference.py`);
+/// a typed input length overrides it.
+#[test]
+fn detect_view_scores_with_released_weights_at_their_input_length() {
+    let weights =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pretrained/AASIST-L.pth");
+    if !weights.is_file() {
+        println!("skipping: {} is absent", weights.display());
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/released");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("scores.json")).unwrap())
+            .unwrap();
+    let mut view = DetectView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.kind = CheckpointKind::Pth;
+    view.settings.checkpoint_path = weights.display().to_string();
+    view.settings.model_name = "auto".into();
+    let mut harness = Harness::new_ui_state(
+        |ui, s: &mut DetectState| {
+            let ctx = ui.ctx().clone();
+            s.view.logic(&ctx, &mut s.shared);
+            s.view.ui(ui, &mut s.shared);
+        },
+        DetectState {
+            view,
+            shared: Shared::default(),
+        },
+    );
+    harness.set_size(egui::vec2(1400.0, 1400.0));
+    harness.step();
+    for (length, key) in [("auto", "aasist_l"), ("66800", "aasist_l_66800")] {
+        harness.state_mut().view.settings.num_samples = length.into();
+        harness.get_by_label("Load model").click();
+        step_until(&mut harness, Duration::from_secs(60), |s| {
+            (s.view.model().is_some() && !s.view.is_busy()) || s.view.error().is_some()
+        });
+        assert_eq!(harness.state().view.error(), None);
+        let shown = if length == "auto" { "64600" } else { length };
+        assert!(harness
+            .query_by_label_contains(&format!("input {shown} samples"))
+            .is_some());
+        let clip = fixtures.join("speechlike_2s.wav");
+        {
+            let s = harness.state_mut();
+            s.view.open_file(clip, &mut s.shared);
+        }
+        step_until(&mut harness, Duration::from_secs(60), |s| {
+            s.view.score().is_some() || s.view.error().is_some()
+        });
+        let score = harness.state().view.score().unwrap();
+        let want = reference[key]["speechlike_2s.wav"].as_f64().unwrap();
+        assert!((score - want).abs() < 1e-3, "{length}: {score} vs {want}");
+    }
+}

@@ -73,6 +73,9 @@ fn out_of_range_values_are_refused_with_their_key() {
         ("schedule.name=\"linear\"", "schedule.name"),
         ("model.name=\"resnet\"", "model.name"),
         ("model.options.dropuot=0.5", "model.options"),
+        ("train.dev_loss=\"batched\"", "train.dev_loss"),
+        ("train.averaging=\"median\"", "train.averaging"),
+        ("train.cagrad_solver=\"slsqp\"", "train.cagrad_solver"),
     ] {
         let result = plan_from_str("", "x.toml", &[set.to_string()]);
         if key.is_empty() {

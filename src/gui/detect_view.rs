@@ -55,6 +55,9 @@ pub struct DetectSettings {
     pub checkpoint_path: String,
     /// Model name for files without a run configuration (`auto` for safetensors = from the run).
     pub model_name: String,
+    /// Whole-clip input length in samples, or `auto` for the model's own (64,600 for the AASIST
+    /// family, the run's `data.num_samples`, 66,800 otherwise).
+    pub num_samples: String,
     /// Score-track window in seconds.
     pub window_s: f64,
     /// Score-track hop in seconds.
@@ -75,6 +78,7 @@ impl Default for DetectSettings {
             kind: CheckpointKind::CurrentRun,
             checkpoint_path: String::new(),
             model_name: "auto".into(),
+            num_samples: "auto".into(),
             window_s: 2.0,
             hop_s: 0.5,
             record_limit_s: 10.0,
@@ -382,6 +386,18 @@ impl DetectView {
     }
 
     fn choice(&self, shared: &Shared) -> Result<ModelRequest, String> {
+        let mut request = self.checkpoint_choice(shared)?;
+        let length = self.settings.num_samples.trim();
+        if !(length.is_empty() || length.eq_ignore_ascii_case("auto")) {
+            let n = length.parse::<usize>().map_err(|_| {
+                format!("input length: '{length}' is not a whole number of samples (or auto)")
+            })?;
+            request.num_samples = Some(n);
+        }
+        Ok(request)
+    }
+
+    fn checkpoint_choice(&self, shared: &Shared) -> Result<ModelRequest, String> {
         let path = PathBuf::from(self.settings.checkpoint_path.trim());
         let model = self.settings.model_name.trim().to_string();
         match self.settings.kind {
@@ -704,6 +720,15 @@ impl DetectView {
                 }
             }
         }
+        ui.horizontal(|ui| {
+            let label = ui.label("Input length (samples):");
+            ui.add(egui::TextEdit::singleline(&mut self.settings.num_samples).desired_width(70.0))
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "auto: what the model was trained on (64,600 for AASIST/AASIST-L, a run's \
+                 data.num_samples, 66,800 otherwise)",
+                );
+        });
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(!self.loading_model, egui::Button::new("Load model"))

@@ -22,8 +22,8 @@ use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
 use crate::nn::{Mode, Model};
 use crate::rng::Rng;
 
-/// Input samples per forward pass (eight AASIST inputs): the bound on scoring memory.
-pub const BATCH_SAMPLES: usize = 8 * super::source::AASIST_NUM_SAMPLES;
+/// Input samples per forward pass (four AASIST inputs): the bound on scoring memory.
+pub const BATCH_SAMPLES: usize = 4 * super::source::AASIST_NUM_SAMPLES;
 
 /// The rate every clip is scored at.
 const RATE_HZ: f64 = crate::audio::TARGET_SAMPLE_RATE_HZ as f64;
