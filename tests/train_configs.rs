@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use dpda::train::align::AlignMethod;
+use dpda::train::align::{AlignMethod, CaGradSolver};
+use dpda::train::average::Averaging;
 use dpda::train::config::{load_plan, plan_from_str, CorpusPlan, TestKind, TrainMode};
+use dpda::train::step::DevLoss;
 use dpda::train::TrainError;
 
 #[test]
@@ -137,7 +139,14 @@ fn paper_configs_cover_both_backbones_every_aligner_and_the_four_test_sets() {
             ("none", AlignMethod::None),
             ("pcgrad", AlignMethod::PcGrad),
             ("gradvac", "gradvac".parse().unwrap()),
-            ("cagrad", "cagrad".parse().unwrap()),
+            // CAGrad with the reference's SLSQP solver.
+            (
+                "cagrad",
+                AlignMethod::CaGrad {
+                    c: 0.5,
+                    solver: CaGradSolver::Reference,
+                },
+            ),
         ] {
             let path = dir.join(format!("{model}-dual-{align}.toml"));
             let plan = load_plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

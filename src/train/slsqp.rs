@@ -8,8 +8,8 @@
 //! constraint. That is SLSQP with its defaults: `ftol` (`acc`) 1e-6, at most 100 iterations,
 //! forward-difference gradients with the absolute step √ε ≈ 1.49e-8 (backwards where the forward
 //! point would leave the bounds), the constraint's Jacobian by the same differences. Its iteration
-//! (Kraft's SLSQP as in scipy's `slsqp` sources, identical in the Fortran of scipy ≤ 1.15 and the
-//! C of 1.16+) is, for this problem:
+//! (Kraft's SLSQP as in scipy's `slsqp` sources: the Fortran of scipy ≤ 1.15 and its C translation
+//! in 1.16+) is, for this problem:
 //!
 //! 1. Solve the quadratic subproblem `min ½ sᵀB s + gᵀs` subject to `C s = −d` (the linearised
 //!    equality, `d = 1 − (x₀ + x₁)`) and `0 ≤ x + s ≤ 1`; `B` starts as the identity. With two
@@ -21,8 +21,9 @@
 //!    ≲ 1e-2 the Gram entries are ≲ 1e-4 and `|gᵀs| < 1e-6` already at the start: the weight stays
 //!    at ½ — the behaviour that decides the reference's CAGrad for small gradients.
 //! 3. Otherwise a line search on the L1 merit `f + μ|d|` (μ from the multipliers): the full step,
-//!    then at most 10 shrinkings `α = max(h₃/(2(h₃ − h₁)), 0.1)` until the merit drops by a tenth
-//!    of its directional derivative. Stop if `|f − f₀| < acc` (or `‖s‖ < acc`) with `|d| < acc`.
+//!    then at most 10 shrinkings by `α = max(D/(2(D − Δ)), 0.1)` (D the merit's directional
+//!    derivative along the current step, Δ the change of the merit it gave) until `Δ ≤ D/10`.
+//!    Stop if `|f − f₀| < acc` (or `‖s‖ < acc`) with `|d| < acc`.
 //! 4. Otherwise a damped BFGS update of `B` (Powell's damping at 0.2) with the change in the
 //!    gradient of the Lagrangian, and back to 1. A non-descent direction resets `B` to the
 //!    identity (after 5 resets the run ends with the relaxed test against 10·acc).

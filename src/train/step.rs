@@ -1,7 +1,8 @@
 //! One training iteration and the dev/eval passes; the run loop ([`super::run`]) calls them.
 //!
 //! Modes: `plain` trains on the original crops, `augmented` on their RawBoost versions, `dual` on
-//! both, with one gradient per path over all trainable parameters, combined by the [`Aligner`].
+//! both, with one gradient per path over all trainable parameters, combined by the
+//! [`GradientAligner`].
 //!
 //! Dual layouts differ in what BatchNorm sees:
 //! - `joint` (the reference): one forward over the concatenated `[orig; aug]` batch of 2B clips,
