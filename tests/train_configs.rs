@@ -180,6 +180,9 @@ fn paper_configs_cover_both_backbones_every_aligner_and_the_four_test_sets() {
             assert!(plan.tests[..2]
                 .iter()
                 .all(|t| t.subset.as_deref() == Some("eval")));
+            // The reference's model selection, bugs included.
+            assert_eq!(plan.train.dev_loss, DevLoss::Reference, "{at}");
+            assert_eq!(plan.train.averaging, Averaging::Reference, "{at}");
         }
     }
 }

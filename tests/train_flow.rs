@@ -122,6 +122,7 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
     collect(&mut spawn(plan(&["train.max_steps=6"]), parts.path().to_path_buf()).unwrap());
     let options = SpawnOptions {
         resume: true,
+        overwrite: false,
         waker: None,
     };
     let events = collect(

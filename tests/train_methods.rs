@@ -167,6 +167,7 @@ fn the_waker_is_called_once_per_event() {
     let counter = calls.clone();
     let options = dpda::train::SpawnOptions {
         resume: false,
+        overwrite: false,
         waker: Some(Box::new(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         })),

@@ -24,9 +24,13 @@ pub struct Args {
     /// Override a configuration key, e.g. `--set train.align=pcgrad` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Continue from the run folder's last checkpoint.
-    #[arg(long)]
+    /// Continue from the run folder's last checkpoint (an error when it has none).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Start afresh in a run folder that holds a run, replacing it (without this, or --resume,
+    /// such a folder is refused).
+    #[arg(long)]
+    pub overwrite: bool,
     /// No progress bar (events still go to the run folder's files).
     #[arg(long)]
     pub quiet: bool,
@@ -35,6 +39,9 @@ pub struct Args {
 /// Train, showing progress; fails when the run ends with an error.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut overrides = args.set.clone();
+    if args.max_steps == Some(0) {
+        anyhow::bail!("--max-steps must be at least 1 (leave it out for no limit)");
+    }
     if let Some(n) = args.max_steps {
         overrides.push(format!("train.max_steps={n}"));
     }
@@ -49,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let options = SpawnOptions {
         resume: args.resume,
+        overwrite: args.overwrite,
         waker: None,
     };
     let mut handle = train::spawn_with(plan, run_dir.clone(), options)
@@ -69,7 +77,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut error = None;
     let mut last_epoch_line = String::new();
+    // First Ctrl-C / SIGTERM: stop after the current step, saving `last`; a second one ends the
+    // process at once.
+    let interrupts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let interrupts = interrupts.clone();
+        let handler = ctrlc::set_handler(move || {
+            if interrupts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
+                eprintln!("interrupted again: exiting without waiting for the step to end");
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = handler {
+            out.notice(format!("Ctrl-C will end the process at once ({e})"));
+        }
+    }
+    let mut stopping = false;
     loop {
+        if !stopping && interrupts.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            stopping = true;
+            out.notice(
+                "interrupted: stopping after the current step and saving a checkpoint \
+                 (interrupt again to exit at once)",
+            );
+            handle.stop();
+        }
         let Some(event) = handle.recv_timeout(Duration::from_millis(100)) else {
             if handle.is_finished() {
                 // Drain what the worker left behind, then stop.
@@ -93,6 +125,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     if let Some(message) = error {
         anyhow::bail!("training failed in {}: {message}", run_dir.display());
+    }
+    if stopping {
+        anyhow::bail!(
+            "interrupted; the run's state is saved in {}/checkpoints/last: continue with \
+             `dpda train {} --run-dir {} --resume`",
+            run_dir.display(),
+            args.config.display(),
+            run_dir.display()
+        );
     }
     Ok(())
 }

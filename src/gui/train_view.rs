@@ -418,6 +418,7 @@ impl TrainView {
         let waker_ctx = ctx.clone();
         let options = SpawnOptions {
             resume: false,
+            overwrite: false,
             waker: Some(Box::new(move || waker_ctx.request_repaint())),
         };
         self.live = RunCurves::default();

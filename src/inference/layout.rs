@@ -146,6 +146,113 @@ impl RunLayout {
     }
 }
 
+/// An exclusive lock on a run folder (`<run>/.lock`, an OS file lock): held while a run or an
+/// evaluation writes into the folder, released when dropped or when the process dies, however it
+/// dies.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Why a run folder could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{path} is in use by another dpda process ({holder}); wait for it to end or use another run folder")]
+    Held { path: PathBuf, holder: String },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RunLayout {
+    /// The lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+
+    /// Take the folder's exclusive lock (creating the folder), or say who holds it.
+    pub fn lock(&self) -> Result<RunLock, LockError> {
+        use std::io::{Read, Seek, Write};
+        let path = self.lock_file();
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.root).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(LockError::Held {
+                    path: self.root.clone(),
+                    holder: if holder.is_empty() {
+                        "holder unknown".into()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // Say who holds it, for the message a second process shows.
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(
+            file,
+            "pid {}, started at unix time {started}",
+            std::process::id()
+        );
+        let _ = file.flush();
+        Ok(RunLock { _file: file })
+    }
+
+    /// Whether the folder holds anything a run wrote: its configuration, metrics or checkpoints.
+    pub fn holds_run(&self) -> bool {
+        self.config().exists()
+            || self.jsonl_files().iter().any(|p| p.exists())
+            || std::fs::read_dir(self.checkpoints()).is_ok_and(|mut d| d.next().is_some())
+    }
+
+    /// Remove what a previous run wrote (configuration, metrics, checkpoints, scores, summaries),
+    /// before a run that was told to overwrite it. Other files in the folder are left alone.
+    pub fn clear_run_files(&self) -> std::io::Result<()> {
+        let mut files = vec![self.config(), self.summary(), self.tests_summary()];
+        files.extend(self.jsonl_files());
+        for path in files {
+            if path.exists() {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("scores-") && name.ends_with(".txt") {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        let dir = self.checkpoints();
+        if dir.is_dir() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        Ok(())
+    }
+}
+
 fn read_best_epoch(sidecar: &Path) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Best {
@@ -159,6 +266,43 @@ fn read_best_epoch(sidecar: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_is_exclusive_names_its_holder_and_is_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunLayout::new(dir.path().join("run"));
+        let lock = run.lock().unwrap();
+        let e = run.lock().unwrap_err().to_string();
+        assert!(
+            e.contains("in use") && e.contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(lock);
+        run.lock().unwrap();
+    }
+
+    #[test]
+    fn clearing_removes_run_files_and_keeps_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunLayout::new(dir.path());
+        assert!(!run.holds_run());
+        std::fs::create_dir_all(run.checkpoints()).unwrap();
+        assert!(!run.holds_run(), "an empty checkpoints folder holds no run");
+        for p in [
+            run.metrics(),
+            run.checkpoint("last").0,
+            run.test_scores("itw"),
+            run.config(),
+        ] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+        assert!(run.holds_run());
+        run.clear_run_files().unwrap();
+        assert!(!run.holds_run());
+        assert!(!run.test_scores("itw").exists());
+        assert!(dir.path().join("notes.txt").exists());
+    }
 
     #[test]
     fn best_prefers_final_then_best_epoch_then_last() {

@@ -32,9 +32,9 @@ pub const AASIST_NUM_SAMPLES: usize = 64_600;
 /// Input length of dpda_ga's models (and of runs that do not say).
 pub const DPDA_GA_NUM_SAMPLES: usize = crate::audio::DEFAULT_NUM_SAMPLES;
 
-/// Longest input length accepted for one model input (60 s at 16 kHz): beyond it a single
-/// forward pass of the larger models needs tens of gigabytes.
-pub const MAX_NUM_SAMPLES: usize = 60 * 16_000;
+/// Longest input length accepted for one model input (60 s at 16 kHz, as for training): beyond
+/// it a single forward pass of the larger models needs tens of gigabytes.
+pub const MAX_NUM_SAMPLES: usize = crate::train::config::MAX_NUM_SAMPLES;
 
 /// The architecture's own input length and where it comes from.
 pub fn default_num_samples(model_name: &str) -> (usize, &'static str) {
@@ -270,30 +270,6 @@ fn first_clause(message: &str) -> &str {
     &message[..end]
 }
 
-/// Fails when any weight is NaN or infinite: such a checkpoint scores NaN everywhere, or
-/// garbage.
-fn check_finite(model: &dyn Model, weights: &Path) -> Result<(), InferenceError> {
-    let data = model
-        .state()
-        .data()
-        .lock()
-        .map_err(|_| checkpoint_err(weights, "variable map lock poisoned"))?;
-    for (name, var) in data.iter() {
-        // 0·x is 0 for every finite x and NaN for NaN and ±inf, so the sum is 0 iff all are finite.
-        let probe = (var.as_tensor() * 0.0)?
-            .sum_all()?
-            .to_dtype(candle_core::DType::F64)?
-            .to_scalar::<f64>()?;
-        if probe != 0.0 {
-            return Err(checkpoint_err(
-                weights,
-                format!("tensor '{name}' holds NaN or infinite values; the checkpoint is corrupt"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The dev-set EER threshold stored in the trainer's sidecar `<stem>.json` next to a
 /// `.safetensors` checkpoint, if any.
 pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
@@ -327,6 +303,37 @@ pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
         value,
         source: format!("dev EER threshold stored with {name}{measured}{averaged}"),
     })
+}
+
+/// A trainer checkpoint's weights must be the file its sidecar was written with.
+fn check_sidecar_hash(weights: &Path) -> Result<(), InferenceError> {
+    let sidecar = weights.with_extension("json");
+    let Ok(text) = std::fs::read_to_string(&sidecar) else {
+        return Ok(());
+    };
+    #[derive(serde::Deserialize)]
+    struct Hash {
+        #[serde(default)]
+        weights_sha256: Option<String>,
+    }
+    let Some(want) = serde_json::from_str::<Hash>(&text)
+        .ok()
+        .and_then(|h| h.weights_sha256)
+    else {
+        return Ok(());
+    };
+    let got = crate::train::checkpoint::file_sha256(weights)?;
+    if got != want {
+        return Err(checkpoint_err(
+            weights,
+            format!(
+                "does not match its sidecar {} (SHA-256 differs): the checkpoint was split by a \
+                 crash or changed afterwards",
+                sidecar.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Load the model `request` names, on the CPU.
@@ -380,7 +387,8 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
         None => recognise(&tensors, &weights)?,
     };
     drop(tensors);
-    check_finite(model.as_ref(), &weights)?;
+    crate::nn::import::check_finite(model.as_ref(), &weights)?;
+    check_sidecar_hash(&weights)?;
     let (num_samples, num_samples_origin) = match (request.num_samples, arch.run_num_samples) {
         (Some(n), _) => (n, "as requested".to_string()),
         (None, Some(n)) => (n, "the run's data.num_samples".to_string()),

@@ -228,6 +228,31 @@ pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {
     assign_state(model, &tensors, path)
 }
 
+/// Fails when any tensor of the model's state is NaN or infinite: such weights score NaN
+/// everywhere, or garbage. `path` is only used in the message.
+pub fn check_finite(model: &dyn Model, path: &Path) -> Result<(), NnError> {
+    let data = model
+        .state()
+        .data()
+        .lock()
+        .map_err(|_| load_error(path, "variable map lock poisoned"))?;
+    for (name, var) in data.iter() {
+        // 0·x is 0 for every finite x and NaN for NaN and ±inf, so the sum is 0 iff all are finite.
+        let probe = (var.as_tensor() * 0.0)
+            .and_then(|t| t.sum_all())
+            .and_then(|t| t.to_dtype(candle_core::DType::F64))
+            .and_then(|t| t.to_scalar::<f64>())
+            .map_err(|e| load_error(path, format!("tensor '{name}': {e}")))?;
+        if probe != 0.0 {
+            return Err(load_error(
+                path,
+                format!("tensor '{name}' holds NaN or infinite values; the checkpoint is corrupt"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Writes the model's whole state (trainable variables and BatchNorm running statistics) as
 /// safetensors.
 pub fn save_weights(model: &dyn Model, path: &Path) -> Result<(), NnError> {

@@ -42,6 +42,51 @@ pub struct Sidecar {
     pub epoch_dual_steps: u64,
     pub epoch_loss_sum: f64,
     pub epoch_loss_count: u64,
+    /// SHA-256 of the weights file this sidecar belongs to (hex). A crash between writing the
+    /// two files, or a weights file changed afterwards, shows as a mismatch, refused at load.
+    /// Absent in checkpoints written before it existed, which load unchecked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
+}
+
+/// SHA-256 of a file, as lower-case hex.
+pub fn file_sha256(path: &Path) -> Result<String, TrainError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Check that `weights` is the file `sidecar` was written with (when the sidecar records it).
+pub fn verify_weights(weights: &Path, sidecar: &Sidecar) -> Result<(), TrainError> {
+    let Some(want) = &sidecar.weights_sha256 else {
+        return Ok(());
+    };
+    let got = file_sha256(weights)?;
+    if &got != want {
+        return Err(TrainError::Checkpoint {
+            path: weights.to_path_buf(),
+            message: format!(
+                "does not match its sidecar {} (SHA-256 {got}, the sidecar expects {want}): the \
+                 checkpoint was split by a crash or changed afterwards; it is not used",
+                weights.with_extension("json").display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Paths of a checkpoint's two files.
@@ -63,22 +108,49 @@ pub fn save(
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let (weights, side) = checkpoint_paths(dir, stem);
     let tmp_weights = dir.join(format!(".{stem}.safetensors.tmp"));
-    model
-        .state()
-        .save(&tmp_weights)
-        .map_err(|e| TrainError::Checkpoint {
-            path: tmp_weights.clone(),
+    let tmp_side = dir.join(format!(".{stem}.json.tmp"));
+    let result = (|| {
+        model
+            .state()
+            .save(&tmp_weights)
+            .map_err(|e| TrainError::Checkpoint {
+                path: tmp_weights.clone(),
+                message: e.to_string(),
+            })?;
+        let sidecar = &Sidecar {
+            weights_sha256: Some(file_sha256(&tmp_weights)?),
+            ..sidecar.clone()
+        };
+        let json = serde_json::to_string(sidecar).map_err(|e| TrainError::Checkpoint {
+            path: side.clone(),
             message: e.to_string(),
         })?;
-    let json = serde_json::to_string(sidecar).map_err(|e| TrainError::Checkpoint {
-        path: side.clone(),
-        message: e.to_string(),
-    })?;
-    let tmp_side = dir.join(format!(".{stem}.json.tmp"));
-    std::fs::write(&tmp_side, json).map_err(io_err(&tmp_side))?;
-    std::fs::rename(&tmp_weights, &weights).map_err(io_err(&weights))?;
-    std::fs::rename(&tmp_side, &side).map_err(io_err(&side))?;
+        std::fs::write(&tmp_side, json).map_err(io_err(&tmp_side))?;
+        // Weights first: a crash between the renames leaves new weights beside the old
+        // sidecar, whose recorded hash then refuses them.
+        std::fs::rename(&tmp_weights, &weights).map_err(io_err(&weights))?;
+        std::fs::rename(&tmp_side, &side).map_err(io_err(&side))
+    })();
+    if result.is_err() {
+        // A failed write (disk full, …) leaves no temporary files behind.
+        let _ = std::fs::remove_file(&tmp_weights);
+        let _ = std::fs::remove_file(&tmp_side);
+    }
+    result?;
     Ok(weights)
+}
+
+/// Load checkpoint weights into `model` after checking them against their sidecar, refusing
+/// non-finite values.
+pub fn load_checkpoint_weights(
+    model: &dyn Model,
+    weights: &Path,
+    sidecar: &Sidecar,
+) -> Result<(), TrainError> {
+    verify_weights(weights, sidecar)?;
+    load_weights(model, weights)?;
+    crate::nn::import::check_finite(model, weights)?;
+    Ok(())
 }
 
 /// Read a sidecar.

@@ -31,6 +31,9 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
+/// Longest crop a run may ask for: 60 s at 16 kHz (a batch holds this many samples per clip).
+pub const MAX_NUM_SAMPLES: usize = 60 * 16_000;
+
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -145,6 +148,12 @@ pub struct RawTrain {
     /// SLSQP as dpda_ga calls it, which leaves the weight at ½ for small gradients). Only read
     /// with `align = "cagrad"`.
     pub cagrad_solver: String,
+    /// Also save `checkpoints/last` every this many steps within an epoch (0 = only at epoch
+    /// ends, on a stop and on an interruption).
+    pub checkpoint_every_steps: u64,
+    /// Also save `checkpoints/last` when this many minutes have passed since the last save
+    /// (0 = never by time). A run killed outright then loses at most this much work.
+    pub checkpoint_every_minutes: f64,
 }
 
 impl Default for RawTrain {
@@ -166,6 +175,8 @@ impl Default for RawTrain {
             dev_loss: "weighted".into(),
             averaging: "uniform".into(),
             cagrad_solver: "exact".into(),
+            checkpoint_every_steps: 0,
+            checkpoint_every_minutes: 10.0,
         }
     }
 }
@@ -542,6 +553,10 @@ pub struct TrainPlan {
     pub seed: u64,
     pub max_steps: Option<u64>,
     pub per_layer_cos_every: Option<u64>,
+    /// Save `last` every this many steps within an epoch.
+    pub checkpoint_every_steps: Option<u64>,
+    /// Save `last` when this much time has passed since the last save.
+    pub checkpoint_every: Option<std::time::Duration>,
     pub class_weights: [f64; 2],
     pub clip_grad_norm: Option<f64>,
     pub eval_batch_size: usize,
@@ -582,8 +597,10 @@ pub fn load_plan(path: &Path, overrides: &[String]) -> Result<Plan, ConfigError>
 
 /// Parse TOML `text` (named `origin` in errors), apply `overrides` and validate.
 pub fn plan_from_str(text: &str, origin: &str, overrides: &[String]) -> Result<Plan, ConfigError> {
+    // The file alone first, so that its errors carry its own line numbers.
+    let raw = parse_raw(text, origin)?;
     let raw = if overrides.is_empty() {
-        parse_raw(text, origin)?
+        raw
     } else {
         let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
             origin: origin.to_string(),
@@ -596,7 +613,12 @@ pub fn plan_from_str(text: &str, origin: &str, overrides: &[String]) -> Result<P
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-        parse_raw(&text, &format!("{origin} (with overrides)"))?
+        // The file parsed, so an error now comes from an override: name them, not a line of the
+        // re-serialised document (which the user never saw).
+        toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: format!("{origin} with --set {}", overrides.join(" --set ")),
+            message: e.message().to_string(),
+        })?
     };
     raw.into_plan()
 }
@@ -726,8 +748,15 @@ impl RawConfig {
                 ))
             }
         };
-        if d.num_samples == 0 {
-            return Err(invalid("data.num_samples", "must be ≥ 1"));
+        if d.num_samples == 0 || d.num_samples > MAX_NUM_SAMPLES {
+            return Err(invalid(
+                "data.num_samples",
+                format!(
+                    "{} is outside 1..={MAX_NUM_SAMPLES} (60 s at 16 kHz; every clip of a batch \
+                     is this long)",
+                    d.num_samples
+                ),
+            ));
         }
         let rawboost_algo = RawBoostAlgo::from_number(d.rawboost_algo)
             .map_err(|e| invalid("data.rawboost_algo", e.to_string()))?;
@@ -768,6 +797,12 @@ impl RawConfig {
         };
 
         let t = self.train;
+        if !(t.checkpoint_every_minutes.is_finite() && t.checkpoint_every_minutes >= 0.0) {
+            return Err(invalid(
+                "train.checkpoint_every_minutes",
+                format!("{} must be a number ≥ 0", t.checkpoint_every_minutes),
+            ));
+        }
         let mode = one_of(
             "train.mode",
             &t.mode,
@@ -864,6 +899,10 @@ impl RawConfig {
             seed: t.seed,
             max_steps: (t.max_steps > 0).then_some(t.max_steps),
             per_layer_cos_every: (t.per_layer_cos_every > 0).then_some(t.per_layer_cos_every),
+            checkpoint_every_steps: (t.checkpoint_every_steps > 0)
+                .then_some(t.checkpoint_every_steps),
+            checkpoint_every: (t.checkpoint_every_minutes > 0.0)
+                .then(|| std::time::Duration::from_secs_f64(t.checkpoint_every_minutes * 60.0)),
             class_weights: t.class_weights,
             clip_grad_norm: (t.clip_grad_norm > 0.0).then_some(t.clip_grad_norm),
             eval_batch_size: if t.eval_batch_size == 0 {

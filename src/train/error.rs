@@ -46,6 +46,8 @@ pub enum TrainError {
     Metric(String),
     #[error("test sets: {0}")]
     TestSets(String),
+    #[error("run folder {path}: {message}")]
+    RunFolder { path: PathBuf, message: String },
     #[error("the receiver of training events is gone")]
     Disconnected,
 }

@@ -28,6 +28,7 @@ use super::model::build_model_reporting;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
 use crate::data::Label;
+use crate::inference::RunLayout;
 use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
 use crate::nn::Model;
 use crate::rng::Rng;
@@ -124,8 +125,11 @@ fn truncate_jsonl(path: &Path, max_step: u64) -> Result<(), TrainError> {
 /// Everything a run needs besides the plan.
 pub struct RunContext<'a> {
     pub run_dir: &'a Path,
-    /// Continue from `checkpoints/last.*` when it exists.
+    /// Continue from `checkpoints/last.*`; an error when the folder has none.
     pub resume: bool,
+    /// Start afresh in a folder that holds a run, removing what it wrote; without it (and without
+    /// `resume`) such a folder is refused.
+    pub overwrite: bool,
     pub control: &'a Control,
     /// Receives every event; returns false when nobody listens any more (the run then stops).
     pub emit: &'a mut dyn FnMut(TrainEvent) -> bool,
@@ -155,13 +159,34 @@ fn eer_of(set: &ClipSet, scores: &[f64]) -> (f64, f64) {
 /// Run (or resume) training as `plan` says, in `ctx.run_dir`.
 pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     let run_dir = ctx.run_dir;
+    let layout = RunLayout::new(run_dir);
     // A test set that cannot be found fails the run before it trains, not after.
     crate::inference::testsets::check_paths(&plan.tests)
         .map_err(|e| TrainError::TestSets(e.to_string()))?;
-    let ckpt_dir = run_dir.join("checkpoints");
-    std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
-    let config_path = run_dir.join("config.toml");
-    std::fs::write(&config_path, &plan.resolved_toml).map_err(io_err(&config_path))?;
+    // Nothing in the folder changes before the lock is held and the start is known to be wanted.
+    let _lock = layout.lock().map_err(|e| TrainError::RunFolder {
+        path: run_dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let ckpt_dir = layout.checkpoints();
+    let (last_weights, last_side) = layout.checkpoint("last");
+    let resuming = ctx.resume;
+    if resuming && !(last_side.is_file() && last_weights.is_file()) {
+        return Err(TrainError::RunFolder {
+            path: run_dir.to_path_buf(),
+            message: "nothing to resume: no checkpoints/last.safetensors with its last.json \
+                      (check the folder name; start a new run without --resume)"
+                .into(),
+        });
+    }
+    if !resuming && !ctx.overwrite && layout.holds_run() {
+        return Err(TrainError::RunFolder {
+            path: run_dir.to_path_buf(),
+            message: "holds a run already: continue it with --resume, replace it with \
+                      --overwrite, or choose another run folder"
+                .into(),
+        });
+    }
 
     let (device, device_notice) = device_for(plan.device)?;
     // Train and dev are read every epoch: keep their decoded clips within one shared budget.
@@ -200,22 +225,17 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             key: "schedule".into(),
             message: e.to_string(),
         })?;
-    let (last_weights, last_side) = checkpoint::checkpoint_paths(&ckpt_dir, "last");
-    let resuming = ctx.resume && last_side.is_file() && last_weights.is_file();
     let mut side = if resuming {
+        // Weights and sidecar are checked against each other and against the configuration
+        // before anything in the folder is touched.
         let side = checkpoint::load_sidecar(&last_side)?;
-        checkpoint::load_weights(model.as_ref(), &last_weights)?;
-        for name in ["metrics.jsonl", "layer_cos.jsonl", "epochs.jsonl"] {
-            truncate_jsonl(&run_dir.join(name), side.step)?;
+        checkpoint::load_checkpoint_weights(model.as_ref(), &last_weights, &side)?;
+        for path in layout.jsonl_files() {
+            truncate_jsonl(&path, side.step)?;
         }
         side
     } else {
-        for name in ["metrics.jsonl", "layer_cos.jsonl", "epochs.jsonl"] {
-            let p = run_dir.join(name);
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(io_err(&p))?;
-            }
-        }
+        layout.clear_run_files().map_err(io_err(run_dir))?;
         Sidecar {
             epoch: 0,
             batch_in_epoch: 0,
@@ -237,11 +257,15 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             epoch_dual_steps: 0,
             epoch_loss_sum: 0.0,
             epoch_loss_count: 0,
+            weights_sha256: None,
         }
     };
-    let mut metrics = JsonLines::open(run_dir.join("metrics.jsonl"))?;
-    let mut layer_file = JsonLines::open(run_dir.join("layer_cos.jsonl"))?;
-    let mut epochs_file = JsonLines::open(run_dir.join("epochs.jsonl"))?;
+    std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
+    write_atomically(&layout.config(), plan.resolved_toml.as_bytes())?;
+    let mut metrics = JsonLines::open(layout.metrics())?;
+    let mut layer_file = JsonLines::open(layout.layer_cos())?;
+    let mut epochs_file = JsonLines::open(layout.epochs())?;
+    let mut last_saved = Instant::now();
     let emit = ctx.emit;
     let mut listening = emit(TrainEvent::Started {
         run_dir: run_dir.to_path_buf(),
@@ -365,6 +389,21 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 step_time_ms: started.elapsed().as_secs_f64() * 1e3,
             };
             metrics.write(&m)?;
+            // Mid-epoch checkpoints, by step count or by time: a run killed outright loses at
+            // most the work since the last one (resume continues at the next batch, exactly).
+            let by_steps = t
+                .checkpoint_every_steps
+                .is_some_and(|k| side.step % k == 0 && side.batch_in_epoch < steps_per_epoch);
+            let by_time = t
+                .checkpoint_every
+                .is_some_and(|every| last_saved.elapsed() >= every);
+            if by_steps || by_time {
+                side.optimizer = state.optimizer.clone();
+                side.aligner = state.aligner.clone();
+                side.rng = state.rng.clone();
+                checkpoint::save(&ckpt_dir, "last", model.as_ref(), &side)?;
+                last_saved = Instant::now();
+            }
             if listening {
                 listening = emit(TrainEvent::Step(m));
             }
@@ -431,7 +470,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         side.rng = state.rng.clone();
         // Keep the k best epochs by dev loss (files named relative to the checkpoint folder, so
         // a run folder can be moved).
-        let stem = format!("epoch-{epoch:03}");
+        let stem = RunLayout::epoch_stem(epoch);
         if let Offer::Kept { evicted } =
             side.kept_best
                 .offer(epoch, dev_loss, format!("{stem}.safetensors"))
@@ -452,6 +491,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             }
         }
         checkpoint::save(&ckpt_dir, "last", model.as_ref(), &side)?;
+        last_saved = Instant::now();
         epoch_start = Instant::now();
         if side.epochs_since_best >= t.patience as u64 {
             reason = "early_stop";
@@ -506,7 +546,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         }
     }
     let s = summary(run_dir, &side, averaged, eval_eer, scores_path, reason);
-    let summary_path = run_dir.join("summary.json");
+    let summary_path = layout.summary();
     let json = serde_json::to_string_pretty(&s).map_err(|e| TrainError::Checkpoint {
         path: summary_path.clone(),
         message: e.to_string(),
@@ -547,7 +587,7 @@ fn score_eval(
             label: None,
         })
         .collect();
-    let path = run_dir.join("scores-eval.txt");
+    let path = RunLayout::new(run_dir).scores_eval();
     let file = std::fs::File::create(&path).map_err(io_err(&path))?;
     write_scores(std::io::BufWriter::new(file), ScoreFormat::TwoColumn, &rows)
         .map_err(|e| TrainError::Metric(format!("{}: {e}", path.display())))?;
@@ -587,6 +627,19 @@ fn test_sets(
     .map_err(|e| TrainError::TestSets(e.to_string()))?;
     notes.push(crate::inference::testsets::summary_table(&outcomes));
     Ok(())
+}
+
+/// Write `bytes` to `path` through a temporary file renamed into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
 }
 
 fn summary(

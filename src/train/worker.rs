@@ -26,8 +26,10 @@ pub type Waker = Box<dyn Fn() + Send>;
 /// Options of [`spawn_with`].
 #[derive(Default)]
 pub struct SpawnOptions {
-    /// Continue from `checkpoints/last.*` when the run folder has one.
+    /// Continue from `checkpoints/last.*` (an error when the run folder has none).
     pub resume: bool,
+    /// Replace a run already in the folder (otherwise such a folder is refused).
+    pub overwrite: bool,
     pub waker: Option<Waker>,
 }
 
@@ -93,6 +95,7 @@ pub fn spawn_with(
                     RunContext {
                         run_dir: &run_dir,
                         resume: options.resume,
+                        overwrite: options.overwrite,
                         control: &worker_control,
                         emit: &mut emit,
                     },

@@ -1,0 +1,290 @@
+//! Run folders lose nothing: one run at a time (a lock naming its holder), explicit choices for a
+//! folder that holds a run, nothing changed before the configuration and checkpoint are known to
+//! fit, checkpoints a crash cannot split, periodic checkpoints that make a crash cost at most a
+//! few steps, Ctrl-C that stops after the step and saves, and config errors with the file's own
+//! line numbers.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{dpda, success_stdout, TINY_DEMO_CONFIG};
+use dpda::inference::RunLayout;
+use dpda::train::{plan_from_str, spawn, TrainEvent};
+
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, TINY_DEMO_CONFIG).unwrap();
+    path
+}
+
+fn train(config: &Path, run_dir: &Path, extra: &[&str]) -> Output {
+    dpda()
+        .args(["train", config.to_str().unwrap(), "--quiet", "--run-dir"])
+        .arg(run_dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_locked_run_folder_is_refused_naming_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    let lock = RunLayout::new(&run_dir).lock().unwrap();
+    let out = train(&cfg, &run_dir, &["--max-steps", "1"]);
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("in use") && text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
+    assert!(!run_dir.join("config.toml").exists(), "nothing written");
+    drop(lock);
+    success_stdout(train(&cfg, &run_dir, &["--max-steps", "1"]));
+}
+
+#[test]
+fn a_folder_holding_a_run_needs_resume_or_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    success_stdout(train(&cfg, &run_dir, &[]));
+    let final_before = std::fs::read(run_dir.join("checkpoints/final.safetensors")).unwrap();
+    let metrics_before = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+
+    // A fresh start into it is refused and changes nothing.
+    let out = train(&cfg, &run_dir, &["--max-steps", "1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--resume") && stderr(&out).contains("--overwrite"));
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap(),
+        metrics_before
+    );
+
+    // A resume whose settings do not fit the weights fails before the config is rewritten.
+    let config_before = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    let out = train(
+        &cfg,
+        &run_dir,
+        &["--resume", "--set", "model.name=lcnn-small"],
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("config.toml")).unwrap(),
+        config_before
+    );
+
+    // --overwrite starts over and leaves no stale final model or summary behind.
+    let out = train(&cfg, &run_dir, &["--overwrite", "--max-steps", "1"]);
+    success_stdout(out);
+    assert!(
+        !run_dir.join("checkpoints/final.safetensors").exists()
+            || std::fs::read(run_dir.join("checkpoints/final.safetensors")).unwrap()
+                != final_before
+    );
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    // --resume with nothing to resume (a typo in the folder name) is an error.
+    let out = train(&cfg, &dir.path().join("rnu"), &["--resume"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("nothing to resume"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("rnu/config.toml").exists());
+}
+
+#[test]
+fn a_checkpoint_split_by_a_crash_or_corrupted_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    success_stdout(train(&cfg, &run_dir, &[]));
+    let ckpt = run_dir.join("checkpoints");
+    // New weights beside an old sidecar: what a crash between the two renames leaves.
+    std::fs::copy(
+        ckpt.join("final.safetensors"),
+        ckpt.join("last.safetensors"),
+    )
+    .unwrap();
+    let out = train(&cfg, &run_dir, &["--resume"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not match its sidecar"),
+        "{}",
+        stderr(&out)
+    );
+    // Scoring refuses it too.
+    let wav = dir.path().join("a.wav");
+    dpda::audio::write_wav(&wav, &[0.1; 4000], 16_000, dpda::audio::WavFormat::Float32).unwrap();
+    let out = dpda()
+        .args(["score", "--checkpoint"])
+        .arg(ckpt.join("last.safetensors"))
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not match its sidecar"),
+        "{}",
+        stderr(&out)
+    );
+
+    // NaN weights are refused at load, naming the tensor.
+    let mut tensors =
+        candle_core::safetensors::load(ckpt.join("final.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let (name, t) = tensors
+        .iter()
+        .next()
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .unwrap();
+    let nan = (t.ones_like().unwrap() * f64::NAN).unwrap();
+    tensors.insert(name.clone(), nan);
+    let bad = dir.path().join("nan.safetensors");
+    candle_core::safetensors::save(&tensors, &bad).unwrap();
+    let out = dpda()
+        .args(["score", "--model", "tiny", "--checkpoint"])
+        .arg(&bad)
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&name) && stderr(&out).contains("NaN"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_crash_loses_at_most_the_steps_since_the_periodic_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = ["train.epochs=2", "train.checkpoint_every_steps=2"].map(String::from);
+    let plan = plan_from_str(TINY_DEMO_CONFIG, "test", &overrides).unwrap();
+    // Uninterrupted.
+    let whole = dir.path().join("whole");
+    spawn(plan.clone(), whole.clone()).unwrap().join();
+    // Crashed at step 3 (mid-epoch), then resumed.
+    let crashed = dir.path().join("crashed");
+    let mut p = plan.clone();
+    p.train.inject_panic_at_step = Some(3);
+    let mut handle = spawn(p, crashed.clone()).unwrap();
+    assert!(handle.join().is_none(), "the injected crash ends the run");
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crashed.join("checkpoints/last.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(side["step"], 2, "the periodic checkpoint before the crash");
+    let options = dpda::train::SpawnOptions {
+        resume: true,
+        overwrite: false,
+        waker: None,
+    };
+    let mut handle = dpda::train::spawn_with(plan, crashed.clone(), options).unwrap();
+    let summary = handle.join().expect("the resumed run ends");
+    assert_eq!(summary.reason, "epochs", "{summary:?}");
+    assert_eq!(
+        std::fs::read(crashed.join("checkpoints/final.safetensors")).unwrap(),
+        std::fs::read(whole.join("checkpoints/final.safetensors")).unwrap(),
+        "resumed mid-epoch, the run ends with the same weights"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_after_the_step_and_saves_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    let mut child = dpda()
+        .args(["train", cfg.to_str().unwrap(), "--quiet", "--run-dir"])
+        .arg(&run_dir)
+        .args(["--set", "train.epochs=1000", "--set", "train.patience=1000"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(run_dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count())
+        < 3
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "no steps");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("interrupted") && text.contains("--resume"),
+        "{text}"
+    );
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("checkpoints/last.json")).unwrap(),
+    )
+    .unwrap();
+    let steps = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(
+        side["step"].as_u64().unwrap() as usize,
+        steps,
+        "saved at the last step done"
+    );
+}
+
+#[test]
+fn config_errors_keep_their_line_numbers_and_limits_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    // An unknown key in the last table ([optim]), on the line after the tiny config.
+    std::fs::write(&cfg, format!("{TINY_DEMO_CONFIG}lr_max = 3\n")).unwrap();
+    let line = TINY_DEMO_CONFIG.lines().count() + 1;
+    for extra in [
+        &[][..],
+        &["--set", "train.epochs=1", "--max-steps", "2"][..],
+    ] {
+        let out = train(&cfg, &dir.path().join("run"), extra);
+        assert!(!out.status.success());
+        let text = stderr(&out);
+        assert!(text.contains(&format!("line {line}")), "{extra:?}: {text}");
+    }
+    let good = config(dir.path());
+    let out = train(&good, &dir.path().join("run"), &["--max-steps", "0"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--max-steps"));
+    let out = train(
+        &good,
+        &dir.path().join("run"),
+        &["--set", "data.num_samples=1000000000"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("data.num_samples"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("run/config.toml").exists());
+    // Events report the stop; nothing else reads TrainEvent here.
+    let _ = TrainEvent::Stopped;
+}
