@@ -151,7 +151,7 @@ fn a_checkpoint_split_by_a_crash_or_corrupted_is_refused() {
             .unwrap();
     let (name, t) = tensors
         .iter()
-        .next()
+        .find(|(n, _)| !n.starts_with("__optimizer__."))
         .map(|(n, t)| (n.clone(), t.clone()))
         .unwrap();
     let nan = (t.ones_like().unwrap() * f64::NAN).unwrap();
@@ -212,7 +212,7 @@ fn ctrl_c_stops_after_the_step_and_saves_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let run_dir = dir.path().join("run");
-    let mut child = dpda()
+    let child = dpda()
         .args(["train", cfg.to_str().unwrap(), "--quiet", "--run-dir"])
         .arg(&run_dir)
         .args(["--set", "train.epochs=1000", "--set", "train.patience=1000"])
@@ -287,4 +287,39 @@ fn config_errors_keep_their_line_numbers_and_limits_name_the_flag() {
     assert!(!dir.path().join("run/config.toml").exists());
     // Events report the stop; nothing else reads TrainEvent here.
     let _ = TrainEvent::Stopped;
+}
+
+#[test]
+fn optimizer_state_lives_in_the_weights_file_not_the_json_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    success_stdout(train(&cfg, &run_dir, &["--max-steps", "2"]));
+    let side = std::fs::read_to_string(run_dir.join("checkpoints/last.json")).unwrap();
+    assert!(
+        !side.contains("exp_avg"),
+        "the sidecar holds no moment vectors"
+    );
+    let tensors = candle_core::safetensors::load(
+        run_dir.join("checkpoints/last.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let num_params: usize = tensors
+        .iter()
+        .filter(|(n, _)| !n.starts_with("__optimizer__.") && !n.contains("running_"))
+        .map(|(_, t)| t.elem_count())
+        .sum();
+    assert_eq!(tensors["__optimizer__.exp_avg"].elem_count(), num_params);
+    assert_eq!(tensors["__optimizer__.exp_avg_sq"].elem_count(), num_params);
+    // The checkpoint still scores (the optimizer tensors are set aside).
+    let wav = dir.path().join("a.wav");
+    dpda::audio::write_wav(&wav, &[0.1; 4000], 16_000, dpda::audio::WavFormat::Float32).unwrap();
+    let out = dpda()
+        .args(["score", "--checkpoint"])
+        .arg(run_dir.join("checkpoints/last.safetensors"))
+        .arg(&wav)
+        .output()
+        .unwrap();
+    success_stdout(out);
 }

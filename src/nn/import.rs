@@ -106,12 +106,20 @@ fn check_zip_magic(path: &Path) -> Result<(), NnError> {
     }
 }
 
-/// Reads a safetensors file written by [`save_weights`] (or any compatible writer).
+/// Prefix of the optimizer-state tensors the trainer stores in a checkpoint's weights file
+/// (`__optimizer__.exp_avg`, …); model loaders set them aside.
+pub const OPTIMIZER_STATE_PREFIX: &str = "__optimizer__.";
+
+/// Reads the model tensors of a safetensors file written by [`save_weights`], by the trainer
+/// (its optimizer state is set aside) or by any compatible writer.
 pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, NnError> {
     if !path.is_file() {
         return Err(load_error(path, "no such file"));
     }
-    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| load_error(path, e.to_string()))
+    let mut tensors = candle_core::safetensors::load(path, &Device::Cpu)
+        .map_err(|e| load_error(path, e.to_string()))?;
+    tensors.retain(|name, _| !name.starts_with(OPTIMIZER_STATE_PREFIX));
+    Ok(tensors)
 }
 
 fn list(names: &[String]) -> String {

@@ -89,6 +89,10 @@ pub fn verify_weights(weights: &Path, sidecar: &Sidecar) -> Result<(), TrainErro
     Ok(())
 }
 
+/// Names of the optimizer's state tensors in a checkpoint's weights file (`__optimizer__.exp_avg`,
+/// …): they travel with the weights, covered by the same hash, and every model loader skips them.
+pub use crate::nn::import::OPTIMIZER_STATE_PREFIX as OPTIMIZER_PREFIX;
+
 /// Paths of a checkpoint's two files.
 pub fn checkpoint_paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     (
@@ -110,13 +114,29 @@ pub fn save(
     let tmp_weights = dir.join(format!(".{stem}.safetensors.tmp"));
     let tmp_side = dir.join(format!(".{stem}.json.tmp"));
     let result = (|| {
-        model
+        // Weights that went non-finite must not replace the last good checkpoint.
+        crate::nn::import::check_finite(model, &weights).map_err(|e| TrainError::Checkpoint {
+            path: weights.clone(),
+            message: format!("{e}; the checkpoint on disk is kept"),
+        })?;
+        let mut tensors: HashMap<String, Tensor> = model
             .state()
-            .save(&tmp_weights)
-            .map_err(|e| TrainError::Checkpoint {
+            .data()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+            .collect();
+        for (name, values) in sidecar.optimizer.state_tensors() {
+            let t = Tensor::from_slice(values, values.len(), &Device::Cpu)?;
+            tensors.insert(format!("{OPTIMIZER_PREFIX}{name}"), t);
+        }
+        candle_core::safetensors::save(&tensors, &tmp_weights).map_err(|e| {
+            TrainError::Checkpoint {
                 path: tmp_weights.clone(),
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         let sidecar = &Sidecar {
             weights_sha256: Some(file_sha256(&tmp_weights)?),
             ..sidecar.clone()
@@ -151,6 +171,29 @@ pub fn load_checkpoint_weights(
     load_weights(model, weights)?;
     crate::nn::import::check_finite(model, weights)?;
     Ok(())
+}
+
+/// The optimizer state tensors stored in a checkpoint's weights file, put into `sidecar`'s
+/// optimizer (older checkpoints carry them in the JSON instead and have none here).
+pub fn restore_optimizer(weights: &Path, sidecar: &mut Sidecar) -> Result<(), TrainError> {
+    let mut state = HashMap::new();
+    for (name, t) in load_tensors(weights, &Device::Cpu)? {
+        if let Some(short) = name.strip_prefix(OPTIMIZER_PREFIX) {
+            state.insert(
+                short.to_string(),
+                t.flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1::<f32>()?,
+            );
+        }
+    }
+    sidecar
+        .optimizer
+        .restore_state_tensors(state)
+        .map_err(|message| TrainError::Checkpoint {
+            path: weights.to_path_buf(),
+            message,
+        })
 }
 
 /// Read a sidecar.
@@ -225,8 +268,10 @@ pub fn average_with(
     let mut checkpoints = Vec::with_capacity(paths.len());
     for path in paths {
         let mut tensors: Vec<NamedTensor> = Vec::new();
-        let mut loaded: Vec<(String, Tensor)> =
-            load_tensors(path, &Device::Cpu)?.into_iter().collect();
+        let mut loaded: Vec<(String, Tensor)> = load_tensors(path, &Device::Cpu)?
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with(OPTIMIZER_PREFIX))
+            .collect();
         loaded.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in loaded {
             tensors.push(NamedTensor {

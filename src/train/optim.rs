@@ -230,9 +230,14 @@ pub struct Adam {
     pub max_grad_norm: Option<f64>,
     /// Steps taken so far.
     pub num_steps: u64,
-    /// First-moment estimate, one per parameter (empty before the first step).
+    /// First-moment estimate, one per parameter (empty before the first step). Stored as a
+    /// tensor beside the weights (see [`Optimizer::state_tensors`]), not in the JSON sidecar;
+    /// read from JSON only for sidecars written before that.
+    #[serde(default, skip_serializing)]
     pub exp_avg: Vec<f32>,
-    /// Second-moment estimate, one per parameter (empty before the first step).
+    /// Second-moment estimate, one per parameter (empty before the first step); stored like
+    /// `exp_avg`.
+    #[serde(default, skip_serializing)]
     pub exp_avg_sq: Vec<f32>,
 }
 
@@ -247,7 +252,9 @@ pub struct Sgd {
     pub weight_decay: f64,
     /// Global-norm clipping threshold.
     pub max_grad_norm: Option<f64>,
-    /// Momentum buffer, created from the first gradient as torch does.
+    /// Momentum buffer, created from the first gradient as torch does; stored as a tensor
+    /// beside the weights, not in the JSON sidecar.
+    #[serde(default, skip_serializing)]
     pub momentum_buffer: Option<Vec<f32>>,
 }
 
@@ -259,6 +266,56 @@ pub enum Optimizer {
     Adam(Adam),
     /// SGD.
     Sgd(Sgd),
+}
+
+impl Optimizer {
+    /// The per-parameter state vectors, by name (`exp_avg`, `exp_avg_sq`, `momentum_buffer`):
+    /// what a checkpoint stores as tensors (one float per parameter each — megabytes for the
+    /// small models, gigabytes for XLS-R, far too much for JSON text).
+    pub fn state_tensors(&self) -> Vec<(&'static str, &[f32])> {
+        match self {
+            Optimizer::Adam(a) if !a.exp_avg.is_empty() => {
+                vec![("exp_avg", &a.exp_avg), ("exp_avg_sq", &a.exp_avg_sq)]
+            }
+            Optimizer::Sgd(Sgd {
+                momentum_buffer: Some(b),
+                ..
+            }) => vec![("momentum_buffer", b)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Put back the vectors [`Self::state_tensors`] gave, by name; names this optimizer does
+    /// not use are an error naming them.
+    pub fn restore_state_tensors(
+        &mut self,
+        mut tensors: std::collections::HashMap<String, Vec<f32>>,
+    ) -> Result<(), String> {
+        match self {
+            Optimizer::Adam(a) => {
+                if let Some(v) = tensors.remove("exp_avg") {
+                    a.exp_avg = v;
+                }
+                if let Some(v) = tensors.remove("exp_avg_sq") {
+                    a.exp_avg_sq = v;
+                }
+                if a.exp_avg.len() != a.exp_avg_sq.len() {
+                    return Err("Adam's exp_avg and exp_avg_sq differ in length".into());
+                }
+            }
+            Optimizer::Sgd(s) => {
+                if let Some(v) = tensors.remove("momentum_buffer") {
+                    s.momentum_buffer = Some(v);
+                }
+            }
+        }
+        if let Some(name) = tensors.keys().next() {
+            return Err(format!(
+                "optimizer state '{name}' does not belong to this optimizer"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `torch.lerp` on CPU: `a + w(b − a)` for `w < 0.5`, else `b − (b − a)(1 − w)`.
@@ -688,9 +745,17 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{}: {e}", run.name));
             let mut params = fixture.p0.clone();
             run_steps(&mut opt, &mut params, first, run.lr, |_, _, _| {});
+            // As a checkpoint stores it: settings in JSON, state vectors as tensors.
             let json = serde_json::to_string(&opt).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!json.contains("exp_avg\"") && !json.contains("momentum_buffer\""));
             let mut restored: Optimizer =
                 serde_json::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", run.name));
+            let state = opt
+                .state_tensors()
+                .into_iter()
+                .map(|(name, v)| (name.to_string(), v.to_vec()))
+                .collect();
+            restored.restore_state_tensors(state).unwrap();
             assert_eq!(restored, opt, "{}", run.name);
             let mut params_restored = params.clone();
             run_steps(&mut opt, &mut params, second, run.lr, |_, _, _| {});

@@ -228,8 +228,9 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     let mut side = if resuming {
         // Weights and sidecar are checked against each other and against the configuration
         // before anything in the folder is touched.
-        let side = checkpoint::load_sidecar(&last_side)?;
+        let mut side = checkpoint::load_sidecar(&last_side)?;
         checkpoint::load_checkpoint_weights(model.as_ref(), &last_weights, &side)?;
+        checkpoint::restore_optimizer(&last_weights, &mut side)?;
         for path in layout.jsonl_files() {
             truncate_jsonl(&path, side.step)?;
         }
