@@ -223,3 +223,59 @@ fn auto_device_without_a_gpu_trains_on_the_cpu_and_says_so() {
     }
     assert!(matches!(wb.train.status, RunStatus::Finished(_)));
 }
+
+/// A run that crashed (or was killed) before its end is listed with "⟳ Continue"; clicking it
+/// resumes from the last checkpoint with the run's own configuration and ends the run.
+#[test]
+fn a_crashed_run_is_listed_and_continued_from_its_last_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let crashed = runs.path().join("crashed");
+    let form = ExperimentForm {
+        seed: "7".into(),
+        ..ExperimentForm::tiny_demo()
+    };
+    let mut plan = dpda::train::plan_from_str(
+        &form.to_toml().unwrap(),
+        "form",
+        &["train.checkpoint_every_steps=1".to_string()],
+    )
+    .unwrap();
+    plan.train.inject_panic_at_step = Some(3);
+    let mut handle = dpda::train::spawn(plan, crashed.clone()).unwrap();
+    assert!(handle.join().is_none(), "the injected crash ends the run");
+    assert!(!crashed.join("summary.json").exists());
+
+    let mut h = harness(tiny_workbench(runs.path()));
+    h.run();
+    h.get_by_role_and_label(Role::Button, "Refresh").click();
+    step_until(&mut h, Duration::from_secs(10), "the run list", |wb| {
+        wb.train.runs.iter().any(|r| r.resumable)
+    });
+    h.run();
+    h.get_by_role_and_label(Role::Button, "⟳ Continue").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(60),
+        "the continued run to end",
+        |wb| matches!(wb.train.status, RunStatus::Finished(_)),
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(crashed.join("summary.json")).unwrap())
+            .unwrap();
+    assert_ne!(summary["reason"], "stopped");
+    // It continued the same folder from step 2 rather than starting over.
+    let steps: Vec<u64> = std::fs::read_to_string(crashed.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, (1..=steps.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        h.state().shared.current_run.as_deref(),
+        Some(crashed.as_path())
+    );
+}

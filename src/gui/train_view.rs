@@ -60,6 +60,8 @@ pub enum TrainCommand {
     RefreshRuns,
     /// Show or hide a previous run (index into `runs`).
     ToggleOverlay(usize),
+    /// Continue a stopped or crashed run from its last checkpoint (its own configuration).
+    ContinueRun(PathBuf),
 }
 
 /// Progress of the current run.
@@ -140,6 +142,19 @@ pub struct PreviousRun {
     pub loading: bool,
     pub curves: Option<RunCurves>,
     pub error: Option<String>,
+    /// It stopped or crashed before its end (a `last` checkpoint, no `summary.json`).
+    pub resumable: bool,
+}
+
+/// Whether a run folder can be continued: it has a `last` checkpoint and did not end (a run
+/// that ends writes `summary.json`; one stopped, killed or crashed does not).
+pub fn is_resumable(dir: &Path) -> bool {
+    let layout = crate::inference::RunLayout::new(dir);
+    let (weights, sidecar) = layout.checkpoint("last");
+    layout.config().is_file()
+        && weights.is_file()
+        && sidecar.is_file()
+        && !layout.summary().exists()
 }
 
 /// A message under the form (loaded, saved, or why not).
@@ -393,6 +408,7 @@ impl TrainView {
             TrainCommand::RefreshRuns => {
                 self.scan_runs(ctx, &shared.runs_dir.clone(), shared.current_run.as_deref())
             }
+            TrainCommand::ContinueRun(dir) => self.continue_run(ctx, shared, dir),
             TrainCommand::ToggleOverlay(i) => {
                 if let Some(run) = self.runs.get_mut(i) {
                     run.selected = !run.selected;
@@ -430,6 +446,43 @@ impl TrainView {
                 self.status = RunStatus::Running;
                 self.progress.run_dir = Some(run_dir.clone());
                 shared.current_run = Some(run_dir);
+            }
+            Err(e) => {
+                self.status = RunStatus::Failed(format!("cannot start the training thread: {e}"))
+            }
+        }
+    }
+
+    /// Continue the run in `dir` from its last checkpoint with the configuration it was
+    /// started with.
+    fn continue_run(&mut self, ctx: &egui::Context, shared: &mut Shared, dir: PathBuf) {
+        if self.is_running() {
+            return;
+        }
+        let config = crate::inference::RunLayout::new(&dir).config();
+        let plan = match crate::train::load_plan(&config, &[]) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.status = RunStatus::Failed(format!("cannot continue {}: {e}", dir.display()));
+                return;
+            }
+        };
+        let waker_ctx = ctx.clone();
+        let options = SpawnOptions {
+            resume: true,
+            overwrite: false,
+            waker: Some(Box::new(move || waker_ctx.request_repaint())),
+        };
+        self.live = RunCurves::default();
+        self.progress = Progress::default();
+        shared.data = Some(plan.data.clone());
+        match crate::train::spawn_with(plan, dir.clone(), options) {
+            Ok(handle) => {
+                self.handle = Some(handle);
+                self.status = RunStatus::Running;
+                self.progress.run_dir = Some(dir.clone());
+                self.runs.retain(|r| r.dir != dir);
+                shared.current_run = Some(dir);
             }
             Err(e) => {
                 self.status = RunStatus::Failed(format!("cannot start the training thread: {e}"))
@@ -577,9 +630,12 @@ impl TrainView {
                     loading: false,
                     curves: None,
                     error: None,
+                    resumable: false,
                     dir,
                 },
             };
+            let mut run = run;
+            run.resumable = is_resumable(&run.dir);
             self.runs.push(run);
         }
         self.overlay_all = false;
@@ -686,6 +742,14 @@ impl TrainView {
                 if let Some(e) = &run.error {
                     ui.colored_label(theme::ERROR, "⚠").on_hover_text(e);
                 }
+                if run.resumable
+                    && ui
+                        .add_enabled(!self.is_running(), egui::Button::new("⟳ Continue"))
+                        .on_hover_text("stopped or crashed: continue from its last checkpoint")
+                        .clicked()
+                {
+                    commands.push(TrainCommand::ContinueRun(run.dir.clone()));
+                }
             });
         }
     }
@@ -722,7 +786,7 @@ impl TrainView {
             {
                 commands.push(TrainCommand::Stop);
             }
-            self.status_ui(ui);
+            self.status_ui(ui, commands);
         });
         if !self.is_running() && self.check.plan.is_none() {
             ui.colored_label(theme::ERROR, "Fix the marked fields to start a run.");
@@ -745,7 +809,7 @@ impl TrainView {
         }
     }
 
-    fn status_ui(&self, ui: &mut egui::Ui) {
+    fn status_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<TrainCommand>) {
         match &self.status {
             RunStatus::Idle => {
                 ui.label("Ready.");
@@ -771,7 +835,12 @@ impl TrainView {
                 );
             }
             RunStatus::Stopped => {
-                ui.label("Stopped (the last checkpoint allows `dpda train --resume`).");
+                ui.label("Stopped at its last checkpoint.");
+                if let Some(dir) = &self.progress.run_dir {
+                    if ui.button("⟳ Continue this run").clicked() {
+                        commands.push(TrainCommand::ContinueRun(dir.clone()));
+                    }
+                }
             }
             RunStatus::Failed(message) => {
                 ui.colored_label(theme::ERROR, format!("Run failed: {message}"));
