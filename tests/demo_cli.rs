@@ -62,3 +62,33 @@ fn demo_writes_scores_that_eval_reproduces() {
         assert_eq!(from_eval, from_demo, "{variant}");
     }
 }
+
+/// `dpda demo | head -1`: the reader goes away after one line; the demo neither panics nor
+/// leaves its files unwritten.
+#[test]
+fn demo_survives_a_closed_stdout() {
+    use std::io::BufRead;
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = dpda()
+        .args(["demo", "--size", "tiny", "--cache-dir"])
+        .arg(cache.path())
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+    }
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.path().join("summary.json").is_file());
+}

@@ -27,6 +27,17 @@ use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
 use crate::metrics::{eer, eer_by_group};
 use crate::rng::Rng;
 
+/// `println!` that survives a closed standard output: the demo goes on writing its files (score
+/// files, `summary.json`) when the reader of its report has gone (`dpda demo | head`).
+macro_rules! sayln {
+    () => {
+        let _ = $crate::cli::print_line("");
+    };
+    ($($arg:tt)*) => {
+        let _ = $crate::cli::print_line(&format!($($arg)*));
+    };
+}
+
 /// Arguments of `dpda demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -77,9 +88,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
 
-    println!(
+    sayln!(
         "DPDA Workbench demo — built-in corpus ({}, seed {})",
-        args.size, args.seed
+        args.size,
+        args.seed
     );
     let t = Instant::now();
     let total: usize = Split::ALL
@@ -91,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         demo::ensure_cached_with_progress(args.size, args.seed, &cache_root, &|_| bar.inc(1))
             .context("preparing the demo corpus")?;
     bar.finish_and_clear();
-    println!(
+    sayln!(
         "corpus: {} ({:.1} s)",
         root.display(),
         t.elapsed().as_secs_f64()
@@ -103,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for split in Split::ALL {
         prepared.insert(split.name(), prepare(&root, split, &lfcc)?);
     }
-    println!(
+    sayln!(
         "decoded, cropped to {DEFAULT_NUM_SAMPLES} samples and embedded (LFCC) {} clips in {:.1} s",
         prepared.values().map(|p| p.clips.len()).sum::<usize>(),
         t.elapsed().as_secs_f64()
@@ -140,13 +152,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             TARGET_SAMPLE_RATE_HZ,
             WavFormat::Float32,
         )?;
-        println!(
+        sayln!(
             "RawBoost algo {} example ({}): {}",
             algo.number(),
             train.corpus.utterances[i].id,
             describe_report(&aug.report)
         );
-        println!(
+        sayln!(
             "  listen: {} vs {}",
             orig_path.display(),
             aug_path.display()
@@ -168,7 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .collect::<Result<Vec<_>, _>>()?;
     let aug_clips: Vec<Vec<f32>> = augmented.into_iter().map(|a| a.samples).collect();
     let aug_embeddings = embed(&lfcc, &aug_clips)?;
-    println!(
+    sayln!(
         "augmented {} training clips with RawBoost algo {} in {:.1} s",
         aug_clips.len(),
         algo.number(),
@@ -183,9 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let augmented = LinearDetector::fit(&both_bona, &both_spoof, 0.1)?;
 
     let mut summary = serde_json::Map::new();
-    println!();
-    println!("Linear LFCC-statistics baseline (score = bona fide score, higher = more bona fide)");
-    println!(
+    sayln!();
+    sayln!("Linear LFCC-statistics baseline (score = bona fide score, higher = more bona fide)");
+    sayln!(
         "seen attacks in training: {}",
         SEEN_ATTACKS.map(|a| a.id()).join(", ")
     );
@@ -205,7 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let b: Vec<f64> = b.into_iter().map(|(_, s)| *s).collect();
             let s: Vec<f64> = s.into_iter().map(|(_, s)| *s).collect();
             let overall = eer(&b, &s)?;
-            println!(
+            sayln!(
                 "  {name:<9} {split:<4} EER {:6.2} %   (scores: {})",
                 overall.eer * 100.0,
                 path.display()
@@ -232,7 +244,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             if split == "eval" {
-                println!("            per attack (* unseen):{line}");
+                sayln!("            per attack (* unseen):{line}");
             }
             entry.insert(
                 split.to_string(),
@@ -254,8 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&serde_json::Value::Object(summary))?,
     )
     .with_context(|| format!("cannot write {}", summary_path.display()))?;
-    println!();
-    println!(
+    sayln!();
+    sayln!(
         "done in {:.1} s; summary: {}; evaluate again with `dpda eval --scores {} --key {}`",
         started.elapsed().as_secs_f64(),
         summary_path.display(),

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&sidecar).context("cannot serialise the sidecar")?;
     std::fs::write(&sidecar_file, text + "\n")
         .with_context(|| format!("cannot write {}", sidecar_file.display()))?;
-    println!(
+    outln!(
         "{} → {} (model {}, {} parameters; sidecar {})",
         args.input.display(),
         args.output.display(),

@@ -3,6 +3,17 @@
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for the commands: a closed standard output ends the command quietly through
+/// [`ClosedPipe`] (the enclosing function returns `anyhow::Result`).
+macro_rules! outln {
+    () => {
+        $crate::cli::print_line("")?
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(&format!($($arg)*))?
+    };
+}
+
 mod augment;
 mod corpus;
 mod demo;

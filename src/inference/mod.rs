@@ -36,7 +36,7 @@ pub enum InferenceError {
     Train(#[from] crate::train::TrainError),
     #[error(transparent)]
     Model(#[from] crate::nn::NnError),
-    #[error("tensor computation: {0}")]
+    #[error("tensor computation: {}", crate::nn::candle_message(.0))]
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),

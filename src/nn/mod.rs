@@ -114,10 +114,23 @@ pub trait Model: Send {
     fn min_num_samples(&self) -> usize;
 }
 
+/// A candle error as one message for the user: without the backtrace candle attaches when
+/// `RUST_BACKTRACE` is set (those belong in a bug report, not in an error line), at any depth of
+/// context.
+pub fn candle_message(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_message(inner),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", candle_message(inner))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Errors of the neural-network layer.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
-    #[error(transparent)]
+    #[error("{}", candle_message(.0))]
     Candle(#[from] candle_core::Error),
     #[error("unknown model '{name}' (known: {known})")]
     UnknownModel { name: String, known: String },
@@ -131,4 +144,36 @@ pub enum NnError {
         path: std::path::PathBuf,
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candle_messages_leave_the_backtrace_out() {
+        let inner = candle_core::Error::Msg("shape mismatch in matmul".into());
+        let with_bt = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert!(with_bt.to_string().lines().count() > 1);
+        assert_eq!(candle_message(&with_bt), "shape mismatch in matmul");
+        let e = NnError::from(with_bt);
+        assert_eq!(e.to_string(), "shape mismatch in matmul");
+    }
+
+    #[test]
+    fn no_grad_nests_and_restores() {
+        assert!(!is_grad_disabled());
+        no_grad(|| {
+            assert!(is_grad_disabled());
+            no_grad(|| assert!(is_grad_disabled()));
+            assert!(is_grad_disabled());
+        });
+        assert!(!is_grad_disabled());
+        let v = Var::new(&[1f32, 2.0], &candle_core::Device::Cpu).unwrap();
+        assert!(param(&v).track_op());
+        assert!(!no_grad(|| param(&v)).track_op());
+    }
 }

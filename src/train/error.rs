@@ -21,7 +21,7 @@ pub enum TrainError {
     },
     #[error("model: {0}")]
     Model(#[from] crate::nn::NnError),
-    #[error("tensor computation: {0}")]
+    #[error("tensor computation: {}", crate::nn::candle_message(.0))]
     Candle(#[from] candle_core::Error),
     #[error("{path}: {source}")]
     Io {

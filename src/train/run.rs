@@ -46,10 +46,7 @@ const STREAM_DROPOUT: u64 = 0xD809_0000_0000_0001;
 /// A device error without the backtrace candle attaches when `RUST_BACKTRACE` is set: the
 /// message is shown to the user as one line.
 fn device_error_text(e: candle_core::Error) -> String {
-    match e {
-        candle_core::Error::WithBacktrace { inner, .. } => inner.to_string(),
-        other => other.to_string(),
-    }
+    crate::nn::candle_message(&e)
 }
 
 /// The compute device of a plan, and a notice when `auto` fell back to the CPU.
