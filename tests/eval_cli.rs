@@ -164,3 +164,46 @@ fn text_output_reports_eer_percent() {
         "{text}"
     );
 }
+
+/// `dpda eval … | head -1`: a closed standard output ends the command quietly, with success.
+#[test]
+fn eval_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let scores = dir.path().join("s.txt");
+    let key = dir.path().join("k.csv");
+    let mut s = String::new();
+    // Thousands of attacks: the per-attack table is far larger than a pipe's buffer, so the
+    // writer meets the closed pipe.
+    let mut k = String::from("file,label,attack\n");
+    for i in 0..6000 {
+        s.push_str(&format!("t{i} {}\n", (i as f64 * 0.37).sin()));
+        if i % 3 == 0 {
+            k.push_str(&format!("t{i},bonafide,-\n"));
+        } else {
+            k.push_str(&format!("t{i},spoof,A{i}\n"));
+        }
+    }
+    std::fs::write(&scores, s).unwrap();
+    std::fs::write(&key, k).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .args(["eval", "--breakdown", "--scores"])
+        .arg(&scores)
+        .arg("--key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.starts_with("trials:"), "{first}");
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

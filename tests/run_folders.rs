@@ -323,3 +323,57 @@ fn optimizer_state_lives_in_the_weights_file_not_the_json_sidecar() {
         .unwrap();
     success_stdout(out);
 }
+
+#[test]
+fn a_flipped_byte_in_the_weights_is_refused_and_non_finite_weights_are_never_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run_dir = dir.path().join("run");
+    success_stdout(train(&cfg, &run_dir, &[]));
+    // One flipped byte near the end of the weights (inside the tensor data).
+    let weights = run_dir.join("checkpoints/final.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x10;
+    std::fs::write(&weights, &bytes).unwrap();
+    let wav = dir.path().join("a.wav");
+    dpda::audio::write_wav(&wav, &[0.1; 4000], 16_000, dpda::audio::WavFormat::Float32).unwrap();
+    let out = dpda()
+        .args(["score", "--checkpoint"])
+        .arg(&run_dir)
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not match its sidecar"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Weights that went non-finite never replace the checkpoint on disk.
+    let plan = plan_from_str(TINY_DEMO_CONFIG, "test", &[]).unwrap();
+    let model =
+        dpda::train::model::build_model("tiny", &plan.model.options, 0, &candle_core::Device::Cpu)
+            .unwrap();
+    let side =
+        dpda::train::checkpoint::load_sidecar(&run_dir.join("checkpoints/last.json")).unwrap();
+    let ckpt = dir.path().join("ckpt");
+    dpda::train::checkpoint::save(&ckpt, "last", model.as_ref(), &side).unwrap();
+    let before = std::fs::read(ckpt.join("last.safetensors")).unwrap();
+    let var = &model.trainable()[0].var;
+    var.set(&(var.as_tensor() * f64::INFINITY).unwrap())
+        .unwrap();
+    let e = dpda::train::checkpoint::save(&ckpt, "last", model.as_ref(), &side).unwrap_err();
+    assert!(e.to_string().contains("kept"), "{e}");
+    assert_eq!(
+        std::fs::read(ckpt.join("last.safetensors")).unwrap(),
+        before
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left behind");
+}
