@@ -309,13 +309,14 @@ impl RunCurves {
     /// `layer_cos.jsonl` when present).
     pub fn from_run_dir(dir: &Path) -> Result<Self, RunReadError> {
         let mut curves = Self::default();
-        read_jsonl(&dir.join("metrics.jsonl"), true, |m: StepMetrics| {
+        let layout = crate::inference::RunLayout::new(dir);
+        read_jsonl(&layout.metrics(), true, |m: StepMetrics| {
             curves.push_step(&m)
         })?;
-        read_jsonl(&dir.join("epochs.jsonl"), false, |e: EpochMetrics| {
+        read_jsonl(&layout.epochs(), false, |e: EpochMetrics| {
             curves.push_epoch(&e)
         })?;
-        read_jsonl(&dir.join("layer_cos.jsonl"), false, |l: LayerCos| {
+        read_jsonl(&layout.layer_cos(), false, |l: LayerCos| {
             curves.push_layer_cos(&l)
         })?;
         Ok(curves)

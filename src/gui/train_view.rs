@@ -607,10 +607,10 @@ impl TrainView {
             .flatten()
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.join("metrics.jsonl").is_file())
+            .filter(|p| crate::inference::RunLayout::new(p).metrics().is_file())
             .filter(|p| Some(p.as_path()) != exclude)
             .map(|p| {
-                let modified = std::fs::metadata(p.join("metrics.jsonl"))
+                let modified = std::fs::metadata(crate::inference::RunLayout::new(&p).metrics())
                     .and_then(|m| m.modified())
                     .unwrap_or(std::time::UNIX_EPOCH);
                 (modified, p)

@@ -384,7 +384,9 @@ pub fn evaluate(
             num_samples,
             device,
         )?;
-        let logits = logits_rows(&model.forward(&x, Mode::Eval, &mut rng)?.detach())?;
+        // No graph: dev scoring needs no gradient, and a kept graph holds every intermediate.
+        let logits = crate::nn::no_grad(|| model.forward(&x, Mode::Eval, &mut rng))?;
+        let logits = logits_rows(&logits)?;
         let (a, b) = batch_nll(&logits, &batch.labels, class_weights);
         num += a;
         den += b;
@@ -432,7 +434,9 @@ pub fn m_sharpness(
         let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, sam.eta as f32);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(p, e)| p + e).collect();
         write_params(model.trainable(), &perturbed)?;
-        let logits = logits_rows(&model.forward(&x, Mode::Eval, &mut rng)?.detach());
+        let logits = logits_rows(&crate::nn::no_grad(|| {
+            model.forward(&x, Mode::Eval, &mut rng)
+        })?);
         write_params(model.trainable(), &params)?;
         let (a, b) = batch_nll(&logits?, &batch.labels, w);
         let loss_eps = if b > 0.0 { a / b } else { 0.0 };
