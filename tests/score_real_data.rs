@@ -432,3 +432,69 @@ fn dpda_ga_checkpoints_are_recognised_and_scored_through_the_cli() {
         );
     }
 }
+
+/// An ASVspoof 2021 LA set in the official layout: every trial of the key is scored, the `eval`
+/// subset is evaluated (as the official package does) unless the entry says otherwise.
+#[test]
+fn la2021_test_sets_score_every_trial_and_evaluate_the_eval_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = train_tiny(dir.path());
+    let root = dir.path().join("LA2021");
+    let flac = root.join("ASVspoof2021_LA_eval/flac");
+    std::fs::create_dir_all(&flac).unwrap();
+    let mut key = String::new();
+    for i in 0..12 {
+        let trial = format!("LA_E_{}", 1000 + i);
+        let samples: Vec<f32> = (0..3000 + 400 * i)
+            .map(|n| 0.2 * (n as f32 * (0.01 + 0.003 * i as f32)).sin())
+            .collect();
+        dpda::audio::flac_write::write_flac(&flac.join(format!("{trial}.flac")), &samples, 16_000)
+            .unwrap();
+        let label = if i % 2 == 0 { "bonafide" } else { "spoof" };
+        let attack = if i % 2 == 0 { "-" } else { "A07" };
+        let subset = if i < 8 { "eval" } else { "progress" };
+        key.push_str(&format!(
+            "LA_0001 {trial} alaw ita_tx {attack} {label} notrim {subset}\n"
+        ));
+    }
+    let key_path = root.join("trial_metadata.txt");
+    std::fs::write(&key_path, key).unwrap();
+    let config = dir.path().join("tests.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{TINY_DEMO_CONFIG}\n[[test]]\nname = \"la21\"\nkind = \"la2021\"\nroot = \"{}\"\nkey = \"{}\"\n",
+            root.display(),
+            key_path.display()
+        ),
+    )
+    .unwrap();
+    let out = dpda()
+        .args([
+            "test",
+            run_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    success_stdout(out);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("tests.json")).unwrap())
+            .unwrap();
+    let set = &summary["sets"][0];
+    assert_eq!(set["num_scored"], 12, "every trial is scored");
+    assert_eq!(set["subset"], "eval");
+    assert_eq!(set["report"]["n_trials"], 8, "the eval subset is evaluated");
+    // The same numbers as `dpda eval --subset eval` on the written score file.
+    let out = dpda()
+        .args(["eval", "--json", "--subset", "eval", "--scores"])
+        .arg(run_dir.join("scores-la21.txt"))
+        .arg("--key")
+        .arg(&key_path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&success_stdout(out)).unwrap();
+    assert_eq!(report["eer"], set["report"]["eer"]);
+    assert_eq!(report["min_dcf"], set["report"]["min_dcf"]);
+}
