@@ -454,3 +454,76 @@ fn cli_info_prints_text_and_json() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("truncated.wav"), "{stderr}");
 }
+
+/// `dpda info FILE… | head -1`: the reader goes away after one line; `info` panicked in
+/// `println!` and now ends quietly with success.
+#[test]
+fn cli_info_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    let file = fixture("mono16k_s16.wav");
+    // Far more lines than a pipe holds, so the writer meets the closed pipe.
+    let files = vec![file; 3_000];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .arg("info")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("16000 Hz"), "{first}");
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `dpda info` on a FIFO named like audio waited forever for a writer; a folder gave the OS's
+/// "Is a directory". Both are named for what they are, without opening them.
+#[cfg(unix)]
+#[test]
+fn info_on_a_fifo_or_a_folder_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.wav");
+    let folder = dir.path().join("folder.wav");
+    std::fs::create_dir(&folder).unwrap();
+    let err = info(&folder).unwrap_err();
+    assert!(matches!(err, AudioError::NotAFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("folder.wav is a folder"), "{err}");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("mkfifo is not available: the FIFO part of this test is skipped");
+        return;
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .arg("info")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dpda info hung on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pipe.wav is a FIFO (named pipe)"),
+        "{stderr}"
+    );
+}

@@ -432,3 +432,25 @@ fn csv_loader_resolves_relative_paths_and_for_keys_without_extensions() {
     let first = load_csv(&csv, OnProblem::Fail).unwrap_err().to_string();
     assert!(first.contains("key.csv:"), "{first}");
 }
+
+/// `dpda corpus export … | head -1`: a closed stdout after the files are written ends the command
+/// quietly (it panicked in `println!`).
+#[test]
+fn corpus_export_into_a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpda"))
+        .args(["corpus", "export", "--size", "tiny", "--quiet"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader is gone before the command prints anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let protocols = dir.path().join("ASVspoof2019_LA_cm_protocols");
+    assert!(protocols.join("ASVspoof2019.LA.cm.eval.trl.txt").is_file());
+}

@@ -98,6 +98,13 @@ fn a_folder_holding_a_run_needs_resume_or_overwrite() {
         1
     );
 
+    // A folder without a run keeps whatever else it holds.
+    let results = dir.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::write(results.join("scores-aasist.txt"), "x 0.5\n").unwrap();
+    success_stdout(train(&cfg, &results, &["--max-steps", "1"]));
+    assert!(results.join("scores-aasist.txt").is_file());
+
     // --resume with nothing to resume (a typo in the folder name) is an error.
     let out = train(&cfg, &dir.path().join("rnu"), &["--resume"]);
     assert!(!out.status.success());
@@ -106,7 +113,7 @@ fn a_folder_holding_a_run_needs_resume_or_overwrite() {
         "{}",
         stderr(&out)
     );
-    assert!(!dir.path().join("rnu/config.toml").exists());
+    assert!(!dir.path().join("rnu").exists(), "nothing created");
 }
 
 #[test]

@@ -332,6 +332,53 @@ fn test_sets_of_a_run_are_evaluated_by_dpda_test() {
     let report: serde_json::Value = serde_json::from_str(&success_stdout(out)).unwrap();
     assert_eq!(report["eer"], summary["sets"][0]["report"]["eer"]);
 
+    // dpda_ga keeps its ITW key apart from the audio (database/ood_ds_keys/ITW/meta.csv).
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(itw.join("meta.csv"), keys.join("meta.csv")).unwrap();
+    let apart = dir.path().join("apart.toml");
+    std::fs::write(
+        &apart,
+        format!(
+            "{TINY_DEMO_CONFIG}\n[[test]]\nname = \"itw\"\nkind = \"itw\"\nroot = \"{}\"\nkey = \"{}\"\n",
+            itw.display(),
+            keys.join("meta.csv").display()
+        ),
+    )
+    .unwrap();
+    let out = dpda()
+        .args([
+            "test",
+            run_dir.to_str().unwrap(),
+            "--config",
+            apart.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    success_stdout(out);
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("tests.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        again["sets"][0]["report"]["eer"],
+        summary["sets"][0]["report"]["eer"]
+    );
+
+    // While another process holds the run folder, dpda test refuses to write into it.
+    let lock = dpda::inference::RunLayout::new(&run_dir).lock().unwrap();
+    let out = dpda()
+        .args([
+            "test",
+            run_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    drop(lock);
+
     // A run whose config names a missing test set fails before training.
     let bad = dir.path().join("bad.toml");
     std::fs::write(

@@ -199,6 +199,7 @@ fn test_set_entries_are_checked_with_their_field() {
             "test[1].name",
         ),
         ("[[test]]\nname = \"a\"\nkind = \"itw\"\nroot = \"x\"\nroots = \"y\"\n", "roots"),
+        ("[[test]]\nname = \"eval\"\nkind = \"itw\"\nroot = \"x\"\n", "test[0].name"),
     ] {
         let err = plan_from_str(text, "x.toml", &[]).unwrap_err().to_string();
         assert!(err.contains(field), "{text:?} → {err}");

@@ -85,12 +85,15 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
             match super::wav::decode_wav_full(Cursor::new(bytes), path) {
                 // hound reads only integer PCM and 32-bit float and calls other fmt chunks
                 // unsupported or ill-formed; symphonia also knows A-law, µ-law and 64-bit float.
-                // If it fails too, its "unsupported codec" is the better message.
+                // If it fails too, its error is the better message unless it is a generic
+                // "corrupt": symphonia read the header, so "unsupported codec", a NaN sample
+                // or a short stream describe the file, where hound's "bits per sample is not
+                // 32" only says which formats hound reads.
                 Err(hound_err @ (AudioError::Unsupported { .. } | AudioError::Corrupt { .. })) => {
                     match decode_symphonia(bytes, path) {
                         Ok(decoded) => Ok(decoded),
-                        Err(e @ AudioError::Unsupported { .. }) => Err(e),
-                        Err(_) => Err(hound_err),
+                        Err(AudioError::Corrupt { .. }) => Err(hound_err),
+                        Err(e) => Err(e),
                     }
                 }
                 other => other,
@@ -365,5 +368,54 @@ mod tests {
     fn empty_bytes_is_empty_file_error() {
         let err = decode_bytes(&[], Path::new("e.flac")).unwrap_err();
         assert!(matches!(err, AudioError::EmptyFile { .. }));
+    }
+
+    /// A WAV of 64-bit float samples (format tag 3), interleaved, as written by numpy/soundfile.
+    fn float64_wav(channels: u16, samples: &[f64]) -> Vec<u8> {
+        let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let block_align = channels * 8;
+        let mut fmt = Vec::new();
+        fmt.extend(3u16.to_le_bytes());
+        fmt.extend(channels.to_le_bytes());
+        fmt.extend(16_000u32.to_le_bytes());
+        fmt.extend((16_000 * u32::from(block_align)).to_le_bytes());
+        fmt.extend(block_align.to_le_bytes());
+        fmt.extend(64u16.to_le_bytes());
+        let mut body = b"WAVEfmt ".to_vec();
+        body.extend((fmt.len() as u32).to_le_bytes());
+        body.extend(fmt);
+        body.extend(b"data");
+        body.extend((data.len() as u32).to_le_bytes());
+        body.extend(data);
+        let mut file = b"RIFF".to_vec();
+        file.extend((body.len() as u32).to_le_bytes());
+        file.extend(body);
+        file
+    }
+
+    /// A float64 WAV holding NaN was reported as "bits per sample is not 32" (hound's reason for
+    /// not reading it), hiding what is wrong with the file.
+    #[test]
+    fn float64_wav_with_nan_names_the_bad_sample() {
+        let path = Path::new("dir/nan64.wav");
+        let ok = decode_bytes(&float64_wav(2, &[0.5, 0.25, -0.5, 0.0]), path).unwrap();
+        assert_eq!(ok.samples, vec![0.375, -0.25]);
+        let bytes = float64_wav(2, &[0.5, 0.25, -0.5, f64::NAN]);
+        let err = decode_bytes(&bytes, path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AudioError::NonFinite {
+                    frame: 1,
+                    channel: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("dir/nan64.wav"), "{message}");
+        assert!(message.contains("non-finite sample (NaN)"), "{message}");
+        assert!(!message.contains("bits per sample"), "{message}");
     }
 }

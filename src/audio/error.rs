@@ -11,6 +11,9 @@ pub enum AudioError {
     /// The file is missing or unreadable.
     #[error("cannot open audio file {}: {io}", path.display())]
     Open { path: PathBuf, io: std::io::Error },
+    /// The path is a folder, FIFO, socket or device, not a file to read.
+    #[error("{} is {kind}, not an audio file", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     /// The file has zero bytes.
     #[error("audio file {} is empty (0 bytes)", path.display())]
     EmptyFile { path: PathBuf },

@@ -20,7 +20,9 @@ use std::path::Path;
 
 pub use decode::{decode_bytes, info, info_from_bytes, AudioInfo};
 pub use error::AudioError;
-pub use files::{find_audio_files, is_audio_path, AUDIO_EXTENSIONS};
+pub use files::{
+    find_audio_files, is_audio_path, scan_audio_folder, FolderScan, SkippedEntry, AUDIO_EXTENSIONS,
+};
 pub use pad::repeat_pad;
 pub use resample::resample;
 pub use wav::{decode_wav, encode_wav, write_wav, WavFormat};
@@ -81,12 +83,22 @@ pub fn to_16k(clip: Clip, path: &Path) -> Result<Clip, AudioError> {
     })
 }
 
-/// Read a whole file, mapping a missing or unreadable file and an empty one to typed errors.
+/// Read a whole file, mapping a missing or unreadable file, a special file and an empty one to
+/// typed errors.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
-    let bytes = std::fs::read(path).map_err(|io| AudioError::Open {
+    let open_error = |io| AudioError::Open {
         path: path.to_path_buf(),
         io,
-    })?;
+    };
+    // The type is checked before opening: reading a FIFO named `x.wav` waits for a writer forever.
+    let meta = std::fs::metadata(path).map_err(open_error)?;
+    if !meta.is_file() {
+        return Err(AudioError::NotAFile {
+            path: path.to_path_buf(),
+            kind: files::kind_of(meta.file_type()),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(open_error)?;
     if bytes.is_empty() {
         return Err(AudioError::EmptyFile {
             path: path.to_path_buf(),

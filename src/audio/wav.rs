@@ -21,7 +21,10 @@ pub enum WavFormat {
     Float32,
 }
 
-/// Write mono samples to a WAV file at `path`.
+/// Write mono samples to a WAV file at `path`, through a temporary file in the same folder that
+/// is renamed into place: a reader never sees half a file, a failed write leaves the old file
+/// (if any) as it was and no temporary file behind, and a link at `path` is replaced, not written
+/// through.
 pub fn write_wav(
     path: &Path,
     samples: &[f32],
@@ -29,17 +32,38 @@ pub fn write_wav(
     format: WavFormat,
 ) -> Result<(), AudioError> {
     check_writable(samples, sample_rate_hz, path)?;
-    let file = std::fs::File::create(path).map_err(|e| AudioError::Write {
+    let write_error = |detail: String| AudioError::Write {
         path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    encode_wav(
-        std::io::BufWriter::new(file),
-        samples,
-        sample_rate_hz,
-        format,
-        path,
-    )
+        detail,
+    };
+    let Some(name) = path.file_name() else {
+        return Err(write_error("the path names no file".to_string()));
+    };
+    // The process id keeps two processes writing the same output from sharing a temporary file.
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .map_err(|e| write_error(format!("cannot create {} ({e})", tmp.display())))
+        .and_then(|file| {
+            encode_wav(
+                std::io::BufWriter::new(file),
+                samples,
+                sample_rate_hz,
+                format,
+                path,
+            )
+        })
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| write_error(format!("cannot move {} into place ({e})", tmp.display())))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Write mono samples as WAV to any seekable writer (e.g. a `Cursor<Vec<u8>>`); `path` names
@@ -265,5 +289,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("out/x.wav"), "{err}");
+    }
+
+    /// Outputs went straight to their final name, so a failed write left half a file there.
+    #[test]
+    fn write_wav_goes_through_a_temporary_file_that_a_failure_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.wav");
+        write_wav(&out, &[0.0, 0.5, -0.5], 16_000, WavFormat::Float32).unwrap();
+        let clip = decode_wav(std::fs::File::open(&out).unwrap(), &out).unwrap();
+        assert_eq!(clip.samples, vec![0.0, 0.5, -0.5]);
+        // Written again over an existing file: replaced whole.
+        write_wav(&out, &[0.25], 16_000, WavFormat::Float32).unwrap();
+        let clip = decode_wav(std::fs::File::open(&out).unwrap(), &out).unwrap();
+        assert_eq!(clip.samples, vec![0.25]);
+
+        // The rename fails (a non-empty folder holds the name): an error naming the output,
+        // and nothing but that folder and the first output left behind.
+        let blocked = dir.path().join("blocked.wav");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        let err = write_wav(&blocked, &[0.25], 16_000, WavFormat::Float32).unwrap_err();
+        assert!(err.to_string().contains("blocked.wav"), "{err}");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["blocked.wav", "x.wav"]);
     }
 }

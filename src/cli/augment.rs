@@ -4,16 +4,33 @@
 //! the same rate. File `i` of a folder (in sorted order) draws from `Rng::for_item(seed, epoch, i)`,
 //! so a seed reproduces every output whatever the thread count. The work itself is
 //! [`crate::augment::rawboost`]; this module only handles files, threads, progress and printing.
+//!
+//! Nothing is lost: before any work the flags are checked (each message names its flag), and the
+//! run is refused if an output would overwrite an input, if the output folder lies in the input
+//! folder (the next run would read the outputs as inputs), or if two inputs would write one output
+//! (`x.wav`, `x.flac` and `x.WAV` all give `x.wav`). Each output is written through a temporary
+//! file renamed into place.
 
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::audio::{self, WavFormat};
-use crate::augment::{rawboost, RawBoostAlgo, RawBoostParams, RawBoostReport};
+use crate::augment::{rawboost, RawBoostAlgo, RawBoostError, RawBoostParams, RawBoostReport};
 use crate::rng::Rng;
+
+use super::print_line;
+
+/// Most worker threads `--threads` accepts: more only costs memory and scheduling.
+pub const MAX_THREADS: usize = 256;
+/// Largest magnitude of a gain, bias or SNR flag (dB): 10^(200/20) = 1e10 keeps every sample of
+/// every term finite in f32.
+pub const MAX_ABS_DB: f64 = 200.0;
+/// Largest `--g-sd`: ISD multiplies samples by up to this, which must stay finite in f32.
+pub const MAX_G_SD: f64 = 1e6;
 
 /// Arguments of `dpda augment`.
 #[derive(clap::Args, Debug)]
@@ -28,7 +45,7 @@ pub struct Args {
     /// Epoch mixed into the per-file random stream.
     #[arg(long, default_value_t = 0)]
     pub epoch: u64,
-    /// Worker threads for a folder (default: all cores).
+    /// Worker threads for a folder, 1 to 256 (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     #[command(flatten)]
@@ -39,7 +56,9 @@ pub struct Args {
     pub output: PathBuf,
 }
 
-/// RawBoost parameters as flags, named after the reference's arguments.
+/// RawBoost parameters as flags, named after the reference's arguments. Each min/max pair must
+/// run from low to high (the reference's numpy `uniform` would silently accept it reversed),
+/// except the two LnL biases, whose defaults make the non-linear gain range high-to-low on purpose.
 #[derive(clap::Args, Debug)]
 pub struct ParamArgs {
     /// N_f: number of LnL terms.
@@ -125,22 +144,119 @@ fn parse_algo(text: &str) -> Result<RawBoostAlgo, String> {
 
 /// Run `dpda augment`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let params = RawBoostParams::from(&args.params);
-    params.validate().context("invalid RawBoost flags")?;
+    let params = checked_params(&args.params)?;
+    let threads = checked_threads(args.threads)?;
     if !args.input.exists() {
         bail!("input {} does not exist", args.input.display());
     }
     if args.input.is_dir() {
+        let plan = plan_folder(&args)?;
         let pool = {
             let mut builder = rayon::ThreadPoolBuilder::new();
-            if let Some(threads) = args.threads {
+            if let Some(threads) = threads {
                 builder = builder.num_threads(threads);
             }
             builder.build().context("cannot start the worker threads")?
         };
-        pool.install(|| augment_folder(&args, &params))
+        pool.install(|| augment_folder(&args, &params, &plan))
     } else {
         augment_file(&args, &params)
+    }
+}
+
+/// The flag (as typed on the command line) of a [`RawBoostParams`] field.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "n_f" => "--n-f",
+        "n_bands" => "--n-bands",
+        "min_f_hz" => "--min-f",
+        "max_f_hz" => "--max-f",
+        "min_bw_hz" => "--min-bw",
+        "max_bw_hz" => "--max-bw",
+        "min_coeff" => "--min-coeff",
+        "max_coeff" => "--max-coeff",
+        "min_g_db" => "--min-g",
+        "max_g_db" => "--max-g",
+        "min_bias_lin_non_lin_db" => "--min-bias-lin-non-lin",
+        "max_bias_lin_non_lin_db" => "--max-bias-lin-non-lin",
+        "p_percent" => "--p",
+        "g_sd" => "--g-sd",
+        "snr_min_db" => "--snr-min",
+        "snr_max_db" => "--snr-max",
+        other => other,
+    }
+}
+
+/// A RawBoost error, prefixed with the flag that set the bad parameter.
+fn flag_error(err: RawBoostError) -> anyhow::Error {
+    match &err {
+        RawBoostError::InvalidParam { field, .. } => anyhow!("{}: {err}", flag_of(field)),
+        _ => err.into(),
+    }
+}
+
+/// The RawBoost flags as parameters, or the first bad flag by name: the reference's own checks,
+/// ranges that run from low to high, and bounds that keep filters small and samples finite.
+fn checked_params(flags: &ParamArgs) -> anyhow::Result<RawBoostParams> {
+    let params = RawBoostParams::from(flags);
+    params.validate().map_err(flag_error)?;
+    // The LnL biases are left out on purpose: their defaults (5, 20) make the gain range of the
+    // non-linear terms run from −5 to −20 dB, as the reference does.
+    let pairs = [
+        ("min_f_hz", params.min_f_hz, "max_f_hz", params.max_f_hz),
+        ("min_bw_hz", params.min_bw_hz, "max_bw_hz", params.max_bw_hz),
+        (
+            "min_coeff",
+            f64::from(params.min_coeff),
+            "max_coeff",
+            f64::from(params.max_coeff),
+        ),
+        ("min_g_db", params.min_g_db, "max_g_db", params.max_g_db),
+        (
+            "snr_min_db",
+            params.snr_min_db,
+            "snr_max_db",
+            params.snr_max_db,
+        ),
+    ];
+    for (low_field, low, high_field, high) in pairs {
+        if low > high {
+            bail!(
+                "{} {low} is above {} {high}: a range must run from low to high",
+                flag_of(low_field),
+                flag_of(high_field)
+            );
+        }
+    }
+    let decibels = [
+        ("min_g_db", params.min_g_db),
+        ("max_g_db", params.max_g_db),
+        ("min_bias_lin_non_lin_db", params.min_bias_lin_non_lin_db),
+        ("max_bias_lin_non_lin_db", params.max_bias_lin_non_lin_db),
+        ("snr_min_db", params.snr_min_db),
+        ("snr_max_db", params.snr_max_db),
+    ];
+    for (field, value) in decibels {
+        if value.abs() > MAX_ABS_DB {
+            bail!(
+                "{} must be between -{MAX_ABS_DB} and {MAX_ABS_DB} dB, got {value}",
+                flag_of(field)
+            );
+        }
+    }
+    if params.g_sd > MAX_G_SD {
+        bail!("--g-sd must be at most {MAX_G_SD}, got {}", params.g_sd);
+    }
+    Ok(params)
+}
+
+/// `--threads` within 1 to [`MAX_THREADS`].
+fn checked_threads(threads: Option<usize>) -> anyhow::Result<Option<usize>> {
+    match threads {
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+            bail!("--threads must be 1 to {MAX_THREADS}, got {n}")
+        }
+        other => Ok(other),
     }
 }
 
@@ -154,6 +270,7 @@ fn augment_one(
 ) -> anyhow::Result<RawBoostReport> {
     let clip = audio::load_mono(input)?;
     let augmented = rawboost(&clip.samples, clip.sample_rate_hz, algo, params, &mut rng)
+        .map_err(flag_error)
         .with_context(|| format!("cannot augment {}", input.display()))?;
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -168,6 +285,60 @@ fn augment_one(
     Ok(augmented.report)
 }
 
+/// `path` made absolute with every link in its existing part resolved; the part that does not
+/// exist yet is appended as written. Two paths that would reach one file resolve alike.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing: Vec<Component> = Vec::new();
+    let mut base = absolute.as_path();
+    loop {
+        if let Ok(mut resolved) = std::fs::canonicalize(base) {
+            for component in missing.iter().rev() {
+                match component {
+                    Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    Component::Normal(name) => resolved.push(name),
+                    _ => {}
+                }
+            }
+            return resolved;
+        }
+        match (base.parent(), base.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                missing.push(last);
+                base = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// Whether two existing paths are one file (also through hard links).
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    resolve(a) == resolve(b)
+}
+
+/// Two output paths are one file on this platform's usual file systems (case-insensitive on
+/// macOS and Windows).
+fn output_key(resolved: &Path) -> PathBuf {
+    if cfg!(any(target_os = "macos", windows)) {
+        PathBuf::from(resolved.to_string_lossy().to_lowercase())
+    } else {
+        resolved.to_path_buf()
+    }
+}
+
 fn augment_file(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
     let output = if args.output.is_dir() {
         let stem = args.input.file_stem().unwrap_or_default();
@@ -175,14 +346,31 @@ fn augment_file(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
     } else {
         args.output.clone()
     };
+    if resolve(&output) == resolve(&args.input) || same_file(&output, &args.input) {
+        bail!(
+            "the output {} is the input file {}: dpda augment never overwrites its input; \
+             choose another output",
+            output.display(),
+            args.input.display()
+        );
+    }
     let rng = Rng::for_item(args.seed, args.epoch, 0);
     let report = augment_one(&args.input, &output, args.algo, params, rng)?;
-    println!("{} → {}", args.input.display(), output.display());
-    print!("{}", describe_report(&report));
+    outln!("{} → {}", args.input.display(), output.display());
+    for line in describe_report(&report).lines() {
+        outln!("{line}");
+    }
     Ok(())
 }
 
-fn augment_folder(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
+/// A folder's work: each input file with its output, every check passed.
+struct FolderPlan {
+    jobs: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Scan the input folder and name each output, refusing (before any work) outputs that would
+/// overwrite an input, an output folder inside the input folder, and outputs two inputs share.
+fn plan_folder(args: &Args) -> anyhow::Result<FolderPlan> {
     if args.output.is_file() {
         bail!(
             "output {} is a file, but the input {} is a folder",
@@ -190,46 +378,127 @@ fn augment_folder(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
             args.input.display()
         );
     }
-    let files = audio::find_audio_files(&args.input)?;
-    if files.is_empty() {
-        bail!("no audio files under {}", args.input.display());
+    let input_root = resolve(&args.input);
+    let output_root = resolve(&args.output);
+    if output_root == input_root {
+        bail!(
+            "the output folder {} is the input folder: dpda augment never writes over its \
+             inputs; choose another output folder",
+            args.output.display()
+        );
     }
-    let progress = ProgressBar::new(files.len() as u64);
+    if output_root.starts_with(&input_root) {
+        bail!(
+            "the output folder {} is inside the input folder {}: the next run over {} would \
+             read the outputs as inputs; choose a folder outside it",
+            args.output.display(),
+            args.input.display(),
+            args.input.display()
+        );
+    }
+    let scan = audio::scan_audio_folder(&args.input)?;
+    for skipped in &scan.skipped {
+        eprintln!("skipped {skipped}");
+    }
+    if scan.files.is_empty() {
+        bail!(
+            "no audio files under {}{}",
+            args.input.display(),
+            match scan.skipped.len() {
+                0 => String::new(),
+                n => format!(" ({n} entries skipped, listed above)"),
+            }
+        );
+    }
+    let jobs: Vec<(PathBuf, PathBuf)> = scan
+        .files
+        .into_iter()
+        .map(|input| {
+            let relative = input.strip_prefix(&args.input).unwrap_or(&input);
+            let output = args.output.join(relative).with_extension("wav");
+            (input, output)
+        })
+        .collect();
+
+    let inputs: HashSet<PathBuf> = jobs
+        .iter()
+        .map(|(input, _)| output_key(&resolve(input)))
+        .collect();
+    let keys: Vec<PathBuf> = jobs
+        .iter()
+        .map(|(_, output)| output_key(&resolve(output)))
+        .collect();
+    let mut by_output: BTreeMap<&Path, Vec<&Path>> = BTreeMap::new();
+    for ((input, output), resolved) in jobs.iter().zip(&keys) {
+        if inputs.contains(resolved) || same_file(output, input) {
+            bail!(
+                "the output {} of {} is an input file: dpda augment never overwrites its \
+                 inputs; choose another output folder",
+                output.display(),
+                input.display()
+            );
+        }
+        by_output.entry(resolved).or_default().push(input);
+    }
+    // Every collision at once, in input order, each under the output path as the run names it.
+    let collisions: Vec<String> = jobs
+        .iter()
+        .zip(&keys)
+        .filter_map(|((_, output), resolved)| {
+            let inputs = by_output.remove(resolved.as_path())?;
+            (inputs.len() > 1).then(|| {
+                let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+                format!("  {} ← {}", output.display(), names.join(", "))
+            })
+        })
+        .collect();
+    if !collisions.is_empty() {
+        bail!(
+            "{} outputs would each be written from more than one input (an output is named \
+             after its input with the extension .wav); rename or move these inputs:\n{}",
+            collisions.len(),
+            collisions.join("\n")
+        );
+    }
+    Ok(FolderPlan { jobs })
+}
+
+fn augment_folder(args: &Args, params: &RawBoostParams, plan: &FolderPlan) -> anyhow::Result<()> {
+    let num_files = plan.jobs.len();
+    let progress = ProgressBar::new(num_files as u64);
     if let Ok(style) =
         ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} ({eta} left)")
     {
         progress.set_style(style);
     }
-    let failures: Vec<String> = files
+    let failures: Vec<String> = plan
+        .jobs
         .par_iter()
         .enumerate()
-        .filter_map(|(i, input)| {
-            let relative = input.strip_prefix(&args.input).unwrap_or(input);
-            let output = args.output.join(relative).with_extension("wav");
+        .filter_map(|(i, (input, output))| {
             let rng = Rng::for_item(args.seed, args.epoch, i as u64);
-            let result = augment_one(input, &output, args.algo, params, rng);
+            let result = augment_one(input, output, args.algo, params, rng);
             progress.inc(1);
             result.err().map(|e| format!("{e:#}"))
         })
         .collect();
     progress.finish_and_clear();
-    println!(
-        "augmented {} of {} files from {} into {} (algo {}, seed {}, epoch {})",
-        files.len() - failures.len(),
-        files.len(),
+    for failure in &failures {
+        eprintln!("failed: {failure}");
+    }
+    let summary = print_line(&format!(
+        "augmented {} of {num_files} files from {} into {} (algo {}, seed {}, epoch {})",
+        num_files - failures.len(),
         args.input.display(),
         args.output.display(),
         args.algo,
         args.seed,
         args.epoch
-    );
+    ));
     if !failures.is_empty() {
-        for failure in &failures {
-            eprintln!("failed: {failure}");
-        }
-        bail!("{} of {} files failed", failures.len(), files.len());
+        bail!("{} of {num_files} files failed", failures.len());
     }
-    Ok(())
+    summary
 }
 
 /// A readable summary of what RawBoost drew.
@@ -302,4 +571,103 @@ fn describe_bands(bands: &[crate::augment::rawboost::NotchBand]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        params: ParamArgs,
+    }
+
+    fn check(flags: &[&str]) -> anyhow::Result<RawBoostParams> {
+        let parsed = Flags::try_parse_from(std::iter::once("augment").chain(flags.iter().copied()))
+            .expect("the flags parse");
+        checked_params(&parsed.params)
+    }
+
+    #[test]
+    fn defaults_pass_and_reversed_ranges_name_both_flags() {
+        assert_eq!(check(&[]).unwrap(), RawBoostParams::default());
+        let err = check(&["--snr-min", "100", "--snr-max", "10"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--snr-min 100 is above --snr-max 10: a range must run from low to high"
+        );
+        let err = check(&["--min-coeff", "50", "--max-coeff", "20"]).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("--min-coeff 50 is above --max-coeff 20"));
+        // Equal ends are a fixed value, as in the reference's defaults minG = maxG = 0.
+        check(&["--min-g", "3", "--max-g", "3"]).unwrap();
+        // The LnL biases may run either way (the defaults make the gain range high-to-low).
+        check(&[
+            "--min-bias-lin-non-lin",
+            "30",
+            "--max-bias-lin-non-lin",
+            "1",
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_flag() {
+        for (flags, prefix) in [
+            (&["--n-f", "0"][..], "--n-f: "),
+            (&["--n-bands", "100000"][..], "--n-bands: "),
+            (&["--max-coeff", "1000000000"][..], "--max-coeff: "),
+            (&["--p", "101"][..], "--p: "),
+            (&["--min-bw", "0"][..], "--min-bw: "),
+            (&["--max-g", "300"][..], "--max-g must be between"),
+            (
+                &["--max-bias-lin-non-lin", "-1e6"][..],
+                "--max-bias-lin-non-lin must be",
+            ),
+            (&["--g-sd", "1e7"][..], "--g-sd must be at most"),
+        ] {
+            let err = check(flags).unwrap_err().to_string();
+            assert!(err.starts_with(prefix), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn thread_counts_are_bounded() {
+        assert_eq!(checked_threads(None).unwrap(), None);
+        assert_eq!(checked_threads(Some(1)).unwrap(), Some(1));
+        assert_eq!(
+            checked_threads(Some(MAX_THREADS)).unwrap(),
+            Some(MAX_THREADS)
+        );
+        for n in [0, MAX_THREADS + 1, 100_000] {
+            let err = checked_threads(Some(n)).unwrap_err().to_string();
+            assert_eq!(err, format!("--threads must be 1 to 256, got {n}"));
+        }
+    }
+
+    #[test]
+    fn resolve_sees_through_dots_and_links_and_keeps_the_missing_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        assert_eq!(
+            resolve(&root.join("a/b/../b/x.wav")),
+            root.join("a/b/x.wav")
+        );
+        assert_eq!(
+            resolve(&root.join("a/new/deeper/../x.wav")),
+            root.join("a/new/x.wav")
+        );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("a/b"), root.join("link")).unwrap();
+            assert_eq!(
+                resolve(&root.join("link/out/x.wav")),
+                root.join("a/b/out/x.wav")
+            );
+        }
+    }
 }

@@ -63,13 +63,13 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing the demo corpus to {}", args.dir.display()))?;
     bar.finish_and_clear();
     let elapsed_s = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "Wrote the synthetic demo corpus (size {}, seed {}) to {}",
         args.size,
         args.seed,
         args.dir.display()
     );
-    println!(
+    outln!(
         "{} files, {:.1} min of audio, in {:.1} s",
         summary.num_files,
         summary.total_duration_s / 60.0,
@@ -84,7 +84,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
                 total += n;
             }
         }
-        println!("  {:<5} {total:>5}: {}", split.name(), parts.join(", "));
+        outln!("  {:<5} {total:>5}: {}", split.name(), parts.join(", "));
     }
     Ok(())
 }

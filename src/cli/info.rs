@@ -28,7 +28,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("file {} of {num_files}", i + 1))
             .and_then(|info| render(&info, args.json));
         match result {
-            Ok(line) => println!("{line}"),
+            // A closed pipe (`dpda info … | head -1`) ends the listing: quietly when every file
+            // so far was read, else with the failures.
+            Ok(line) => match super::print_line(&line) {
+                Err(e) if num_failed > 0 && e.is::<super::ClosedPipe>() => break,
+                other => other?,
+            },
             Err(e) => {
                 num_failed += 1;
                 eprintln!("error: {e:#}");

@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(w) => eprintln!(
             "scoring with {}; windows of {} samples every {} samples, the last flush with the clip's end",
             info.describe(),
-            w.window_len,
+            scorer.window_len(w),
             w.hop_len
         ),
     }

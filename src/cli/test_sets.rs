@@ -60,6 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     testsets::check_paths(&sets)?;
+    // The trainer may be writing this folder (its own test sets at the end of a run).
+    let _lock = layout.lock()?;
     let scorer = Scorer::load(&ModelRequest::new(&args.run_dir))
         .with_context(|| format!("cannot load the model of {}", args.run_dir.display()))?;
     eprintln!("scoring with {}", scorer.info().describe());

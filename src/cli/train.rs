@@ -127,11 +127,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("training failed in {}: {message}", run_dir.display());
     }
     if stopping {
-        anyhow::bail!(
-            "interrupted; the run's state is saved in {}/checkpoints/last: continue with \
-             `dpda train {} --run-dir {} --resume`",
-            run_dir.display(),
+        let mut again = format!(
+            "dpda train {} --run-dir {} --resume",
             args.config.display(),
+            run_dir.display()
+        );
+        for set in &args.set {
+            again.push_str(&format!(" --set {set}"));
+        }
+        if let Some(n) = args.max_steps {
+            again.push_str(&format!(" --max-steps {n}"));
+        }
+        anyhow::bail!(
+            "interrupted; the run's state is saved in {}/checkpoints/last: continue with `{again}`",
             run_dir.display()
         );
     }

@@ -139,6 +139,11 @@ pub fn utt_stem(name: &str) -> &str {
         Some(i) => &name[i + 1..],
         None => name,
     };
+    strip_audio_extension(base)
+}
+
+/// `base` without a trailing known audio extension (any case).
+fn strip_audio_extension(base: &str) -> &str {
     for ext in AUDIO_EXTENSIONS {
         if base.len() > ext.len() {
             let split = base.len() - ext.len();
@@ -150,28 +155,21 @@ pub fn utt_stem(name: &str) -> &str {
     base
 }
 
-/// A trial's identity: the name with its folders kept (separators as `/`, a leading `./` dropped)
-/// and a known audio extension removed from the last component. `fake/x.wav` and `real/x.wav` are
-/// two trials (FoR names the same file in both folders); `LA_T_1.flac` and `LA_T_1` are one.
-/// Keys and score files are matched on this (see `metrics::scores::join_scores`, which also
-/// matches a bare key name against a score named with folders and the other way round).
+/// A trial's identity: the name with its folders kept (separators as `/`, a leading `./` dropped,
+/// surrounding whitespace trimmed) and a known audio extension removed from the last component.
+/// `fake/x.wav` and `real/x.wav` are two trials (FoR names the same file in both folders);
+/// `LA_T_1.flac` and `LA_T_1` are one. Keys and score files are matched on this (see
+/// `metrics::scores::join_scores`, which also matches a bare key name against a score named with
+/// folders and the other way round).
 pub fn trial_name(name: &str) -> String {
     let mut name = name.trim().replace('\\', "/");
     while let Some(rest) = name.strip_prefix("./") {
         name = rest.to_string();
     }
-    let cut = name.len() - utt_stem_suffix_len(&name);
-    name.truncate(cut);
+    let base_start = name.rfind('/').map_or(0, |i| i + 1);
+    let kept = base_start + strip_audio_extension(&name[base_start..]).len();
+    name.truncate(kept);
     name
-}
-
-/// Length of the audio extension that [`utt_stem`] would remove from the end of `name`.
-fn utt_stem_suffix_len(name: &str) -> usize {
-    let base = match name.rfind('/') {
-        Some(i) => &name[i + 1..],
-        None => name,
-    };
-    base.len() - utt_stem(base).len()
 }
 
 /// A trial name as one whitespace-free field of a score file: whitespace and `%` are written as
@@ -673,6 +671,10 @@ mod tests {
         );
         assert_eq!(trial_name("0.wav"), "0");
         assert_ne!(trial_name("fake/x"), trial_name("real/x"));
+        // Whitespace inside the name stays; multi-byte names never split.
+        assert_eq!(trial_name("sub/ xé.wav"), "sub/ xé");
+        assert_eq!(trial_name("sub/\u{3000}録音.wav"), "sub/\u{3000}録音");
+        assert_ne!(trial_name("sub/ a.wav"), trial_name("sub/ b.wav"));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Every forward pass runs inside [`crate::nn::no_grad`], so no autograd graph keeps the
 //! intermediates alive, and at most [`BATCH_SAMPLES`] input samples go through the model at once
-//! (fewer clips per pass for longer inputs), which bounds the memory of scoring whatever the clip
-//! length or the number of windows.
+//! (fewer inputs per pass for longer inputs, one input when a single one is longer), which bounds
+//! the memory of scoring whatever the clip length or the number of windows.
 //!
 //! Windows cover the whole clip: they start every `hop` samples from 0 while a window ends
 //! before the clip does, and the last window is placed flush with the clip's end (so it may
@@ -204,7 +204,7 @@ impl Scorer {
         samples: &[f32],
         windows: Windows,
     ) -> Result<Vec<(usize, f64)>, InferenceError> {
-        let len = windows.window_len.max(self.model.min_num_samples()).max(1);
+        let len = self.window_len(windows);
         let starts = window_starts(samples.len(), len, windows.hop_len);
         let mut out = Vec::with_capacity(starts.len());
         for chunk in starts.chunks(Self::batch_len(len)) {
@@ -221,6 +221,12 @@ impl Scorer {
         Ok(out)
     }
 
+    /// The window length actually scored: the requested one, widened to the shortest input the
+    /// model accepts.
+    pub fn window_len(&self, windows: Windows) -> usize {
+        windows.window_len.max(self.model.min_num_samples()).max(1)
+    }
+
     /// [`Self::score_windows`] in seconds, as a track.
     pub fn score_track(
         &self,
@@ -233,7 +239,7 @@ impl Scorer {
             .map(|(start, score)| (start as f64 / RATE_HZ, score))
             .collect();
         Ok(ScoreTrack {
-            window_s: windows.window_len as f64 / RATE_HZ,
+            window_s: self.window_len(windows) as f64 / RATE_HZ,
             hop_s: windows.hop_len as f64 / RATE_HZ,
             points,
         })

@@ -48,12 +48,19 @@ pub struct TestOutcome {
 fn corpus_and_key(set: &TestSetPlan) -> Result<(Corpus, Key), DataError> {
     let skip = OnProblem::SkipAndReport;
     Ok(match set.kind {
-        TestKind::La2019 => {
-            let (protocol, _) = asvspoof2019_la_paths(&set.root, Split::Eval);
-            let protocol = set.key.clone().unwrap_or(protocol);
-            let corpus = load_asvspoof2019_la(&set.root, Split::Eval, skip)?;
-            (corpus, load_key(&protocol, KeyFormat::La2019, skip)?)
-        }
+        TestKind::La2019 => match &set.key {
+            // A protocol of one's own (e.g. a subset): its trials, the eval split's FLACs.
+            Some(protocol) => {
+                let key = load_key(protocol, KeyFormat::La2019, skip)?;
+                let (_, flac_dir) = asvspoof2019_la_paths(&set.root, Split::Eval);
+                (csv_corpus(&key, &flac_dir), key)
+            }
+            None => {
+                let (protocol, _) = asvspoof2019_la_paths(&set.root, Split::Eval);
+                let corpus = load_asvspoof2019_la(&set.root, Split::Eval, skip)?;
+                (corpus, load_key(&protocol, KeyFormat::La2019, skip)?)
+            }
+        },
         TestKind::La2021 | TestKind::Df2021 => {
             let (track, format) = if set.kind == TestKind::La2021 {
                 (Track2021::La, KeyFormat::La2021)
@@ -71,15 +78,19 @@ fn corpus_and_key(set: &TestSetPlan) -> Result<(Corpus, Key), DataError> {
             )?;
             (corpus, load_key(key_path, format, skip)?)
         }
-        TestKind::InTheWild => {
-            let meta = set.key.clone().unwrap_or_else(|| set.root.join("meta.csv"));
-            let mut corpus = load_in_the_wild(&meta, skip)?;
-            if set.key.is_some() {
-                // A key kept apart from the audio (dpda_ga's ood_ds_keys/ITW/meta.csv).
-                corpus = relocate(corpus, &meta, &set.root);
+        TestKind::InTheWild => match &set.key {
+            // A key kept apart from the audio (dpda_ga's ood_ds_keys/ITW/meta.csv): its names
+            // are files under `root`.
+            Some(meta) => {
+                let key = load_key(meta, KeyFormat::InTheWild, skip)?;
+                (csv_corpus(&key, &set.root), key)
             }
-            (corpus, load_key(&meta, KeyFormat::InTheWild, skip)?)
-        }
+            None => {
+                let meta = set.root.join("meta.csv");
+                let corpus = load_in_the_wild(&meta, skip)?;
+                (corpus, load_key(&meta, KeyFormat::InTheWild, skip)?)
+            }
+        },
         TestKind::For => match &set.key {
             // dpda_ga's FoR key names `fake/…` / `real/…` under the split folder, without `.wav`.
             Some(key_path) => {
@@ -105,17 +116,6 @@ fn corpus_and_key(set: &TestSetPlan) -> Result<(Corpus, Key), DataError> {
             (corpus, key)
         }
     })
-}
-
-/// Move In-the-Wild utterances found next to a separate key to `root`.
-fn relocate(mut corpus: Corpus, meta: &Path, root: &Path) -> Corpus {
-    let from = meta.parent().unwrap_or(Path::new("."));
-    for u in &mut corpus.utterances {
-        if let Ok(rel) = u.path.strip_prefix(from) {
-            u.path = root.join(rel);
-        }
-    }
-    corpus
 }
 
 /// Utterances of a CSV key whose names are paths under `root` (`.wav`/`.flac` appended when
@@ -270,7 +270,9 @@ fn evaluate_into(
             .collect(),
     };
     let joined = join_scores(&file, &key, JoinPolicy::Intersection)?;
-    outcome.num_missing = joined.missing.len();
+    // Key trials without a score: those whose audio was not found (unreadable files are counted
+    // apart).
+    outcome.num_missing = joined.missing.len().saturating_sub(outcome.num_unreadable);
     let mut trials = joined.trials;
     let subset = match set.kind {
         TestKind::La2021 | TestKind::Df2021 => Some(set.subset.clone().unwrap_or("eval".into())),

@@ -53,15 +53,11 @@ pub fn collect_trials(inputs: &[PathBuf]) -> Result<Vec<Trial>, InferenceError> 
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                let written = Path::new(line);
-                let name = if written.is_absolute() {
-                    relative_trial_name(written.parent().unwrap_or(written), written)
-                } else {
-                    trial_name(line)
-                };
+                // Named by the path as written (absolute paths too: their folders keep FoR's
+                // fake/x and real/x apart, and keys match on the trailing folders).
                 trials.push(Trial {
-                    name,
-                    path: base.join(written),
+                    name: trial_name(line),
+                    path: base.join(line),
                 });
             }
         } else {

@@ -398,6 +398,12 @@ pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigErro
                 ),
             ));
         }
+        if t.name == "eval" {
+            return Err(invalid(
+                at("name"),
+                "'eval' names the corpus's own eval split (scores-eval.txt); choose another",
+            ));
+        }
         if !seen.insert(t.name.clone()) {
             return Err(invalid(at("name"), format!("'{}' is used twice", t.name)));
         }
@@ -797,10 +803,14 @@ impl RawConfig {
         };
 
         let t = self.train;
-        if !(t.checkpoint_every_minutes.is_finite() && t.checkpoint_every_minutes >= 0.0) {
+        // At most a week: beyond it the setting means "never", which 0 says.
+        if !(0.0..=10_080.0).contains(&t.checkpoint_every_minutes) {
             return Err(invalid(
                 "train.checkpoint_every_minutes",
-                format!("{} must be a number ≥ 0", t.checkpoint_every_minutes),
+                format!(
+                    "{} is outside 0..=10080 (0: only at epoch ends)",
+                    t.checkpoint_every_minutes
+                ),
             ));
         }
         let mode = one_of(

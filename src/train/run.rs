@@ -160,11 +160,6 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     // A test set that cannot be found fails the run before it trains, not after.
     crate::inference::testsets::check_paths(&plan.tests)
         .map_err(|e| TrainError::TestSets(e.to_string()))?;
-    // Nothing in the folder changes before the lock is held and the start is known to be wanted.
-    let _lock = layout.lock().map_err(|e| TrainError::RunFolder {
-        path: run_dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
     let ckpt_dir = layout.checkpoints();
     let (last_weights, last_side) = layout.checkpoint("last");
     let resuming = ctx.resume;
@@ -176,6 +171,11 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 .into(),
         });
     }
+    // Nothing in the folder changes before the lock is held and the start is known to be wanted.
+    let _lock = layout.lock().map_err(|e| TrainError::RunFolder {
+        path: run_dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
     if !resuming && !ctx.overwrite && layout.holds_run() {
         return Err(TrainError::RunFolder {
             path: run_dir.to_path_buf(),
@@ -225,15 +225,31 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     let mut side = if resuming {
         // Weights and sidecar are checked against each other and against the configuration
         // before anything in the folder is touched.
+        check_same_model(plan, &layout)?;
         let mut side = checkpoint::load_sidecar(&last_side)?;
         checkpoint::load_checkpoint_weights(model.as_ref(), &last_weights, &side)?;
         checkpoint::restore_optimizer(&last_weights, &mut side)?;
+        // A resumed run makes its own final model, summary and test results; until then the
+        // old ones would describe weights this run is changing.
+        let (final_weights, final_side) = layout.checkpoint("final");
+        for path in [
+            final_weights,
+            final_side,
+            layout.summary(),
+            layout.tests_summary(),
+        ] {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
         for path in layout.jsonl_files() {
             truncate_jsonl(&path, side.step)?;
         }
         side
     } else {
-        layout.clear_run_files().map_err(io_err(run_dir))?;
+        if ctx.overwrite {
+            layout.clear_run_files().map_err(io_err(run_dir))?;
+        }
         Sidecar {
             epoch: 0,
             batch_in_epoch: 0,
@@ -387,6 +403,20 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 step_time_ms: started.elapsed().as_secs_f64() * 1e3,
             };
             metrics.write(&m)?;
+            if listening {
+                listening = emit(TrainEvent::Step(m));
+            }
+            if let Some(pairs) = outcome.layer_cos {
+                let lc = LayerCos {
+                    step: side.step,
+                    names: pairs.iter().map(|(n, _)| n.clone()).collect(),
+                    cos: pairs.iter().map(|(_, c)| Some(*c)).collect(),
+                };
+                layer_file.write(&lc)?;
+                if listening {
+                    listening = emit(TrainEvent::LayerCos(lc));
+                }
+            }
             // Mid-epoch checkpoints, by step count or by time: a run killed outright loses at
             // most the work since the last one (resume continues at the next batch, exactly).
             let by_steps = t
@@ -401,20 +431,6 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                 side.rng = state.rng.clone();
                 checkpoint::save(&ckpt_dir, "last", model.as_ref(), &side)?;
                 last_saved = Instant::now();
-            }
-            if listening {
-                listening = emit(TrainEvent::Step(m));
-            }
-            if let Some(pairs) = outcome.layer_cos {
-                let lc = LayerCos {
-                    step: side.step,
-                    names: pairs.iter().map(|(n, _)| n.clone()).collect(),
-                    cos: pairs.iter().map(|(_, c)| Some(*c)).collect(),
-                };
-                layer_file.write(&lc)?;
-                if listening {
-                    listening = emit(TrainEvent::LayerCos(lc));
-                }
             }
         }
 
@@ -469,6 +485,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         // Keep the k best epochs by dev loss (files named relative to the checkpoint folder, so
         // a run folder can be moved).
         let stem = RunLayout::epoch_stem(epoch);
+        let mut evicted_file = None;
         if let Offer::Kept { evicted } =
             side.kept_best
                 .offer(epoch, dev_loss, format!("{stem}.safetensors"))
@@ -482,13 +499,16 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
                     is_best,
                 });
             }
-            if let Some(file) = evicted {
-                let weights = ckpt_dir.join(&file);
-                let _ = std::fs::remove_file(weights.with_extension("json"));
-                let _ = std::fs::remove_file(weights);
-            }
+            evicted_file = evicted;
         }
         checkpoint::save(&ckpt_dir, "last", model.as_ref(), &side)?;
+        // Only once `last` no longer lists it may the evicted checkpoint go: a crash before this
+        // point resumes with every file its sidecar names.
+        if let Some(file) = evicted_file.take() {
+            let weights = ckpt_dir.join(&file);
+            let _ = std::fs::remove_file(weights.with_extension("json"));
+            let _ = std::fs::remove_file(weights);
+        }
         last_saved = Instant::now();
         epoch_start = Instant::now();
         if side.epochs_since_best >= t.patience as u64 {
@@ -624,6 +644,33 @@ fn test_sets(
     )
     .map_err(|e| TrainError::TestSets(e.to_string()))?;
     notes.push(crate::inference::testsets::summary_table(&outcomes));
+    Ok(())
+}
+
+/// A resumed run must train the model its checkpoint holds: the architecture and its options in
+/// the run's `config.toml` and in the plan must agree (other settings, e.g. more epochs, may
+/// change).
+fn check_same_model(plan: &Plan, layout: &RunLayout) -> Result<(), TrainError> {
+    let config = layout.config();
+    let Ok(text) = std::fs::read_to_string(&config) else {
+        return Ok(());
+    };
+    let stored = super::config::plan_from_str(&text, &config.display().to_string(), &[])?;
+    if stored.model != plan.model {
+        return Err(TrainError::RunFolder {
+            path: layout.root().to_path_buf(),
+            message: format!(
+                "--resume with another model ({} {:?}) than the run's ({} {:?} in {}); resume \
+                 with the run's own configuration (dpda train {} --run-dir … --resume)",
+                plan.model.name,
+                plan.model.options,
+                stored.model.name,
+                stored.model.options,
+                config.display(),
+                config.display()
+            ),
+        });
+    }
     Ok(())
 }
 
