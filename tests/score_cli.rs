@@ -146,3 +146,44 @@ fn score_of_an_unrecognised_checkpoint_asks_for_the_model() {
         "{stderr}"
     );
 }
+
+/// An unknown model name is said once, with the known names, by `score` and by `train`.
+#[test]
+fn unknown_model_names_are_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_tone(&wav, 100.0, 1000);
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let ckpt = dir.path().join("w.safetensors");
+    let mut tensors = std::collections::HashMap::new();
+    tensors.insert(
+        "w".to_string(),
+        candle_core::Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &ckpt).unwrap();
+    for args in [
+        vec![
+            "score".to_string(),
+            "--model".into(),
+            "resnet".into(),
+            "--checkpoint".into(),
+            ckpt.display().to_string(),
+            wav.display().to_string(),
+        ],
+        vec![
+            "train".to_string(),
+            config.display().to_string(),
+            "--set".into(),
+            "model.name=resnet".into(),
+            "--run-dir".into(),
+            dir.path().join("run").display().to_string(),
+        ],
+    ] {
+        let out = dpda().args(&args).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("unknown model").count(), 1, "{stderr}");
+        assert!(stderr.contains("lcnn"), "{stderr}");
+    }
+}
