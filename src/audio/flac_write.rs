@@ -226,7 +226,7 @@ fn best_rice_coding(residual: &[i32], block_len: usize, order: usize) -> (u64, u
     for partition_order in 0..=MAX_PARTITION_ORDER {
         let partitions = 1usize << partition_order;
         // Partitions must divide the block evenly and the first must hold the warm-up.
-        if block_len % partitions != 0 || block_len / partitions <= order {
+        if !block_len.is_multiple_of(partitions) || block_len / partitions <= order {
             break;
         }
         let partition_len = block_len / partitions;

@@ -30,7 +30,7 @@ pub enum FirError {
 
 /// RawBoost's tap count rule: an even count is made odd by adding one.
 pub fn odd_taps(num_taps: usize) -> usize {
-    if num_taps % 2 == 0 {
+    if num_taps.is_multiple_of(2) {
         num_taps + 1
     } else {
         num_taps
@@ -66,7 +66,7 @@ pub fn firwin_bandstop(
     f2_hz: f64,
     fs_hz: f64,
 ) -> Result<Vec<f64>, FirError> {
-    if num_taps % 2 == 0 {
+    if num_taps.is_multiple_of(2) {
         return Err(FirError::EvenTaps { num_taps });
     }
     let nyquist_hz = fs_hz / 2.0;

@@ -40,7 +40,7 @@ impl Series {
         self.xs.push(x);
         self.ys.push(y);
         let n = self.ys.len();
-        if n % LEAF_POINTS != 0 {
+        if !n.is_multiple_of(LEAF_POINTS) {
             return;
         }
         let mut leaf = [f64::INFINITY, f64::NEG_INFINITY];
@@ -55,7 +55,7 @@ impl Series {
             }
             self.levels[k].push(node);
             let level = &self.levels[k];
-            if level.len() % 2 != 0 {
+            if !level.len().is_multiple_of(2) {
                 break;
             }
             let mut parent = level[level.len() - 2];

@@ -80,7 +80,7 @@ impl ConformerTcmConfig {
 
     fn validate(&self) -> std::result::Result<(), NnError> {
         self.front_end.validate()?;
-        if self.heads == 0 || self.emb_size % self.heads != 0 {
+        if self.heads == 0 || !self.emb_size.is_multiple_of(self.heads) {
             return Err(NnError::InvalidOption {
                 field: "heads",
                 message: format!(

@@ -130,7 +130,7 @@ impl Wav2Vec2Config {
                 "kernels and strides must be positive".into(),
             );
         }
-        if self.num_heads == 0 || self.hidden_size % self.num_heads != 0 {
+        if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
             return bad(
                 "num_heads",
                 format!(
@@ -139,7 +139,7 @@ impl Wav2Vec2Config {
                 ),
             );
         }
-        if self.pos_conv_groups == 0 || self.hidden_size % self.pos_conv_groups != 0 {
+        if self.pos_conv_groups == 0 || !self.hidden_size.is_multiple_of(self.pos_conv_groups) {
             return bad(
                 "pos_conv_groups",
                 format!(

@@ -53,7 +53,7 @@ pub struct Speaker {
 impl Speaker {
     /// Draw a speaker; even indices get lower voices and longer vocal tracts, odd ones higher.
     pub fn generate(id: String, index: usize, rng: &mut Rng) -> Speaker {
-        let low = index % 2 == 0;
+        let low = index.is_multiple_of(2);
         let (f0_hz, formant_scale) = if low {
             (rng.uniform(85.0, 145.0), rng.uniform(0.88, 1.02))
         } else {

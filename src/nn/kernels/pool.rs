@@ -182,7 +182,7 @@ pub(crate) struct MfmOp;
 
 /// `(batch, half-channel block length)` of an MFM input: each batch item is two blocks.
 fn mfm_dims(dims: &[usize]) -> Result<(usize, usize)> {
-    if dims.len() < 2 || dims[1] % 2 != 0 {
+    if dims.len() < 2 || !dims[1].is_multiple_of(2) {
         candle_core::bail!("max-feature-map needs [B, C, ...] with an even C, got {dims:?}");
     }
     let inner: usize = dims[2..].iter().product();
