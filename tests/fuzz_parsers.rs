@@ -84,36 +84,61 @@ fn wav_like() -> impl Strategy<Value = Vec<u8>> {
     )
         .prop_map(
             |(tag, channels, rate, bits, block_align, data_len, data, extensible)| {
-                let align =
-                    block_align.unwrap_or_else(|| channels.wrapping_mul(bits.div_ceil(8)).max(1));
-                let mut fmt = Vec::new();
-                fmt.extend(tag.to_le_bytes());
-                fmt.extend(channels.to_le_bytes());
-                fmt.extend(rate.to_le_bytes());
-                fmt.extend(rate.wrapping_mul(u32::from(align)).to_le_bytes());
-                fmt.extend(align.to_le_bytes());
-                fmt.extend(bits.to_le_bytes());
-                if extensible {
-                    // cbSize, valid bits, channel mask, sub-format GUID (first two bytes = tag).
-                    fmt.extend(22u16.to_le_bytes());
-                    fmt.extend(bits.to_le_bytes());
-                    fmt.extend(0u32.to_le_bytes());
-                    fmt.extend([
-                        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
-                    ]);
-                }
-                let mut body = b"WAVEfmt ".to_vec();
-                body.extend((fmt.len() as u32).to_le_bytes());
-                body.extend(fmt);
-                body.extend(b"data");
-                body.extend(data_len.unwrap_or(data.len() as u32).to_le_bytes());
-                body.extend(data);
-                let mut file = b"RIFF".to_vec();
-                file.extend((body.len() as u32).to_le_bytes());
-                file.extend(body);
-                file
+                let fmt = WavFmt {
+                    tag,
+                    channels,
+                    rate,
+                    bits,
+                    block_align,
+                    extensible,
+                };
+                wav_bytes(&fmt, data_len, &data)
             },
         )
+}
+
+/// The `fmt ` fields of a hand-made WAV file.
+struct WavFmt {
+    tag: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+    /// `None`: consistent with the channels and bits.
+    block_align: Option<u16>,
+    /// WAVE_FORMAT_EXTENSIBLE layout, the sub-format GUID starting with `tag`.
+    extensible: bool,
+}
+
+/// A RIFF/WAVE file with the given `fmt ` fields; `data_len` overrides the data chunk's size.
+fn wav_bytes(f: &WavFmt, data_len: Option<u32>, data: &[u8]) -> Vec<u8> {
+    let align = f
+        .block_align
+        .unwrap_or_else(|| f.channels.wrapping_mul(f.bits.div_ceil(8)).max(1));
+    let mut fmt = Vec::new();
+    fmt.extend(if f.extensible { 0xFFFEu16 } else { f.tag }.to_le_bytes());
+    fmt.extend(f.channels.to_le_bytes());
+    fmt.extend(f.rate.to_le_bytes());
+    fmt.extend(f.rate.wrapping_mul(u32::from(align)).to_le_bytes());
+    fmt.extend(align.to_le_bytes());
+    fmt.extend(f.bits.to_le_bytes());
+    if f.extensible {
+        // cbSize, valid bits, channel mask (none), sub-format GUID.
+        fmt.extend(22u16.to_le_bytes());
+        fmt.extend(f.bits.to_le_bytes());
+        fmt.extend(0u32.to_le_bytes());
+        fmt.extend(f.tag.to_le_bytes());
+        fmt.extend([0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+    }
+    let mut body = b"WAVEfmt ".to_vec();
+    body.extend((fmt.len() as u32).to_le_bytes());
+    body.extend(fmt);
+    body.extend(b"data");
+    body.extend(data_len.unwrap_or(data.len() as u32).to_le_bytes());
+    body.extend(data);
+    let mut file = b"RIFF".to_vec();
+    file.extend((body.len() as u32).to_le_bytes());
+    file.extend(body);
+    file
 }
 
 /// What `decode_bytes` promises: an error naming the input, or a clip of finite samples.
@@ -128,13 +153,19 @@ fn check_decode(bytes: &[u8], name: &str) -> Result<(), TestCaseError> {
         Err(e) => {
             let message = e.to_string();
             prop_assert!(message.contains(name), "{message}");
+            // The decoders' last-resort panic guard says this; a panic is still a bug (and
+            // prints a panic message on the user's terminal).
+            prop_assert!(
+                !message.contains("the decoder failed on malformed data"),
+                "{message}"
+            );
         }
     }
     Ok(())
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(1024))]
 
     #[test]
     fn decoder_survives_arbitrary_bytes(
@@ -151,7 +182,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(512))]
 
     /// Valid files with a few bytes changed and possibly cut short: the deep paths of each codec.
     #[test]
@@ -326,7 +357,7 @@ fn check_scores(text: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(2048))]
 
     #[test]
     fn key_parser_survives_arbitrary_text(text in any::<String>()) {
@@ -500,8 +531,107 @@ fn overrides() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(assignment, 0..3)
 }
 
+/// The configurations in `experiments/`, the starting points of the deepest cases.
+fn experiment_configs() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut texts = Vec::new();
+    for dir in [root.clone(), root.join("paper")] {
+        for entry in std::fs::read_dir(&dir).expect("experiments/ is present") {
+            let path = entry.expect("experiment entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                texts.push(std::fs::read_to_string(&path).expect("experiment reads"));
+            }
+        }
+    }
+    texts.sort();
+    assert!(texts.len() >= 10, "expected the experiment configurations");
+    texts
+}
+
+/// Every field of the configuration as a `--set` key.
+const CONFIG_PATHS: &[&str] = &[
+    "data.corpus",
+    "data.demo_size",
+    "data.demo_seed",
+    "data.root",
+    "data.train_csv",
+    "data.num_samples",
+    "data.rawboost_algo",
+    "data.rawboost.n_f",
+    "data.rawboost.n_bands",
+    "data.rawboost.min_coeff",
+    "data.rawboost.max_coeff",
+    "data.rawboost.min_f_hz",
+    "data.rawboost.max_f_hz",
+    "data.rawboost.snr_min_db",
+    "data.rawboost.p_percent",
+    "data.max_dev_clips",
+    "data.max_eval_clips",
+    "data.score_eval",
+    "model.name",
+    "model.options.blstm",
+    "model.options.channels",
+    "train.mode",
+    "train.layout",
+    "train.align",
+    "train.batch_size",
+    "train.epochs",
+    "train.patience",
+    "train.keep_best",
+    "train.seed",
+    "train.max_steps",
+    "train.per_layer_cos_every",
+    "train.class_weights",
+    "train.clip_grad_norm",
+    "train.eval_batch_size",
+    "train.dev_loss",
+    "train.averaging",
+    "train.cagrad_solver",
+    "train.checkpoint_every_steps",
+    "train.checkpoint_every_minutes",
+    "optim.name",
+    "optim.lr",
+    "optim.weight_decay",
+    "optim.eps",
+    "optim.momentum",
+    "schedule.name",
+    "schedule.warmup_steps",
+    "schedule.min_lr_ratio",
+    "schedule.warmup_start_factor",
+    "sam.enabled",
+    "sam.rho",
+    "sam.adaptive",
+    "sam.m_sharpness",
+    "sam.eta",
+    "device.kind",
+    "device.cuda_ordinal",
+];
+
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(1024))]
+
+    /// A real configuration with fields set to typical, extreme and wrong values: every case
+    /// parses, so each reaches the validation of the values.
+    #[test]
+    fn config_validation_survives_extreme_values(
+        which in any::<prop::sample::Index>(),
+        sets in prop::collection::vec(
+            (
+                prop::sample::select(CONFIG_PATHS.to_vec()),
+                prop_oneof![
+                    4 => prop::sample::select(CONFIG_VALUES.to_vec()).prop_map(str::to_string),
+                    1 => any::<i64>().prop_map(|v| v.to_string()),
+                    1 => any::<f64>().prop_map(|v| format!("{v:?}")),
+                ],
+            )
+                .prop_map(|(k, v)| format!("{k}={v}")),
+            1..5,
+        ),
+    ) {
+        let configs = experiment_configs();
+        let text = &configs[which.index(configs.len())];
+        let _ = plan_from_str(text, "fuzz.toml", &sets);
+    }
 
     #[test]
     fn config_parser_survives_arbitrary_text(text in any::<String>()) {
@@ -513,4 +643,75 @@ proptest! {
         let _ = plan_from_str(&text, "fuzz.toml", &[]);
         let _ = plan_from_str(&text, "fuzz.toml", &sets);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions: inputs the properties above found.
+
+/// Found by `decoder_survives_arbitrary_wav_headers` and `decoder_survives_mutated_fixtures`:
+/// WAV files hound refuses, with more channels than symphonia's WAV reader maps, made that reader
+/// overflow (21,846 × 3 bytes in its block-align check; a shift by 33 in its channel-mask repair).
+/// The panic guard caught it, but a panic message reached the terminal and the error said only
+/// "the decoder failed on malformed data"; such files are now refused by their channel count.
+#[test]
+fn wav_with_more_channels_than_the_fallback_reader_maps_is_refused_by_its_count() {
+    // The shrunk input: 24-bit PCM, 21,846 channels, block align 2 (hound refuses it), no data.
+    let pcm: Vec<u8> = vec![
+        82, 73, 70, 70, 36, 0, 0, 0, 87, 65, 86, 69, 102, 109, 116, 32, 16, 0, 0, 0, 1, 0, 86, 85,
+        128, 62, 0, 0, 0, 125, 0, 0, 2, 0, 24, 0, 100, 97, 116, 97, 0, 0, 0, 0,
+    ];
+    // The fixture written as WAVE_FORMAT_EXTENSIBLE, its channel count changed to 33.
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/mono16k_s24.wav");
+    let mut extensible = std::fs::read(fixture).unwrap();
+    assert_eq!(
+        &extensible[20..24],
+        &[0xFE, 0xFF, 1, 0],
+        "an extensible mono fixture"
+    );
+    extensible[22] = 33;
+    // Hand-made: extensible 64-bit float, 40 channels.
+    let float = wav_bytes(
+        &WavFmt {
+            tag: 3,
+            channels: 40,
+            rate: 16_000,
+            bits: 64,
+            block_align: None,
+            extensible: true,
+        },
+        None,
+        &[0; 64],
+    );
+    for (bytes, channels) in [(pcm, 21_846), (extensible, 33), (float, 40)] {
+        let err = decode_bytes(&bytes, Path::new("many.wav")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("many.wav"), "{message}");
+        assert!(
+            message.contains(&format!("{channels} channels")),
+            "{message}"
+        );
+        assert!(!message.contains("failed on malformed data"), "{message}");
+    }
+}
+
+/// Found by `decoder_survives_arbitrary_wav_headers`: two finite float samples near f32::MAX
+/// (1.98e38 and 1.42e38) were averaged into an infinite mono sample, breaking the decoder's
+/// promise of finite samples.
+#[test]
+fn huge_finite_float_samples_downmix_to_a_finite_mean() {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let mut wav = hound::WavWriter::new(&mut bytes, spec).unwrap();
+    for x in [0.0f32, 0.0, 1.98e38, 1.42e38, -3e38, -3e38] {
+        wav.write_sample(x).unwrap();
+    }
+    wav.finalize().unwrap();
+    let clip = decode_bytes(bytes.get_ref(), Path::new("huge.wav")).unwrap();
+    assert_eq!(clip.samples, vec![0.0, 1.7e38, -3e38]);
 }

@@ -77,8 +77,9 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
             path: path.to_path_buf(),
         });
     }
-    // The decoders are third-party parsers of untrusted bytes; the fuzz test finds none that
-    // panic today, but a panic in one must still reach the caller as an error naming the file.
+    // The decoders are third-party parsers of untrusted bytes. Inputs that made one panic are
+    // kept from it (see `wav_channels`; tests/fuzz_parsers.rs looks for more), but a panic in one
+    // must still reach the caller as an error naming the file.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let is_wave = bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE";
         if is_wave {
@@ -90,6 +91,25 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
                 // or a short stream describe the file, where hound's "bits per sample is not
                 // 32" only says which formats hound reads.
                 Err(hound_err @ (AudioError::Unsupported { .. } | AudioError::Corrupt { .. })) => {
+                    // Symphonia's WAV reader maps at most 26 channels and overflows on some
+                    // headers with more (found by tests/fuzz_parsers.rs): do not hand it those.
+                    if let Some(channels) =
+                        wav_channels(bytes).filter(|&c| c > MAX_FALLBACK_WAV_CHANNELS)
+                    {
+                        let reason = match &hound_err {
+                            AudioError::Unsupported { detail, .. }
+                            | AudioError::Corrupt { detail, .. } => detail.as_str(),
+                            _ => "",
+                        };
+                        return Err(AudioError::Unsupported {
+                            path: path.to_path_buf(),
+                            detail: format!(
+                                "{channels} channels, in a WAV the integer PCM and 32-bit float \
+                                 reader refuses ({reason}); other WAV codecs are read with at \
+                                 most {MAX_FALLBACK_WAV_CHANNELS} channels"
+                            ),
+                        });
+                    }
                     match decode_symphonia(bytes, path) {
                         Ok(decoded) => Ok(decoded),
                         Err(AudioError::Corrupt { .. }) => Err(hound_err),
@@ -112,6 +132,27 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
         });
     }
     Ok(decoded)
+}
+
+/// Most channels of a WAV file decoded by symphonia (its WAV reader maps no more to positions).
+const MAX_FALLBACK_WAV_CHANNELS: u16 = 26;
+
+/// The channel count in a RIFF/WAVE file's first `fmt ` chunk, if it has one.
+fn wav_channels(bytes: &[u8]) -> Option<u16> {
+    let mut pos: usize = 12;
+    while let Some(header) = bytes.get(pos..pos.checked_add(8)?) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[0..4] == b"fmt " {
+            let channels = bytes.get(pos + 10..pos + 12)?;
+            return Some(u16::from_le_bytes([channels[0], channels[1]]));
+        }
+        // Chunks are padded to an even length.
+        pos = pos
+            .checked_add(8)?
+            .checked_add(size)?
+            .checked_add(size & 1)?;
+    }
+    None
 }
 
 /// Averages interleaved channels into mono while checking finiteness and tracking the peak.
@@ -154,7 +195,16 @@ impl<'p> MonoMixer<'p> {
         self.partial.push(x);
         if self.partial.len() == self.channels {
             let sum: f32 = self.partial.iter().sum();
-            self.mono.push(sum / self.channels as f32);
+            let mean = if sum.is_finite() {
+                sum / self.channels as f32
+            } else {
+                // Finite float samples near f32::MAX can sum past it (found by
+                // tests/fuzz_parsers.rs); their mean cannot, so take it in f64. Only then, so
+                // that every ordinary file keeps its bit-exact f32 downmix.
+                let sum: f64 = self.partial.iter().map(|&x| f64::from(x)).sum();
+                (sum / self.channels as f64) as f32
+            };
+            self.mono.push(mean);
             self.partial.clear();
         }
         Ok(())
@@ -339,6 +389,17 @@ mod tests {
         let (mono, peak) = m.finish().unwrap();
         assert_eq!(mono, vec![0.125, 0.5, -0.5]);
         assert_eq!(peak, 1.0);
+    }
+
+    #[test]
+    fn mixer_mean_of_huge_finite_samples_stays_finite() {
+        let mut m = MonoMixer::new(Path::new("x.wav"), 2, 0);
+        for x in [3e38f32, 3e38, -3e38, -2e38, 1.0, 0.5] {
+            m.push(x).unwrap();
+        }
+        let (mono, peak) = m.finish().unwrap();
+        assert_eq!(mono, vec![3e38, -2.5e38, 0.75]);
+        assert_eq!(peak, 3e38);
     }
 
     #[test]

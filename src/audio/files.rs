@@ -114,7 +114,6 @@ pub(crate) fn kind_of(file_type: FileType) -> &'static str {
             return "a block device";
         }
     }
-    let _ = file_type;
     "a special file"
 }
 
