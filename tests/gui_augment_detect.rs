@@ -391,15 +391,27 @@ fn detect_view_scores_with_released_weights_at_their_input_length() {
     harness.step();
     for (length, key) in [("auto", "aasist_l"), ("66800", "aasist_l_66800")] {
         harness.state_mut().view.settings.num_samples = length.into();
+        let shown = if length == "auto" { "64600" } else { length };
         harness.get_by_label("Load model").click();
+        let wanted = format!("input {shown} samples");
         step_until(&mut harness, Duration::from_secs(60), |s| {
-            (s.view.model().is_some() && !s.view.is_busy()) || s.view.error().is_some()
+            s.view
+                .model()
+                .is_some_and(|m| m.describe().contains(&wanted) && !s.view.is_busy())
+                || s.view.error().is_some()
         });
         assert_eq!(harness.state().view.error(), None);
-        let shown = if length == "auto" { "64600" } else { length };
-        assert!(harness
-            .query_by_label_contains(&format!("input {shown} samples"))
-            .is_some());
+        let described = harness.state().view.model().unwrap().describe();
+        assert!(
+            described.contains(&format!("input {shown} samples")),
+            "{described}"
+        );
+        assert!(
+            harness
+                .query_by_label_contains(&format!("input {shown} samples"))
+                .is_some(),
+            "the view shows: {described}"
+        );
         let clip = fixtures.join("speechlike_2s.wav");
         {
             let s = harness.state_mut();
