@@ -8,6 +8,7 @@
 //! features `[B, 1, frames, dims]` (the front end is outside the timed step, as in PyTorch);
 //! AASIST-L takes raw waveforms `[B, samples]`. Threads: `RAYON_NUM_THREADS`. Prints one line
 //! `RESULT model=… threads=… s_per_iter=… peak_rss_mib=…`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Instant;
 

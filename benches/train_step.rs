@@ -1,6 +1,7 @@
 //! One training iteration of `augmented` against `dual` (joint and separate layouts) at the same
 //! number of clips per step, and the per-step cost of each alignment method plus its bookkeeping
 //! (cosine, norms) on a gradient of the model's size. Model: `lcnn-small`, 2 s crops.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 

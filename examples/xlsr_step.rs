@@ -9,6 +9,7 @@
 //! ```
 //! `model` defaults to `xlsr-aasist`, `device` to `cuda` (`cpu` also works), `steps` to 5.
 //! The random input stands in for audio: the cost of a step does not depend on the samples.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Instant;
 

@@ -2,6 +2,7 @@
 //! its realised figures, scoring a demo clip with a checkpoint trained here, and the
 //! "audio unavailable" message when there is no audio device.
 #![cfg(all(feature = "gui", feature = "audio"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //! invalid field blocking Start, a failing run showing its error, overlays of previous runs and
 //! settings surviving a relaunch.
 #![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::Path;

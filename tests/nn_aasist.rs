@@ -1,5 +1,6 @@
 //! AASIST / AASIST-L against the authors' PyTorch implementation (fixtures written by
 //! `scripts/aasist_reference.py`), the strict weight import, and an f64 finite-difference check.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Checkpoint flows of the model registry: safetensors round trips through `VarMap::save/load`
 //! (BatchNorm running statistics included) and seeded initialisation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candle_core::{DType, Device, Tensor};
 use dpda::nn::flat::read_params;

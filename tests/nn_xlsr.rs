@@ -4,6 +4,7 @@
 //! names, and finite-difference gradient checks on every parameter tensor of the tiny models.
 //! The fairseq checkpoint fixtures (`fairseq_*.pt`, from `scripts/fairseq_checkpoint_fixture.py`)
 //! hold the Hugging Face fixture's encoder in fairseq's full training-checkpoint layout.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

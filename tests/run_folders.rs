@@ -3,6 +3,7 @@
 //! fit, checkpoints a crash cannot split, periodic checkpoints that make a crash cost at most a
 //! few steps, Ctrl-C that stops after the step and saves, and config errors with the file's own
 //! line numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

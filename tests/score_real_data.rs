@@ -2,6 +2,7 @@
 //! equal the authors' PyTorch pipeline on audio files; FoR-style folders (`fake/x`, `real/x`)
 //! score and evaluate against a FoR key; names with spaces survive `score` → `eval`; windows cover
 //! the clip's end; `dpda test` evaluates a run's `[[test]]` sets; closed pipes end quietly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,5 +1,6 @@
 //! Every configuration under `experiments/` parses into a plan; unknown keys and out-of-range
 //! values are refused with the key's name; the paper configs check their corpus path.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::Path;
 
