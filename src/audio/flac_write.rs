@@ -40,7 +40,8 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
         .collect()
 }
 
-/// Write mono float samples as a 16-bit FLAC file (values outside [-1, 1] are clipped).
+/// Write mono float samples as a 16-bit FLAC file (values outside [-1, 1] are clipped), through a
+/// temporary file renamed into place.
 pub fn write_flac(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<(), FlacWriteError> {
     let pcm = to_i16(samples);
     let bytes = encode_flac_i16(&[pcm.as_slice()], sample_rate_hz).map_err(|e| match e {
@@ -50,7 +51,7 @@ pub fn write_flac(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<(
         },
         other => other,
     })?;
-    std::fs::write(path, bytes).map_err(|source| FlacWriteError::Io {
+    crate::atomic_file::write_atomically(path, &bytes).map_err(|source| FlacWriteError::Io {
         path: path.to_path_buf(),
         source,
     })
