@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dpda::gui::form::{CorpusChoice, ExperimentForm};
-use dpda::gui::train_view::RunStatus;
+use dpda::gui::train::RunStatus;
 use dpda::gui::{Tab, Workbench};
 use egui::Role;
 use egui_kittest::kittest::{NodeT, Queryable};

@@ -243,8 +243,7 @@ pub fn clip_plots_ui(
 pub fn colour_bar_ui(ui: &mut egui::Ui, (floor_db, top_db): (f32, f32)) {
     ui.vertical(|ui| {
         ui.small(format!("{top_db:.0} dB"));
-        let (rect, _) =
-            ui.allocate_exact_size(theme::COLOUR_BAR_SIZE, egui::Sense::hover());
+        let (rect, _) = ui.allocate_exact_size(theme::COLOUR_BAR_SIZE, egui::Sense::hover());
         let steps = 32;
         let painter = ui.painter_at(rect);
         for i in 0..steps {
@@ -271,7 +270,11 @@ pub fn level_meter_ui(ui: &mut egui::Ui, level: Level) {
     };
     let (rect, _) = ui.allocate_exact_size(theme::LEVEL_METER_SIZE, egui::Sense::hover());
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, theme::LEVEL_METER_ROUNDING, ui.visuals().extreme_bg_color);
+    painter.rect_filled(
+        rect,
+        theme::LEVEL_METER_ROUNDING,
+        ui.visuals().extreme_bg_color,
+    );
     let rms = to_fraction(level.rms);
     let bar = egui::Rect::from_min_max(
         rect.min,

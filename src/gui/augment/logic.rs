@@ -26,7 +26,6 @@ impl AugmentView {
         self.start_loading_file(path);
     }
 
-
     fn start_loading_file(&mut self, path: PathBuf) {
         self.error = None;
         if let Err(e) = self.source.load_file(self.ctx.as_ref(), path) {

@@ -38,7 +38,12 @@ impl AugmentView {
         commands
     }
 
-    fn source_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, commands: &mut Vec<AugmentCommand>) {
+    fn source_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        shared: &Shared,
+        commands: &mut Vec<AugmentCommand>,
+    ) {
         let text = ClipPanelText {
             path_label: "Path:",
             drop_hint: "Or drop an audio file on the window.",
@@ -59,7 +64,12 @@ impl AugmentView {
         self.browser_ui(ui, shared, commands);
     }
 
-    fn browser_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, commands: &mut Vec<AugmentCommand>) {
+    fn browser_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        shared: &Shared,
+        commands: &mut Vec<AugmentCommand>,
+    ) {
         ui.label(match shared.data.as_ref().map(|d| &d.corpus) {
             Some(CorpusPlan::Demo { size, seed }) => format!("Corpus: demo ({size}, seed {seed})"),
             Some(CorpusPlan::Asvspoof2019La { root }) => {
@@ -148,7 +158,10 @@ impl AugmentView {
         ui.horizontal(|ui| {
             let label = ui.label("Seed:");
             let r = ui
-                .add(egui::TextEdit::singleline(&mut self.seed_text).desired_width(theme::SEED_FIELD_WIDTH))
+                .add(
+                    egui::TextEdit::singleline(&mut self.seed_text)
+                        .desired_width(theme::SEED_FIELD_WIDTH),
+                )
                 .labelled_by(label.id);
             if r.changed() {
                 if let Ok(seed) = self.seed_text.trim().parse::<u64>() {

@@ -46,7 +46,6 @@ impl DetectView {
         }
     }
 
-
     fn choice(&self, shared: &Shared) -> Result<ModelRequest, String> {
         let mut request = self.checkpoint_choice(shared)?;
         let length = self.settings.num_samples.trim();
@@ -263,7 +262,9 @@ impl DetectView {
                     Err(e) => self.error = Some(format!("scoring failed: {e}")),
                 }
             }
-            WorkerEvent::FolderProgress { done, total } => self.folder_progress = Some((done, total)),
+            WorkerEvent::FolderProgress { done, total } => {
+                self.folder_progress = Some((done, total))
+            }
             WorkerEvent::FolderDone(result) => {
                 self.folder_progress = None;
                 self.folder_cancel = None;
@@ -374,4 +375,3 @@ impl DetectView {
         }
     }
 }
-

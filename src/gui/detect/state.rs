@@ -204,5 +204,4 @@ impl DetectView {
     pub fn folder_message(&self) -> Option<&str> {
         self.folder_message.as_deref()
     }
-
 }

@@ -78,12 +78,15 @@ impl DetectView {
         }
         ui.horizontal(|ui| {
             let label = ui.label("Input length (samples):");
-            ui.add(egui::TextEdit::singleline(&mut self.settings.num_samples).desired_width(theme::LENGTH_FIELD_WIDTH))
-                .labelled_by(label.id)
-                .on_hover_text(
-                    "auto: what the model was trained on (64,600 for AASIST/AASIST-L, a run's \
+            ui.add(
+                egui::TextEdit::singleline(&mut self.settings.num_samples)
+                    .desired_width(theme::LENGTH_FIELD_WIDTH),
+            )
+            .labelled_by(label.id)
+            .on_hover_text(
+                "auto: what the model was trained on (64,600 for AASIST/AASIST-L, a run's \
                  data.num_samples, 66,800 otherwise)",
-                );
+            );
         });
         ui.horizontal(|ui| {
             if ui
@@ -270,13 +273,21 @@ impl DetectView {
         };
         let bonafide = is_bonafide(result.score, self.threshold);
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(format!("score {:.3}", result.score)).size(theme::VERDICT_TEXT_SIZE));
+            ui.label(
+                egui::RichText::new(format!("score {:.3}", result.score))
+                    .size(theme::VERDICT_TEXT_SIZE),
+            );
             let (text, colour) = if bonafide {
                 ("likely bona fide", theme::BONAFIDE)
             } else {
                 ("likely spoofed", theme::SPOOFED)
             };
-            ui.label(egui::RichText::new(text).size(theme::VERDICT_TEXT_SIZE).color(colour).strong());
+            ui.label(
+                egui::RichText::new(text)
+                    .size(theme::VERDICT_TEXT_SIZE)
+                    .color(colour)
+                    .strong(),
+            );
         });
         ui.small(
             "The score is the model's bona fide logit: higher means more bona fide, lower more \

@@ -434,14 +434,13 @@ impl TrainView {
 
     fn poll_overlays(&mut self) {
         let mut arrived = Vec::new();
-        self.overlay_tasks
-            .retain(|(dir, task)| match task.poll() {
-                Some(answer) => {
-                    arrived.push((dir.clone(), answer));
-                    false
-                }
-                None => true,
-            });
+        self.overlay_tasks.retain(|(dir, task)| match task.poll() {
+            Some(answer) => {
+                arrived.push((dir.clone(), answer));
+                false
+            }
+            None => true,
+        });
         for (dir, answer) in arrived {
             if let Some(run) = self.runs.iter_mut().find(|r| r.dir == dir) {
                 run.loading = false;

@@ -213,5 +213,4 @@ impl TrainView {
     pub fn is_running(&self) -> bool {
         self.status.is_active()
     }
-
 }

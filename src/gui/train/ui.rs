@@ -66,7 +66,10 @@ impl TrainView {
             let label = ui.label("Runs folder");
             let mut text = shared.runs_dir.display().to_string();
             let edit = ui
-                .add(egui::TextEdit::singleline(&mut text).desired_width(theme::RUNS_DIR_FIELD_WIDTH))
+                .add(
+                    egui::TextEdit::singleline(&mut text)
+                        .desired_width(theme::RUNS_DIR_FIELD_WIDTH),
+                )
                 .labelled_by(label.id);
             if edit.changed() {
                 commands.push(TrainCommand::SetRunsDir(PathBuf::from(text)));
@@ -438,7 +441,9 @@ fn curve_plot(
                     }
                     let mut line = Line::new(c.name.clone(), PlotPoints::Owned(pts)).color(c.color);
                     if c.dashed {
-                        line = line.style(LineStyle::dashed_loose()).width(theme::OVERLAY_LINE_WIDTH);
+                        line = line
+                            .style(LineStyle::dashed_loose())
+                            .width(theme::OVERLAY_LINE_WIDTH);
                     }
                     pui.line(line);
                 }
