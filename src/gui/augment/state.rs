@@ -178,8 +178,6 @@ impl AugmentView {
         self.playing = None;
     }
 
-    /// A file dropped on the window or opened while this view is shown.
-
     /// The realised figures of the current draw.
     pub fn figures(&self) -> &[Figure] {
         &self.figures
