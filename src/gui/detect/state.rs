@@ -172,6 +172,11 @@ impl DetectView {
         self.backend = backend;
     }
 
+    /// Whether a file dialog may open: one at a time, the clip panel's included.
+    pub(super) fn can_browse(&self) -> bool {
+        self.dialog.is_none() && !self.source.is_browsing()
+    }
+
     /// The current clip's score (bona fide logit), once scored.
     pub fn score(&self) -> Option<f64> {
         self.result.as_ref().map(|r| r.score)

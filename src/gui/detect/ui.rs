@@ -50,12 +50,13 @@ impl DetectView {
                 });
             }
             kind => {
+                let can_browse = self.can_browse();
                 ui.horizontal(|ui| {
                     let label = ui.label("Checkpoint:");
                     ui.text_edit_singleline(&mut self.settings.checkpoint_path)
                         .labelled_by(label.id);
                     if ui
-                        .add_enabled(self.dialog.is_none(), egui::Button::new("..."))
+                        .add_enabled(can_browse, egui::Button::new("..."))
                         .clicked()
                     {
                         commands.push(DetectCommand::BrowseCheckpoint);
@@ -172,12 +173,13 @@ impl DetectView {
 
     fn folder_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<DetectCommand>) {
         ui.heading("Score a folder");
+        let can_browse = self.can_browse();
         ui.horizontal(|ui| {
             let label = ui.label("Folder:");
             ui.text_edit_singleline(&mut self.settings.folder)
                 .labelled_by(label.id);
             if ui
-                .add_enabled(self.dialog.is_none(), egui::Button::new("..."))
+                .add_enabled(can_browse, egui::Button::new("..."))
                 .clicked()
             {
                 commands.push(DetectCommand::BrowseFolder);
