@@ -242,7 +242,11 @@ fn a_crashed_run_is_listed_and_continued_from_its_last_checkpoint() {
     let mut plan = dpda::train::plan_from_str(
         &form.to_toml().unwrap(),
         "form",
-        &["train.checkpoint_every_steps=1".to_string()],
+        // A short run: a checkpoint every step makes each step cost a file write.
+        &[
+            "train.checkpoint_every_steps=1".to_string(),
+            "train.max_steps=12".to_string(),
+        ],
     )
     .unwrap();
     plan.train.inject_panic_at_step = Some(3);
