@@ -16,7 +16,7 @@ use anyhow::Context;
 use dpda::rng::Rng;
 use dpda::train::align::GradientAligner;
 use dpda::train::data::Batch;
-use dpda::train::model::build_model;
+use dpda::nn::registry::build_model;
 use dpda::train::plan_from_str;
 use dpda::train::run::device_for;
 use dpda::train::step::{train_step, StepState};
@@ -40,7 +40,13 @@ fn main() -> anyhow::Result<()> {
         eprintln!("note: {notice}");
     }
     let t0 = Instant::now();
-    let model = build_model(&plan.model.name, &plan.model.options, 1, &device)
+    let model = build_model(
+        plan.model.kind,
+        &plan.model.options,
+        1,
+        &device,
+        candle_core::DType::F32,
+    )
         .with_context(|| format!("building {model_name}"))?;
     let num_params: usize = model.trainable().iter().map(|v| v.var.elem_count()).sum();
     println!(

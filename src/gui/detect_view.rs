@@ -703,12 +703,10 @@ impl DetectView {
                     egui::ComboBox::from_label("model")
                         .selected_text(self.settings.model_name.clone())
                         .show_ui(ui, |ui| {
-                            let mut names: Vec<&str> = Vec::new();
-                            names.push("auto");
-                            if kind == CheckpointKind::Safetensors {
-                                names.push("tiny");
-                            }
-                            names.extend(crate::nn::registry::MODEL_NAMES);
+                            let names = std::iter::once("auto").chain(
+                                crate::nn::registry::ModelKind::small()
+                                    .map(crate::nn::registry::ModelKind::name),
+                            );
                             for name in names {
                                 ui.selectable_value(
                                     &mut self.settings.model_name,

@@ -10,6 +10,7 @@ pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dev_loss;
 pub mod error;
 pub mod events;
 pub mod model;
