@@ -563,7 +563,13 @@ fn registry_builds_both_variants() {
         ..ModelOptions::default()
     };
     assert!(matches!(
-        build_model("aasist".parse().unwrap(), &options, 4, &Device::Cpu, DType::F32),
+        build_model(
+            "aasist".parse().unwrap(),
+            &options,
+            4,
+            &Device::Cpu,
+            DType::F32
+        ),
         Err(NnError::InvalidOption {
             field: "dropout",
             ..

@@ -59,14 +59,28 @@ fn safetensors_round_trip_restores_running_stats_and_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lcnn_small.safetensors");
     let opts = ModelOptions::default();
-    let trained = build_model("lcnn-small".parse().unwrap(), &opts, 1, &Device::Cpu, DType::F32).unwrap();
+    let trained = build_model(
+        "lcnn-small".parse().unwrap(),
+        &opts,
+        1,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     let x = waveforms(3, 4000, 2);
     // Two training-mode passes move the BatchNorm running statistics away from 0 / 1.
     trained.forward(&x, Mode::Train, &mut Rng::new(3)).unwrap();
     trained.forward(&x, Mode::Train, &mut Rng::new(4)).unwrap();
     trained.state().save(&path).unwrap();
 
-    let restored = build_model("lcnn-small".parse().unwrap(), &opts, 99, &Device::Cpu, DType::F32).unwrap();
+    let restored = build_model(
+        "lcnn-small".parse().unwrap(),
+        &opts,
+        99,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     assert_ne!(
         state_values(trained.as_ref()),
         state_values(restored.as_ref())

@@ -492,13 +492,7 @@ impl GraphBackEnd {
 
     /// Spectral nodes `e_s [batch, S, C]` (before the positional embedding) and temporal nodes
     /// `e_t [batch, T, C]` → logits `[batch, 2]`.
-    pub fn forward(
-        &self,
-        e_s: &Tensor,
-        e_t: &Tensor,
-        mode: Mode,
-        rng: &mut Rng,
-    ) -> Result<Tensor> {
+    pub fn forward(&self, e_s: &Tensor, e_t: &Tensor, mode: Mode, rng: &mut Rng) -> Result<Tensor> {
         let e_s = e_s.broadcast_add(&param(&self.embeddings.pos_s))?;
         let out_s = self.pools[0].forward(&self.gat_s.forward(&e_s, mode, rng)?, mode, rng)?;
         let out_t = self.pools[1].forward(&self.gat_t.forward(e_t, mode, rng)?, mode, rng)?;
@@ -506,7 +500,10 @@ impl GraphBackEnd {
         // Two branches, each: heterogeneous layer → pool both node types → heterogeneous layer,
         // with a residual sum around the second layer.
         let mut branches = Vec::with_capacity(2);
-        for (k, master) in [(0usize, &self.embeddings.master1), (2, &self.embeddings.master2)] {
+        for (k, master) in [
+            (0usize, &self.embeddings.master1),
+            (2, &self.embeddings.master2),
+        ] {
             let (t1, s1, m1) = self.hetero[k].forward(&out_t, &out_s, &param(master), mode, rng)?;
             let s1 = self.pools[2 + k].forward(&s1, mode, rng)?;
             let t1 = self.pools[3 + k].forward(&t1, mode, rng)?;

@@ -149,7 +149,9 @@ impl ModelKind {
             ("hidden", options.hidden.is_some()),
         ];
         if self == ModelKind::Tiny {
-            if let Some((key, _)) = set.iter().find(|(k, s)| *s && !self.option_names().contains(k))
+            if let Some((key, _)) = set
+                .iter()
+                .find(|(k, s)| *s && !self.option_names().contains(k))
             {
                 return Err(NnError::InvalidOption {
                     field: "model.options",
@@ -337,7 +339,12 @@ pub fn build_model_reporting(
                 ConformerTcmConfig::tiny()
             };
             config.freeze_front_end = options.freeze_front_end;
-            Box::new(ConformerTcm::new(config, dtype, device, &mut Rng::new(seed))?)
+            Box::new(ConformerTcm::new(
+                config,
+                dtype,
+                device,
+                &mut Rng::new(seed),
+            )?)
         }
     };
     let mut notes = Vec::new();
@@ -389,8 +396,8 @@ mod tests {
     #[test]
     fn every_small_kind_builds() {
         for kind in ModelKind::small() {
-            let m = build_model(kind, &ModelOptions::default(), 0, &Device::Cpu, DType::F32)
-                .unwrap();
+            let m =
+                build_model(kind, &ModelOptions::default(), 0, &Device::Cpu, DType::F32).unwrap();
             assert_eq!(m.name(), kind.name());
             assert!(!m.trainable().is_empty());
         }

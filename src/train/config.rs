@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::align::{AlignMethod, CaGradSolver};
 use super::average::Averaging;
+use super::dev_loss::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
 use super::schedule::ScheduleConfig;
-use super::dev_loss::DevLoss;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
 use crate::data::demo::DemoSize;
 use crate::nn::registry::{ModelKind, ModelOptions};

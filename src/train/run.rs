@@ -24,12 +24,12 @@ use super::data::{
 };
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
-use crate::nn::registry::build_model_reporting;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
 use crate::data::Label;
 use crate::inference::RunLayout;
 use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
+use crate::nn::registry::build_model_reporting;
 use crate::nn::Model;
 use crate::rng::Rng;
 

@@ -22,10 +22,10 @@
 
 use candle_core::{Device, Tensor};
 
-pub use super::dev_loss::{ClipLoss, DevLoss};
 use super::align::GradientAligner;
 use super::config::{Layout, Plan, TrainMode};
 use super::data::{Batch, ClipSet};
+pub use super::dev_loss::{ClipLoss, DevLoss};
 use super::error::TrainError;
 use super::model::weighted_cross_entropy;
 use super::optim::{global_norm, Optimizer};
