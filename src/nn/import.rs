@@ -1,8 +1,11 @@
 //! Loading weights into a model: the project's safetensors checkpoints and the zip-format PyTorch
 //! state dicts released with reference models (e.g. clovaai/aasist `models/weights/*.pth`).
 //!
-//! The trainer, the scorer and `dpda import-weights` call [`load_weights`]; wherever a checkpoint
-//! path is accepted a `.pth` works too. Loading is strict: every tensor of the model's state
+//! [`load_weights`] is the one entry point for a whole model's weights: the trainer (resuming
+//! from a checkpoint, whose optimizer state it sets aside), the scorer and `dpda import-weights`
+//! all go through it (or through [`assign_state`] on tensors already read); wherever a checkpoint
+//! path is accepted a `.pth` works too. Only an XLS-R front end alone is filled elsewhere
+//! ([`super::import_xlsr`], which builds on the readers here). Loading is strict: every tensor of the model's state
 //! ([`Model::state`], BatchNorm running statistics included) must be present with its exact
 //! shape, and nothing else may be in the file, so a wrong configuration fails with a list of the
 //! offending names instead of silently half-loading (candle's `VarMap::load` ignores extras).

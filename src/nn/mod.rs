@@ -12,16 +12,16 @@
 //! - [`layers`] (with [`kernels`]): Linear, Conv, BatchNorm, pooling, LSTM, … and the
 //!   [`layers::ParamBuilder`] that names and initialises variables; [`gradcheck`] and [`flat`]
 //!   check and flatten gradients.
-//! - [`graph`]: the AASIST graph back end (residual block, graph attention, graph pooling,
+//! - [`graph`] holds the AASIST graph back end (residual block, graph attention, graph pooling,
 //!   readout), shared by [`aasist`] (raw-waveform AASIST/AASIST-L) and [`ssl_aasist`]
 //!   (XLSR-AASIST); [`wav2vec2`] is the XLS-R front end of [`ssl_aasist`] and [`conformer`]
 //!   (XLSR-Conformer-TCM), built under [`FRONT_END_PREFIX`]; [`lcnn`] and [`tiny`] are the
 //!   other models.
-//! - [`registry`]: [`registry::ModelKind`] (every model by name, its input length and options)
-//!   and [`registry::build_model`], the one way to build a model.
-//! - [`import`]: [`import::load_weights`], the one way to load weights (project checkpoints and
-//!   released PyTorch state dicts, strictly by variable name); [`import_xlsr`] fills an XLS-R
-//!   front end from pretrained files.
+//! - [`registry`] holds [`registry::ModelKind`] (every model by name, its input length and
+//!   options) and [`registry::build_model`], the one way to build a model.
+//! - [`import`] holds [`import::load_weights`], the one way to load weights (project checkpoints
+//!   and released PyTorch state dicts, strictly by variable name); [`import_xlsr`] fills an
+//!   XLS-R front end from pretrained files.
 //!
 //! Files depend on each other in one direction only: what two siblings share lives in a third
 //! module or here.
