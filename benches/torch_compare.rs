@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?),
         "lcnn-small" => Net::Small(LcnnSmall::new(0.0, 1, &device, DType::F32)?),
         other => Net::Other(build_model(
-            other,
+            other.parse()?,
             &ModelOptions::default(),
             1,
             &device,

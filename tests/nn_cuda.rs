@@ -25,7 +25,14 @@ fn loss_and_grads(
     x: &Tensor,
     device: &Device,
 ) -> (Vec<f32>, Vec<f32>) {
-    let model = build_model(name, &ModelOptions::default(), 3, device, DType::F32).unwrap();
+    let model = build_model(
+        name.parse().unwrap(),
+        &ModelOptions::default(),
+        3,
+        device,
+        DType::F32,
+    )
+    .unwrap();
     for (dst, src) in model.trainable().iter().zip(reference.trainable()) {
         assert_eq!(dst.name, src.name);
         dst.var
@@ -68,8 +75,14 @@ fn gpu_matches_cpu(name: &str, num_samples: usize) {
             return;
         }
     };
-    let reference =
-        build_model(name, &ModelOptions::default(), 3, &Device::Cpu, DType::F32).unwrap();
+    let reference = build_model(
+        name.parse().unwrap(),
+        &ModelOptions::default(),
+        3,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     let mut rng = Rng::new(9);
     let samples: Vec<f32> = (0..2 * num_samples)
         .map(|_| (0.1 * rng.normal()) as f32)

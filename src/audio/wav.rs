@@ -9,7 +9,7 @@ use std::path::Path;
 
 use hound::{SampleFormat, WavSpec};
 
-use super::decode::{AudioInfo, Decoded, MonoMixer};
+use super::mono::{AudioInfo, Decoded, MonoMixer};
 use super::{AudioError, Clip};
 
 /// Sample encoding of a written WAV file.

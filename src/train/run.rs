@@ -24,12 +24,12 @@ use super::data::{
 };
 use super::error::{io_err, TrainError};
 use super::events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
-use super::model::build_model_reporting;
 use super::step::{evaluate, m_sharpness, train_step, StepState};
 use crate::data::corpus::Split;
 use crate::data::Label;
 use crate::inference::RunLayout;
 use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
+use crate::nn::registry::build_model_reporting;
 use crate::nn::Model;
 use crate::rng::Rng;
 
@@ -197,10 +197,11 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         return Err(TrainError::EmptySplit { split: "dev" });
     }
     let (model, model_notes) = build_model_reporting(
-        &plan.model.name,
+        plan.model.kind,
         &plan.model.options,
         plan.train.seed,
         &device,
+        candle_core::DType::F32,
     )?;
     let num_params: usize = model
         .trainable()
@@ -625,7 +626,7 @@ fn test_sets(
     notes: &mut Vec<String>,
 ) -> Result<(), TrainError> {
     let info = crate::inference::ModelInfo {
-        name: plan.model.name.clone(),
+        name: plan.model.kind.name().to_string(),
         name_origin: "this run".into(),
         num_samples: plan.data.num_samples,
         num_samples_origin: "the run's data.num_samples".into(),
@@ -662,9 +663,9 @@ fn check_same_model(plan: &Plan, layout: &RunLayout) -> Result<(), TrainError> {
             message: format!(
                 "--resume with another model ({} {:?}) than the run's ({} {:?} in {}); resume \
                  with the run's own configuration (dpda train {} --run-dir … --resume)",
-                plan.model.name,
+                plan.model.kind,
                 plan.model.options,
-                stored.model.name,
+                stored.model.kind,
                 stored.model.options,
                 config.display(),
                 config.display()

@@ -10,6 +10,7 @@ use super::super::{theme, Shared};
 use super::state::{CheckpointKind, CAVEAT};
 use super::{DetectCommand, DetectView};
 use crate::inference::scorer::is_bonafide;
+use crate::nn::registry::ModelKind;
 
 impl DetectView {
     /// Draws the view; returns what the user asked for, for [`DetectView::apply`].
@@ -345,13 +346,14 @@ impl DetectView {
     }
 }
 
-/// The model menu for checkpoints without a run configuration: `auto`, then every model name.
+/// The model menu for checkpoints without a run configuration: `auto`, then the registry's
+/// models small enough for the Detect view (`tiny` only for our own `.safetensors` files).
 fn model_menu(kind: CheckpointKind) -> Vec<&'static str> {
-    let mut names: Vec<&str> = Vec::new();
-    names.push("auto");
-    if kind == CheckpointKind::Safetensors {
-        names.push("tiny");
-    }
-    names.extend(crate::nn::registry::MODEL_NAMES);
-    names
+    std::iter::once("auto")
+        .chain(
+            ModelKind::small()
+                .filter(|m| *m != ModelKind::Tiny || kind == CheckpointKind::Safetensors)
+                .map(ModelKind::name),
+        )
+        .collect()
 }
