@@ -234,14 +234,23 @@ fn a_crashed_run_is_listed_and_continued_from_its_last_checkpoint() {
         seed: "7".into(),
         ..ExperimentForm::tiny_demo()
     };
-    let mut plan = dpda::train::plan_from_str(
+    let plan = dpda::train::plan_from_str(
         &form.to_toml().unwrap(),
         "form",
         &["train.checkpoint_every_steps=1".to_string()],
     )
     .unwrap();
-    plan.train.inject_panic_at_step = Some(3);
-    let mut handle = dpda::train::spawn(plan, crashed.clone()).unwrap();
+    let faults = dpda::train::FaultHooks {
+        panic_at_step: Some(3),
+        ..Default::default()
+    };
+    let mut handle = dpda::train::spawn_with_faults(
+        plan,
+        crashed.clone(),
+        dpda::train::SpawnOptions::default(),
+        faults,
+    )
+    .unwrap();
     assert!(handle.join().is_none(), "the injected crash ends the run");
     assert!(!crashed.join("summary.json").exists());
 

@@ -14,7 +14,9 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod optim;
+mod recorder;
 pub mod run;
+mod run_loop;
 pub mod sam;
 pub mod schedule;
 pub mod slsqp;
@@ -23,5 +25,7 @@ pub mod worker;
 
 pub use config::{load_plan, plan_from_str, Plan};
 pub use error::TrainError;
-pub use events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, TrainEvent};
+pub use events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, StopReason, TrainEvent};
 pub use worker::{spawn, spawn_with, SpawnOptions, TrainHandle};
+#[doc(hidden)]
+pub use {run::FaultHooks, worker::spawn_with_faults};
