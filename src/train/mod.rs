@@ -2,8 +2,22 @@
 //! front-ends drive through typed events.
 //!
 //! Flow: a TOML file becomes a [`config::Plan`]; [`worker::spawn`] runs [`run::run`] on a named
-//! thread, which prepares batches ([`data`]), takes steps ([`step`]), writes metrics and
-//! checkpoints ([`checkpoint`]) and reports [`events::TrainEvent`]s.
+//! thread. The run is split by role:
+//!
+//! - [`run::run`] sets up (checks and locks the run folder, loads data and model, starts afresh
+//!   or resumes from the `last` checkpoint) and finishes (final averaged model, eval scores,
+//!   test sets, `summary.json`);
+//! - `run_loop::RunLoop` does the work in between: `train` drives epochs, `control_point`
+//!   reads the pause/stop flags once per iteration, `step` prepares a batch ([`data`]) and takes
+//!   one step ([`step`]), `end_epoch` evaluates on dev and keeps checkpoints ([`checkpoint`]).
+//!   Its [`checkpoint::Sidecar`] is the one copy of the resumable state: steps borrow the
+//!   optimizer, aligner and RNG from it, and every checkpoint is written from it;
+//! - `recorder::Recorder` writes each record (`metrics.jsonl`, `layer_cos.jsonl`,
+//!   `epochs.jsonl`, `summary.json`) and reports its [`events::TrainEvent`], one method per
+//!   record kind, and remembers whether anybody still listens;
+//! - why a run ended is an [`events::StopReason`].
+//!
+//! Tests inject failures through `run::FaultHooks` (hidden; never part of the plan).
 
 pub mod align;
 pub mod average;
