@@ -237,7 +237,9 @@ fn a_crashed_run_is_listed_and_continued_from_its_last_checkpoint() {
     let plan = dpda::train::plan_from_str(
         &form.to_toml().unwrap(),
         "form",
-        &["train.checkpoint_every_steps=1".to_string()],
+        // Three epochs, not the preset's thousand: the continued run must end within the wait
+        // below even on a loaded machine.
+        &["train.checkpoint_every_steps=1", "train.epochs=3"].map(String::from),
     )
     .unwrap();
     let faults = dpda::train::FaultHooks {
