@@ -124,7 +124,9 @@ impl RunLoop<'_, '_> {
         if self.faults.panic_at_step == Some(step_number) {
             panic!("injected panic at step {step_number}");
         }
-        let want_layer = t.per_layer_cos_every.is_some_and(|k| step_number % k == 0)
+        let want_layer = t
+            .per_layer_cos_every
+            .is_some_and(|k| step_number.is_multiple_of(k))
             && t.mode == TrainMode::Dual;
         let side = &mut self.side;
         let outcome = train_step(
@@ -150,7 +152,7 @@ impl RunLoop<'_, '_> {
         // Mid-epoch checkpoints, by step count or by time: a run killed outright loses at most
         // the work since the last one (resume continues at the next batch, exactly).
         let by_steps = t.checkpoint_every_steps.is_some_and(|k| {
-            self.side.step % k == 0 && self.side.batch_in_epoch < self.steps_per_epoch
+            self.side.step.is_multiple_of(k) && self.side.batch_in_epoch < self.steps_per_epoch
         });
         let by_time = t
             .checkpoint_every
