@@ -1,8 +1,8 @@
 //! A run from start to end: [`run`] checks and locks the run folder, loads the data and the model,
-//! starts afresh or resumes from `checkpoints/last.*`, hands the prepared run to
-//! [`super::run_loop::RunLoop`] for the epochs of steps, and finishes it: averaging of the k best
+//! starts afresh or resumes from `checkpoints/last.*`, hands the prepared run to the private
+//! `run_loop::RunLoop` for the epochs of steps, and finishes it: averaging of the k best
 //! checkpoints into the final model, eval scores, `[[test]]` sets and `summary.json`. Records and
-//! events go through one [`super::recorder::Recorder`]. Front-ends call it through
+//! events go through one `recorder::Recorder`. Front-ends call it through
 //! [`super::worker::spawn`]; tests may call [`run`] directly.
 //!
 //! Run folder layout: `config.toml` (resolved), `metrics.jsonl`, `layer_cos.jsonl`,
@@ -99,6 +99,7 @@ pub struct RunContext<'a> {
     /// Receives every event; returns false when nobody listens any more (the run then stops).
     pub emit: &'a mut dyn FnMut(TrainEvent) -> bool,
     /// Failures to inject (tests only; `FaultHooks::default()` injects none).
+    #[doc(hidden)]
     pub faults: FaultHooks,
 }
 
