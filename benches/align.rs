@@ -1,5 +1,6 @@
 //! Gradient-alignment cost per training step on one thread, for flattened gradients of 40 k
 //! (LCNN-sized back ends), 85 k (AASIST-L) and 1 M parameters.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 

@@ -1,5 +1,6 @@
 //! LFCC throughput: one 4.175 s clip (66,800 samples, the DPDA crop) on one thread, and a batch of
 //! 8 such clips on the rayon pool.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 

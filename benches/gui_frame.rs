@@ -3,6 +3,7 @@
 //! and while a real short training runs on the worker thread.
 //!
 //! `cargo bench --bench gui_frame`; prints per-frame figures (goal: ≤ 16 ms).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::{Duration, Instant};
 

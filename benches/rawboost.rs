@@ -1,6 +1,7 @@
 //! Single-clip RawBoost throughput per algorithm on 66,800-sample clips at 16 kHz (the training
 //! input length), to compare with the reference numpy/scipy implementation
 //! (scripts/rawboost_reference_bench.py).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 

@@ -8,6 +8,7 @@
 //! features `[B, 1, frames, dims]` (the front end is outside the timed step, as in PyTorch);
 //! AASIST-L takes raw waveforms `[B, samples]`. Threads: `RAYON_NUM_THREADS`. Prints one line
 //! `RESULT model=… threads=… s_per_iter=… peak_rss_mib=…`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Instant;
 
@@ -94,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?),
         "lcnn-small" => Net::Small(LcnnSmall::new(0.0, 1, &device, DType::F32)?),
         other => Net::Other(build_model(
-            other,
+            other.parse()?,
             &ModelOptions::default(),
             1,
             &device,

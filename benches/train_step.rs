@@ -1,16 +1,17 @@
 //! One training iteration of `augmented` against `dual` (joint and separate layouts) at the same
 //! number of clips per step, and the per-step cost of each alignment method plus its bookkeeping
 //! (cosine, norms) on a gradient of the model's size. Model: `lcnn-small`, 2 s crops.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 
-use candle_core::Device;
+use candle_core::{DType, Device};
 use criterion::{criterion_group, criterion_main, Criterion};
 use dpda::nn::flat::cosine;
+use dpda::nn::registry::build_model;
 use dpda::rng::Rng;
 use dpda::train::align::{AlignMethod, GradientAligner};
 use dpda::train::data::Batch;
-use dpda::train::model::build_model;
 use dpda::train::step::{train_step, StepState};
 use dpda::train::{plan_from_str, Plan};
 
@@ -40,7 +41,8 @@ fn bench_steps(c: &mut Criterion) {
         ("dual_separate", "dual", "separate", CLIPS_PER_STEP / 2),
     ] {
         let plan = plan(mode, layout);
-        let model = build_model(&plan.model.name, &plan.model.options, 1, &device).expect("model");
+        let model = build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32)
+            .expect("model");
         let mut rng = Rng::new(2);
         let batch = Batch {
             orig: (mode == "dual").then(|| noise(&mut rng, per_path * NUM_SAMPLES)),
@@ -78,7 +80,14 @@ fn bench_steps(c: &mut Criterion) {
 
 fn bench_alignment(c: &mut Criterion) {
     let plan = plan("dual", "joint");
-    let model = build_model(&plan.model.name, &plan.model.options, 1, &Device::Cpu).expect("model");
+    let model = build_model(
+        plan.model.kind,
+        &plan.model.options,
+        1,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .expect("model");
     let num_params: usize = model
         .trainable()
         .iter()

@@ -9,14 +9,15 @@
 //! ```
 //! `model` defaults to `xlsr-aasist`, `device` to `cuda` (`cpu` also works), `steps` to 5.
 //! The random input stands in for audio: the cost of a step does not depend on the samples.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Instant;
 
 use anyhow::Context;
+use dpda::nn::registry::build_model;
 use dpda::rng::Rng;
 use dpda::train::align::GradientAligner;
 use dpda::train::data::Batch;
-use dpda::train::model::build_model;
 use dpda::train::plan_from_str;
 use dpda::train::run::device_for;
 use dpda::train::step::{train_step, StepState};
@@ -40,8 +41,14 @@ fn main() -> anyhow::Result<()> {
         eprintln!("note: {notice}");
     }
     let t0 = Instant::now();
-    let model = build_model(&plan.model.name, &plan.model.options, 1, &device)
-        .with_context(|| format!("building {model_name}"))?;
+    let model = build_model(
+        plan.model.kind,
+        &plan.model.options,
+        1,
+        &device,
+        candle_core::DType::F32,
+    )
+    .with_context(|| format!("building {model_name}"))?;
     let num_params: usize = model.trainable().iter().map(|v| v.var.elem_count()).sum();
     println!(
         "model {model_name}: {num_params} trainable parameters, built in {:.1} s on {device_kind}",

@@ -5,7 +5,8 @@
 # when `cargo` is missing.
 set -euo pipefail
 
-packages=(pkg-config libasound2-dev gcc libgl1 libegl1 libxkbcommon-x11-0)
+# flac: the tests check the FLAC files we write with the reference decoder.
+packages=(pkg-config libasound2-dev gcc libgl1 libegl1 libxkbcommon-x11-0 flac)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

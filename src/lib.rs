@@ -4,6 +4,7 @@
 //! I/O, RawBoost augmentation, features, corpora, metrics and the command-line front end. The
 //! desktop workbench (feature `gui`) and audio devices (feature `audio`) sit on top of it.
 
+pub mod atomic_file;
 pub mod audio;
 pub mod augment;
 pub mod baseline;

@@ -3,6 +3,7 @@
 //! starts one, sets its monitor as the default source and sets `DPDA_AUDIO_LOOPBACK`). Skipped,
 //! with a message, without that setup.
 #![cfg(feature = "audio")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

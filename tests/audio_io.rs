@@ -2,6 +2,7 @@
 //! sox, flac, oggenc and lame): every format decodes to the signal that was encoded, downmix,
 //! loading at 16 kHz, writing, `info`, the broken-file corpus, and a seeded mutation test that
 //! no malformed input makes the decoders panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::f64::consts::PI;
 use std::io::Cursor;

@@ -1,4 +1,5 @@
 //! `dpda augment` end to end: file pair, folder pair, determinism under --seed, and errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::Path;
 use std::process::{Command, Output};

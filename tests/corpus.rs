@@ -1,6 +1,7 @@
 //! Flow tests of the corpus layer: the demo corpus (determinism, counts, attacks, levels), its
 //! export in the ASVspoof 2019 LA layout read back by the loader, and the loaders on small
 //! fixture trees built in temporary folders.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! `dpda demo` end to end on the tiny demo corpus: files written, and its EERs equal what
 //! `dpda eval` computes from the score files it leaves behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::process::Command;
 

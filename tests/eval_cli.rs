@@ -1,4 +1,5 @@
 //! `dpda eval` end to end: the binary on fixture keys and score files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

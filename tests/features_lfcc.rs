@@ -1,5 +1,6 @@
 //! LFCC parity with the numpy transcription of the ASVspoof 2021 LFCC-LCNN front end
 //! (`scripts/lfcc_reference.py`, float64), and the batch path against the single-clip path.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
 //! Display spectrograms: tone localisation, energy (Parseval), silence and short-clip behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::f64::consts::PI;
 

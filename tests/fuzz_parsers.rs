@@ -8,6 +8,7 @@
 //! The default case counts keep this file well under 30 s in the dev profile; a longer campaign:
 //! `DPDA_FUZZ_CASES=100000 cargo test --release --test fuzz_parsers`. A case that fails is shrunk
 //! by proptest and printed; it belongs below as a plain `#[test]` once fixed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 

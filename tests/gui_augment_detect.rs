@@ -2,14 +2,15 @@
 //! its realised figures, scoring a demo clip with a checkpoint trained here, and the
 //! "audio unavailable" message when there is no audio device.
 #![cfg(all(feature = "gui", feature = "audio"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dpda::audio::device::AudioBackend;
 use dpda::augment::{rawboost, RawBoostAlgo};
-use dpda::gui::augment_view::AugmentView;
-use dpda::gui::detect_view::{CheckpointKind, DetectView};
+use dpda::gui::augment::AugmentView;
+use dpda::gui::detect::{CheckpointKind, DetectView};
 use dpda::gui::Shared;
 use dpda::rng::Rng;
 use egui_kittest::kittest::Queryable;
@@ -56,7 +57,8 @@ fn augment_harness(view: AugmentView) -> Harness<'static, AugmentState> {
         |ui, s: &mut AugmentState| {
             let ctx = ui.ctx().clone();
             s.view.logic(&ctx, &mut s.shared);
-            s.view.ui(ui, &mut s.shared);
+            let commands = s.view.ui(ui, &s.shared);
+            s.view.apply_all(commands, &mut s.shared);
         },
         state,
     );
@@ -185,7 +187,8 @@ fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
         |ui, s: &mut DetectState| {
             let ctx = ui.ctx().clone();
             s.view.logic(&ctx, &mut s.shared);
-            s.view.ui(ui, &mut s.shared);
+            let commands = s.view.ui(ui, &s.shared);
+            s.view.apply_all(commands, &mut s.shared);
         },
         state,
     );
@@ -258,7 +261,8 @@ fn detect_view_scores_a_folder_to_a_score_file() {
         |ui, s: &mut DetectState| {
             let ctx = ui.ctx().clone();
             s.view.logic(&ctx, &mut s.shared);
-            s.view.ui(ui, &mut s.shared);
+            let commands = s.view.ui(ui, &s.shared);
+            s.view.apply_all(commands, &mut s.shared);
         },
         DetectState {
             view,
@@ -380,7 +384,8 @@ fn detect_view_scores_with_released_weights_at_their_input_length() {
         |ui, s: &mut DetectState| {
             let ctx = ui.ctx().clone();
             s.view.logic(&ctx, &mut s.shared);
-            s.view.ui(ui, &mut s.shared);
+            let commands = s.view.ui(ui, &s.shared);
+            s.view.apply_all(commands, &mut s.shared);
         },
         DetectState {
             view,

@@ -3,13 +3,14 @@
 //! invalid field blocking Start, a failing run showing its error, overlays of previous runs and
 //! settings surviving a relaunch.
 #![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dpda::gui::form::{CorpusChoice, ExperimentForm};
-use dpda::gui::train_view::RunStatus;
+use dpda::gui::train::RunStatus;
 use dpda::gui::{Tab, Workbench};
 use egui::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -88,6 +89,10 @@ fn start_shows_live_points_and_stop_ends_the_run() {
     // The stopped run is listed as a previous run; selecting it overlays its curves, read back
     // from its metrics file (the same number of iterations the live plots received).
     let live_steps = h.state().train.live.loss_combined.len();
+    // The run folders are listed in the background once the run has ended.
+    step_until(&mut h, Duration::from_secs(10), "the run list", |wb| {
+        wb.train.runs.iter().any(|r| r.dir == run_dir)
+    });
     let index = h
         .state()
         .train

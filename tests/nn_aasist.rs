@@ -1,5 +1,6 @@
 //! AASIST / AASIST-L against the authors' PyTorch implementation (fixtures written by
 //! `scripts/aasist_reference.py`), the strict weight import, and an f64 finite-difference check.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -539,7 +540,7 @@ fn import_weights_cli_writes_checkpoint_and_sidecar() {
 fn registry_builds_both_variants() {
     use dpda::nn::registry::{build_model, ModelOptions};
     let m = build_model(
-        "aasist-l",
+        "aasist-l".parse().unwrap(),
         &ModelOptions::default(),
         4,
         &Device::Cpu,
@@ -550,7 +551,7 @@ fn registry_builds_both_variants() {
     let count: usize = m.trainable().iter().map(|v| v.var.elem_count()).sum();
     assert_eq!(count, 85_306);
     let full = build_model(
-        "aasist",
+        "aasist".parse().unwrap(),
         &ModelOptions::default(),
         4,
         &Device::Cpu,
@@ -563,7 +564,13 @@ fn registry_builds_both_variants() {
         ..ModelOptions::default()
     };
     assert!(matches!(
-        build_model("aasist", &options, 4, &Device::Cpu, DType::F32),
+        build_model(
+            "aasist".parse().unwrap(),
+            &options,
+            4,
+            &Device::Cpu,
+            DType::F32
+        ),
         Err(NnError::InvalidOption {
             field: "dropout",
             ..

@@ -1,5 +1,6 @@
 //! Checkpoint flows of the model registry: safetensors round trips through `VarMap::save/load`
 //! (BatchNorm running statistics included) and seeded initialisation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candle_core::{DType, Device, Tensor};
 use dpda::nn::flat::read_params;
@@ -40,9 +41,9 @@ fn state_values(m: &dyn dpda::nn::Model) -> Vec<(String, Vec<f32>)> {
 fn same_seed_same_init_other_seed_differs() {
     for name in MODEL_NAMES {
         let opts = ModelOptions::default();
-        let a = build_model(name, &opts, 42, &Device::Cpu, DType::F32).unwrap();
-        let b = build_model(name, &opts, 42, &Device::Cpu, DType::F32).unwrap();
-        let c = build_model(name, &opts, 43, &Device::Cpu, DType::F32).unwrap();
+        let a = build_model(name.parse().unwrap(), &opts, 42, &Device::Cpu, DType::F32).unwrap();
+        let b = build_model(name.parse().unwrap(), &opts, 42, &Device::Cpu, DType::F32).unwrap();
+        let c = build_model(name.parse().unwrap(), &opts, 43, &Device::Cpu, DType::F32).unwrap();
         let pa = read_params(a.trainable()).unwrap();
         assert_eq!(pa, read_params(b.trainable()).unwrap());
         assert_ne!(pa, read_params(c.trainable()).unwrap());
@@ -59,14 +60,28 @@ fn safetensors_round_trip_restores_running_stats_and_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lcnn_small.safetensors");
     let opts = ModelOptions::default();
-    let trained = build_model("lcnn-small", &opts, 1, &Device::Cpu, DType::F32).unwrap();
+    let trained = build_model(
+        "lcnn-small".parse().unwrap(),
+        &opts,
+        1,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     let x = waveforms(3, 4000, 2);
     // Two training-mode passes move the BatchNorm running statistics away from 0 / 1.
     trained.forward(&x, Mode::Train, &mut Rng::new(3)).unwrap();
     trained.forward(&x, Mode::Train, &mut Rng::new(4)).unwrap();
     trained.state().save(&path).unwrap();
 
-    let restored = build_model("lcnn-small", &opts, 99, &Device::Cpu, DType::F32).unwrap();
+    let restored = build_model(
+        "lcnn-small".parse().unwrap(),
+        &opts,
+        99,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     assert_ne!(
         state_values(trained.as_ref()),
         state_values(restored.as_ref())
@@ -97,7 +112,7 @@ fn safetensors_round_trip_restores_running_stats_and_outputs() {
 #[test]
 fn eval_is_deterministic_and_train_mode_uses_dropout() {
     let m = build_model(
-        "lcnn",
+        "lcnn".parse().unwrap(),
         &ModelOptions::default(),
         5,
         &Device::Cpu,

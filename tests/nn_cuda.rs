@@ -1,6 +1,7 @@
 //! The models on a CUDA device against the same weights on the CPU: logits and gradients of one
 //! training-mode loss agree. Runs only in a `--features cuda` build on a machine with a usable
 //! GPU; elsewhere (CI) each test says why it did nothing and returns.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candle_core::{DType, Device, Tensor};
 use dpda::nn::flat::gather_grads;
@@ -24,7 +25,14 @@ fn loss_and_grads(
     x: &Tensor,
     device: &Device,
 ) -> (Vec<f32>, Vec<f32>) {
-    let model = build_model(name, &ModelOptions::default(), 3, device, DType::F32).unwrap();
+    let model = build_model(
+        name.parse().unwrap(),
+        &ModelOptions::default(),
+        3,
+        device,
+        DType::F32,
+    )
+    .unwrap();
     for (dst, src) in model.trainable().iter().zip(reference.trainable()) {
         assert_eq!(dst.name, src.name);
         dst.var
@@ -67,8 +75,14 @@ fn gpu_matches_cpu(name: &str, num_samples: usize) {
             return;
         }
     };
-    let reference =
-        build_model(name, &ModelOptions::default(), 3, &Device::Cpu, DType::F32).unwrap();
+    let reference = build_model(
+        name.parse().unwrap(),
+        &ModelOptions::default(),
+        3,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     let mut rng = Rng::new(9);
     let samples: Vec<f32> = (0..2 * num_samples)
         .map(|_| (0.1 * rng.normal()) as f32)

@@ -1,6 +1,7 @@
 //! The fast CPU kernels against the plain candle compositions (f32 forward and gradients to
 //! 1e-5 relative) and against central finite differences in f64, for every geometry the models
 //! use plus the awkward ones (strides with uneven remainders, asymmetric padding, floor pooling).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candle_core::{DType, Result, Tensor, Var};
 use dpda::nn::gradcheck::{gradcheck, projection_loss, random_var, GradcheckOptions};

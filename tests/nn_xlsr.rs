@@ -4,6 +4,7 @@
 //! names, and finite-difference gradient checks on every parameter tensor of the tiny models.
 //! The fairseq checkpoint fixtures (`fairseq_*.pt`, from `scripts/fairseq_checkpoint_fixture.py`)
 //! hold the Hugging Face fixture's encoder in fairseq's full training-checkpoint layout.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,14 @@ fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 fn tiny_model(name: &str, dtype: DType) -> Box<dyn Model> {
-    build_model(name, &ModelOptions::default(), 7, &Device::Cpu, dtype).unwrap()
+    build_model(
+        name.parse().unwrap(),
+        &ModelOptions::default(),
+        7,
+        &Device::Cpu,
+        dtype,
+    )
+    .unwrap()
 }
 
 /// The tiny encoder alone, its variables filled from the Hugging Face fixture.
@@ -365,7 +373,14 @@ fn frozen_front_end_gets_no_gradient() {
         freeze_front_end: true,
         ..ModelOptions::default()
     };
-    let model = build_model("xlsr-tiny-tcm", &options, 1, &Device::Cpu, DType::F32).unwrap();
+    let model = build_model(
+        "xlsr-tiny-tcm".parse().unwrap(),
+        &options,
+        1,
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap();
     assert!(model
         .trainable()
         .iter()
@@ -373,7 +388,13 @@ fn frozen_front_end_gets_no_gradient() {
     let full = tiny_model("xlsr-tiny-tcm", DType::F32);
     assert!(full.trainable().len() > model.trainable().len());
     assert!(matches!(
-        build_model("lcnn-small", &options, 1, &Device::Cpu, DType::F32),
+        build_model(
+            "lcnn-small".parse().unwrap(),
+            &options,
+            1,
+            &Device::Cpu,
+            DType::F32
+        ),
         Err(NnError::InvalidOption { .. })
     ));
 }
@@ -392,7 +413,7 @@ fn configs_accept_the_xlsr_names_and_options() {
              front_end_weights = \"xlsr2_300m.pt\"\n"
         );
         let plan = plan_from_str(&text, "c", &[]).unwrap();
-        assert_eq!(plan.model.name, name);
+        assert_eq!(plan.model.kind.name(), name);
     }
     let err = plan_from_str("[model]\nname = \"xlsr-large\"\n", "c", &[])
         .err()

@@ -1,5 +1,6 @@
 //! Key parsing on excerpts of real protocol files, damaged variants and (when present) the full
 //! shared protocol files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! RawBoost against scipy reference values (tests/fixtures/rawboost/scipy_fir.json, written by
 //! scripts/rawboost_scipy_fixtures.py) and statistical checks of the random algorithms.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use dpda::augment::fir::{
     fir_filter_crop, fir_sum_crop_fft, firwin_bandstop, freqz, freqz_max_abs, odd_taps,

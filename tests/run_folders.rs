@@ -3,6 +3,7 @@
 //! fit, checkpoints a crash cannot split, periodic checkpoints that make a crash cost at most a
 //! few steps, Ctrl-C that stops after the step and saves, and config errors with the file's own
 //! line numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -370,9 +371,14 @@ fn a_flipped_byte_in_the_weights_is_refused_and_non_finite_weights_are_never_sav
 
     // Weights that went non-finite never replace the checkpoint on disk.
     let plan = plan_from_str(TINY_DEMO_CONFIG, "test", &[]).unwrap();
-    let model =
-        dpda::train::model::build_model("tiny", &plan.model.options, 0, &candle_core::Device::Cpu)
-            .unwrap();
+    let model = dpda::nn::registry::build_model(
+        plan.model.kind,
+        &plan.model.options,
+        0,
+        &candle_core::Device::Cpu,
+        candle_core::DType::F32,
+    )
+    .unwrap();
     let side =
         dpda::train::checkpoint::load_sidecar(&run_dir.join("checkpoints/last.json")).unwrap();
     let ckpt = dir.path().join("ckpt");

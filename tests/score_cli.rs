@@ -1,5 +1,6 @@
 //! `dpda train` and `dpda score` through the binary: a short run on the tiny demo corpus, then
 //! scoring WAV files, a folder and a list, whole and per window.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::Path;
 

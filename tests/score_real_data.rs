@@ -2,6 +2,7 @@
 //! equal the authors' PyTorch pipeline on audio files; FoR-style folders (`fake/x`, `real/x`)
 //! score and evaluate against a FoR key; names with spaces survive `score` → `eval`; windows cover
 //! the clip's end; `dpda test` evaluates a run's `[[test]]` sets; closed pipes end quietly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -406,11 +407,16 @@ fn no_model_records_a_graph_when_scoring() {
     use candle_core::{Device, Tensor};
     use dpda::nn::Mode;
     use dpda::rng::Rng;
-    let mut names: Vec<&str> = dpda::nn::registry::MODEL_NAMES.to_vec();
-    names.push("tiny");
-    for name in names {
-        let model =
-            dpda::train::model::build_model(name, &toml::Table::new(), 0, &Device::Cpu).unwrap();
+    for kind in dpda::nn::registry::ModelKind::small() {
+        let name = kind.name();
+        let model = dpda::nn::registry::build_model(
+            kind,
+            &Default::default(),
+            0,
+            &Device::Cpu,
+            candle_core::DType::F32,
+        )
+        .unwrap();
         let n = model.min_num_samples().max(16_000);
         let x = Tensor::zeros((2, n), candle_core::DType::F32, &Device::Cpu).unwrap();
         let tracked = model.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap();

@@ -1,5 +1,6 @@
 //! `dpda train` writing to a pipe (logs, batch jobs): run lines and notices reach stderr even
 //! though the progress bar is hidden, and `--quiet` keeps only the notices.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod common;
 

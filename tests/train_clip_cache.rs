@@ -1,5 +1,6 @@
 //! The in-memory cache of decoded file clips: batches read through the cache equal those decoded
 //! from disk every time, the budget bounds what is kept, and kept clips no longer need the files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Every configuration under `experiments/` parses into a plan; unknown keys and out-of-range
 //! values are refused with the key's name; the paper configs check their corpus path.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::Path;
 
@@ -120,7 +121,7 @@ fn lcnn_configs_train_at_a_from_scratch_rate() {
     for mode in ["augmented", "dual-none", "dual-pcgrad"] {
         let path = dir.join(format!("asvspoof2019-la-lcnn-{mode}.toml"));
         let plan = load_plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(plan.model.name, "lcnn");
+        assert_eq!(plan.model.kind.name(), "lcnn");
         // 1e-6 is XLS-R's fine-tuning rate; a model from scratch needs the baseline's 3e-4.
         assert!(
             plan.optim.lr >= 1e-4,
@@ -151,7 +152,7 @@ fn paper_configs_cover_both_backbones_every_aligner_and_the_four_test_sets() {
             let path = dir.join(format!("{model}-dual-{align}.toml"));
             let plan = load_plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let at = path.display();
-            assert_eq!(plan.model.name, model, "{at}");
+            assert_eq!(plan.model.kind.name(), model, "{at}");
             assert_eq!(plan.train.mode, TrainMode::Dual, "{at}");
             assert_eq!(plan.train.align, method, "{at}");
             // dpda_ga main.py: lr 1e-6, weight decay 1e-4, batch 5, patience 7, 5 best averaged.

@@ -1,5 +1,6 @@
 //! Training flows on the tiny demo corpus with the tiny model: files and events of a whole run,
 //! exact resume, determinism, stop latency, non-finite losses and worker panics.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Every alignment method in both dual layouts, SAM with m-sharpness, pause/resume, and a step of
 //! a registry model: short runs whose metrics must be finite and consistent.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Duration;
 

@@ -8,9 +8,8 @@
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -18,36 +17,8 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use super::mono::{AudioInfo, Decoded, MonoMixer};
 use super::{read_file, AudioError, Clip};
-
-/// Format facts and level of one audio file, as `dpda info` prints them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AudioInfo {
-    /// The file these facts describe.
-    pub path: PathBuf,
-    /// Container short name, e.g. `wav`, `flac`, `ogg`, `mp3`.
-    pub container: String,
-    /// Codec short name, e.g. `pcm_s16le`, `flac`, `vorbis`, `mp3`.
-    pub codec: String,
-    /// Number of channels in the file.
-    pub channels: u16,
-    /// Native sample rate in Hz.
-    pub sample_rate_hz: u32,
-    /// Bits per stored sample, when the codec has such a thing (not for lossy codecs).
-    pub bits_per_sample: Option<u32>,
-    /// Decoded frames (samples per channel), after gapless trimming.
-    pub num_frames: u64,
-    /// `num_frames / sample_rate_hz`.
-    pub duration_s: f64,
-    /// Largest |sample| over all channels, full scale = 1.
-    pub peak: f32,
-}
-
-/// A fully decoded file: its facts and its mono downmix.
-pub(crate) struct Decoded {
-    pub info: AudioInfo,
-    pub mono: Vec<f32>,
-}
 
 /// Decode an in-memory file to mono at its native rate; `path` names it in errors and its
 /// extension is a format hint.
@@ -153,77 +124,6 @@ fn wav_channels(bytes: &[u8]) -> Option<u16> {
             .checked_add(size & 1)?;
     }
     None
-}
-
-/// Averages interleaved channels into mono while checking finiteness and tracking the peak.
-pub(crate) struct MonoMixer<'p> {
-    path: &'p Path,
-    channels: usize,
-    mono: Vec<f32>,
-    peak: f32,
-    /// Samples of the frame being assembled (interleaved input may end mid-frame in a chunk).
-    partial: Vec<f32>,
-}
-
-impl<'p> MonoMixer<'p> {
-    pub fn new(path: &'p Path, channels: usize, capacity_frames: usize) -> Self {
-        MonoMixer {
-            path,
-            channels: channels.max(1),
-            mono: Vec::with_capacity(capacity_frames),
-            peak: 0.0,
-            partial: Vec::with_capacity(channels.max(1)),
-        }
-    }
-
-    /// Frames completed so far.
-    pub fn num_frames(&self) -> u64 {
-        self.mono.len() as u64
-    }
-
-    /// Add one sample of interleaved data.
-    pub fn push(&mut self, x: f32) -> Result<(), AudioError> {
-        if !x.is_finite() {
-            return Err(AudioError::NonFinite {
-                path: self.path.to_path_buf(),
-                frame: self.mono.len() as u64,
-                channel: u16::try_from(self.partial.len()).unwrap_or(u16::MAX),
-                value: x,
-            });
-        }
-        self.peak = self.peak.max(x.abs());
-        self.partial.push(x);
-        if self.partial.len() == self.channels {
-            let sum: f32 = self.partial.iter().sum();
-            let mean = if sum.is_finite() {
-                sum / self.channels as f32
-            } else {
-                // Finite float samples near f32::MAX can sum past it (found by
-                // tests/fuzz_parsers.rs); their mean cannot, so take it in f64. Only then, so
-                // that every ordinary file keeps its bit-exact f32 downmix.
-                let sum: f64 = self.partial.iter().map(|&x| f64::from(x)).sum();
-                (sum / self.channels as f64) as f32
-            };
-            self.mono.push(mean);
-            self.partial.clear();
-        }
-        Ok(())
-    }
-
-    /// The mono samples and the peak; an unfinished last frame is corruption, not data to drop.
-    pub fn finish(self) -> Result<(Vec<f32>, f32), AudioError> {
-        if !self.partial.is_empty() {
-            return Err(AudioError::Corrupt {
-                path: self.path.to_path_buf(),
-                detail: format!(
-                    "the data ends in the middle of a frame ({} of {} channels)",
-                    self.partial.len(),
-                    self.channels
-                ),
-            });
-        }
-        Ok((self.mono, self.peak))
-    }
 }
 
 /// Map a symphonia error to ours, keeping its message.

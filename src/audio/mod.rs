@@ -12,17 +12,19 @@ pub mod device;
 mod error;
 mod files;
 pub mod flac_write;
+mod mono;
 mod pad;
 mod resample;
 mod wav;
 
 use std::path::Path;
 
-pub use decode::{decode_bytes, info, info_from_bytes, AudioInfo};
+pub use decode::{decode_bytes, info, info_from_bytes};
 pub use error::AudioError;
 pub use files::{
     find_audio_files, is_audio_path, scan_audio_folder, FolderScan, SkippedEntry, AUDIO_EXTENSIONS,
 };
+pub use mono::AudioInfo;
 pub use pad::repeat_pad;
 pub use resample::resample;
 pub use wav::{decode_wav, encode_wav, write_wav, WavFormat};

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use hound::{SampleFormat, WavSpec};
 
-use super::decode::{AudioInfo, Decoded, MonoMixer};
+use super::mono::{AudioInfo, Decoded, MonoMixer};
 use super::{AudioError, Clip};
 
 /// Sample encoding of a written WAV file.
@@ -36,34 +36,11 @@ pub fn write_wav(
         path: path.to_path_buf(),
         detail,
     };
-    let Some(name) = path.file_name() else {
-        return Err(write_error("the path names no file".to_string()));
-    };
-    // The process id keeps two processes writing the same output from sharing a temporary file.
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .map_err(|e| write_error(format!("cannot create {} ({e})", tmp.display())))
-        .and_then(|file| {
-            encode_wav(
-                std::io::BufWriter::new(file),
-                samples,
-                sample_rate_hz,
-                format,
-                path,
-            )
-        })
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| write_error(format!("cannot move {} into place ({e})", tmp.display())))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut file = crate::atomic_file::AtomicFile::create(path)
+        .map_err(|e| write_error(format!("cannot create a temporary file beside it ({e})")))?;
+    encode_wav(file.writer(), samples, sample_rate_hz, format, path)?;
+    file.commit()
+        .map_err(|e| write_error(format!("cannot move the finished file into place ({e})")))
 }
 
 /// Write mono samples as WAV to any seekable writer (e.g. a `Cursor<Vec<u8>>`); `path` names

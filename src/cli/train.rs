@@ -2,7 +2,7 @@
 //! cosine, conflict fraction, ETA) and a summary at the end. A thin front end over the trainer's
 //! worker API, the same one the GUI drives.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .config
             .file_stem()
             .map_or("run".into(), |s| s.to_string_lossy().into_owned());
-        PathBuf::from("runs").join(stem)
+        crate::inference::layout::default_run_dir(Path::new("runs"), &stem)
     });
     let options = SpawnOptions {
         resume: args.resume,

@@ -1,14 +1,15 @@
 //! The workbench window: a tab bar over three views, persisted between launches. The app owns
 //! the views and what they share, runs every view's per-frame logic (also while the window is
-//! hidden), hands dropped files to the view on screen and saves settings through eframe.
+//! hidden), draws the view on screen and applies the commands its `ui` returned, hands dropped
+//! files to that view and saves settings through eframe.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::augment_view::AugmentView;
-use super::detect_view::DetectView;
-use super::train_view::TrainView;
+use super::augment::AugmentView;
+use super::detect::DetectView;
+use super::train::TrainView;
 use super::Shared;
 
 /// Key of the app's own settings in eframe's store.
@@ -120,10 +121,21 @@ impl Workbench {
                 }
             });
         });
+        let ctx = ui.ctx().clone();
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
-            Tab::Train => self.train.ui(ui, &mut self.shared),
-            Tab::Augment => self.augment.ui(ui, &mut self.shared),
-            Tab::Detect => self.detect.ui(ui, &mut self.shared),
+            Tab::Train => {
+                for cmd in self.train.ui(ui, &self.shared) {
+                    self.train.apply(cmd, &ctx, &mut self.shared);
+                }
+            }
+            Tab::Augment => {
+                let commands = self.augment.ui(ui, &self.shared);
+                self.augment.apply_all(commands, &mut self.shared);
+            }
+            Tab::Detect => {
+                let commands = self.detect.ui(ui, &self.shared);
+                self.detect.apply_all(commands, &mut self.shared);
+            }
         });
     }
 

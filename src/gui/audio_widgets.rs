@@ -1,17 +1,17 @@
 //! Clip display shared by the augment and detect views: waveform and log-magnitude spectrogram on
-//! linked time axes with a playhead, a colour bar, a level meter, and the background loaders
-//! (file dialogs, file decoding) both views use.
+//! linked time axes with a playhead, a colour bar, a level meter, and clip decoding. The clip
+//! source panel both views show is [`super::clip_panel`].
 //!
 //! The pure parts (waveform envelope, colour map, spectrogram image) are unit-tested here; the
 //! drawing functions take the state they show and return what the user clicked.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
 
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{Line, Plot, PlotImage, PlotPoint, PlotPoints, VLine};
 
+use super::theme;
 use crate::audio::Clip;
 use crate::features::spectrogram::{log_power_spectrogram, Spectrogram, SpectrogramConfig};
 
@@ -26,13 +26,6 @@ const ENVELOPE_COLUMNS: usize = 4000;
 const MAX_TEXTURE_WIDTH: usize = 4096;
 /// Dynamic range shown below a spectrogram's loudest bin.
 pub const SPECTRO_RANGE_DB: f32 = 90.0;
-/// Height of each plot in points.
-pub const PLOT_HEIGHT: f32 = 130.0;
-
-/// Colour of the playhead and of the threshold line.
-pub const MARK_COLOUR: Color32 = Color32::from_rgb(255, 80, 60);
-/// Colour of waveforms.
-pub const WAVE_COLOUR: Color32 = Color32::from_rgb(90, 160, 230);
 
 /// A waveform as `[time s, value]` points going through each column's minimum and maximum, so a
 /// line drawn through them covers the signal's full extent at any zoom out.
@@ -66,13 +59,7 @@ pub fn envelope(samples: &[f32], sample_rate_hz: u32, max_columns: usize) -> Vec
 /// A perceptually ordered colour map (dark blue → purple → orange → pale yellow) for `t` in
 /// [0, 1]; values outside are clamped.
 pub fn colour_map(t: f32) -> Color32 {
-    const STOPS: [[f32; 3]; 5] = [
-        [0.0, 0.0, 0.016],
-        [0.23, 0.06, 0.44],
-        [0.55, 0.16, 0.51],
-        [0.98, 0.53, 0.35],
-        [0.99, 0.99, 0.75],
-    ];
+    const STOPS: [[f32; 3]; 5] = theme::SPECTRO_STOPS;
     let t = if t.is_finite() {
         t.clamp(0.0, 1.0)
     } else {
@@ -198,7 +185,7 @@ pub fn clip_plots_ui(
     let duration_s = display.duration_s().max(1e-3);
     let mut clicked = None;
     let wave = Plot::new(format!("{id} wave"))
-        .height(PLOT_HEIGHT * 0.6)
+        .height(theme::WAVE_PLOT_HEIGHT)
         .link_axis(link, [true, false])
         .include_x(0.0)
         .include_x(duration_s)
@@ -212,10 +199,10 @@ pub fn clip_plots_ui(
                     display.name.clone(),
                     PlotPoints::from(display.envelope.clone()),
                 )
-                .color(WAVE_COLOUR),
+                .color(theme::WAVE),
             );
             if let Some(t) = playhead_s {
-                plot_ui.vline(VLine::new("playhead", t).color(MARK_COLOUR));
+                plot_ui.vline(VLine::new("playhead", t).color(theme::MARK));
             }
             plot_ui.pointer_coordinate()
         });
@@ -223,7 +210,7 @@ pub fn clip_plots_ui(
         clicked = wave.inner.map(|p| p.x);
     }
     let spectro = Plot::new(format!("{id} spectrogram"))
-        .height(PLOT_HEIGHT)
+        .height(theme::CLIP_PLOT_HEIGHT)
         .link_axis(link, [true, false])
         .include_x(0.0)
         .include_x(duration_s)
@@ -242,7 +229,7 @@ pub fn clip_plots_ui(
                 ));
             }
             if let Some(t) = playhead_s {
-                plot_ui.vline(VLine::new("playhead", t).color(MARK_COLOUR));
+                plot_ui.vline(VLine::new("playhead", t).color(theme::MARK));
             }
             plot_ui.pointer_coordinate()
         });
@@ -256,8 +243,7 @@ pub fn clip_plots_ui(
 pub fn colour_bar_ui(ui: &mut egui::Ui, (floor_db, top_db): (f32, f32)) {
     ui.vertical(|ui| {
         ui.small(format!("{top_db:.0} dB"));
-        let (rect, _) =
-            ui.allocate_exact_size(egui::vec2(14.0, PLOT_HEIGHT - 30.0), egui::Sense::hover());
+        let (rect, _) = ui.allocate_exact_size(theme::COLOUR_BAR_SIZE, egui::Sense::hover());
         let steps = 32;
         let painter = ui.painter_at(rect);
         for i in 0..steps {
@@ -282,19 +268,23 @@ pub fn level_meter_ui(ui: &mut egui::Ui, level: Level) {
             ((20.0 * v.log10() + 60.0) / 60.0).clamp(0.0, 1.0)
         }
     };
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(220.0, 12.0), egui::Sense::hover());
+    let (rect, _) = ui.allocate_exact_size(theme::LEVEL_METER_SIZE, egui::Sense::hover());
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    painter.rect_filled(
+        rect,
+        theme::LEVEL_METER_ROUNDING,
+        ui.visuals().extreme_bg_color,
+    );
     let rms = to_fraction(level.rms);
     let bar = egui::Rect::from_min_max(
         rect.min,
         egui::pos2(rect.left() + rms * rect.width(), rect.bottom()),
     );
-    painter.rect_filled(bar, 2.0, Color32::from_rgb(80, 200, 120));
+    painter.rect_filled(bar, theme::LEVEL_METER_ROUNDING, theme::LEVEL_BAR);
     let x = rect.left() + to_fraction(level.peak) * rect.width();
     painter.line_segment(
         [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-        egui::Stroke::new(2.0, MARK_COLOUR),
+        egui::Stroke::new(theme::PEAK_TICK_WIDTH, theme::MARK),
     );
     let peak_dbfs = if level.peak > 0.0 {
         format!("{:.0} dBFS peak", 20.0 * level.peak.log10())
@@ -302,69 +292,6 @@ pub fn level_meter_ui(ui: &mut egui::Ui, level: Level) {
         "silence".to_string()
     };
     ui.small(peak_dbfs);
-}
-
-/// A result that arrives from a background thread.
-pub struct Pending<T> {
-    rx: Receiver<T>,
-}
-
-impl<T: Send + 'static> Pending<T> {
-    /// Run `job` on a named thread; the UI (when a context is known) is woken when it is done.
-    pub fn spawn(
-        ctx: Option<&egui::Context>,
-        name: &str,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<Self, String> {
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.cloned();
-        std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                let _ = tx.send(job());
-                if let Some(ctx) = ctx {
-                    ctx.request_repaint();
-                }
-            })
-            .map_err(|e| format!("cannot start a thread: {e}"))?;
-        Ok(Self { rx })
-    }
-
-    /// The result if it has arrived; `Some(None)` if the thread died without one.
-    pub fn poll(&self) -> Option<Option<T>> {
-        match self.rx.try_recv() {
-            Ok(v) => Some(Some(v)),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(None),
-        }
-    }
-}
-
-/// Open a native file dialog on a background thread (it blocks). Without a portal or zenity it
-/// returns `None` quickly, exactly like a cancel: typed paths and drag-and-drop remain.
-pub fn pick_file_async(
-    ctx: Option<&egui::Context>,
-    title: &str,
-    filters: &[(&str, &[&str])],
-    folder: bool,
-) -> Option<Pending<Option<PathBuf>>> {
-    let title = title.to_string();
-    let filters: Vec<(String, Vec<String>)> = filters
-        .iter()
-        .map(|(n, exts)| (n.to_string(), exts.iter().map(|e| e.to_string()).collect()))
-        .collect();
-    Pending::spawn(ctx, "dpda-file-dialog", move || {
-        let mut dialog = rfd::FileDialog::new().set_title(title);
-        for (name, exts) in &filters {
-            dialog = dialog.add_filter(name, exts);
-        }
-        if folder {
-            dialog.pick_folder()
-        } else {
-            dialog.pick_file()
-        }
-    })
-    .ok()
 }
 
 /// Load any supported audio file as 16 kHz mono.

@@ -494,7 +494,7 @@ impl ExperimentForm {
                     ui.add(
                         egui::TextEdit::singleline(&mut self.experiment_file)
                             .hint_text("experiments/….toml")
-                            .desired_width(200.0),
+                            .desired_width(theme::PATH_FIELD_WIDTH),
                     )
                     .labelled_by(label.id);
                 });
@@ -531,7 +531,7 @@ fn section_ui(ui: &mut egui::Ui, title: &str, body: impl FnOnce(&mut egui::Ui)) 
 /// A labelled one-line text field.
 fn text_row(ui: &mut egui::Ui, name: &str, value: &mut String) {
     let label = ui.label(name);
-    ui.add(egui::TextEdit::singleline(value).desired_width(150.0))
+    ui.add(egui::TextEdit::singleline(value).desired_width(theme::FIELD_WIDTH))
         .labelled_by(label.id);
     ui.end_row();
 }
@@ -555,7 +555,7 @@ fn path_row(
 ) {
     let label = ui.label(name);
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(value).desired_width(150.0))
+        ui.add(egui::TextEdit::singleline(value).desired_width(theme::FIELD_WIDTH))
             .labelled_by(label.id);
         if ui.button("Browse…").clicked() {
             *action = Some(FormAction::Browse(target));

@@ -104,11 +104,11 @@ impl LayerGrid {
 pub fn diverging(cos: f32) -> Color32 {
     let t = cos.clamp(-1.0, 1.0);
     let lerp = |a: u8, b: u8, f: f32| (a as f32 + (b as f32 - a as f32) * f).round() as u8;
-    let white = (247, 247, 247);
+    let [negative, white, positive] = theme::DIVERGING;
     let (end, f) = if t < 0.0 {
-        ((178, 24, 43), -t)
+        (negative, -t)
     } else {
-        ((33, 102, 172), t)
+        (positive, t)
     };
     Color32::from_rgb(
         lerp(white.0, end.0, f),

@@ -2,17 +2,28 @@
 //!
 //! The GUI owns no training or signal code: it starts work on the library's worker, drains its
 //! events every frame without blocking, and draws. Views share only [`Shared`].
+//!
+//! Each view is a folder ([`train`], [`augment`], [`detect`]) of the same four parts: `mod.rs`
+//! (its docs and its `Command` enum), `state.rs` (what it shows and keeps), `logic.rs` (per-frame
+//! work and `apply`, the one place that carries out its commands) and `ui.rs` (drawing, which
+//! returns commands). [`app`](Workbench) runs every view's `logic`, then draws the one on screen
+//! and applies what its `ui` returned. Background work of every kind goes through [`tasks`];
+//! colours, sizes and frame timings live in [`theme`]. [`clip_panel`] is the clip source the
+//! augment and detect views share, [`audio_widgets`] their clip plots, [`form`] the experiment
+//! form, [`plots`] and [`heatmap`] the train view's curves.
 
 mod app;
 pub mod audio_widgets;
-pub mod augment_view;
-pub mod detect_view;
+pub mod augment;
+pub mod clip_panel;
+pub mod detect;
 pub mod form;
 pub mod heatmap;
 pub mod plots;
 pub mod shared;
+pub mod tasks;
 pub mod theme;
-pub mod train_view;
+pub mod train;
 
 use std::path::PathBuf;
 

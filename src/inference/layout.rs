@@ -13,6 +13,10 @@
 //! <run>/tests.json             the test sets' results
 //! <run>/summary.json           how the run ended
 //! ```
+//!
+//! It also names run folders and finds them: [`default_run_dir`] is the CLI's `runs/<config
+//! stem>`, [`fresh_run_dir`] the GUI's folder that never holds a run yet, and [`list_runs`] the
+//! run folders under a runs folder, newest first.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +62,13 @@ impl RunLayout {
     /// Whether `root` holds a run (its resolved configuration).
     pub fn is_run(&self) -> bool {
         self.config().is_file()
+    }
+
+    /// Whether the run can be continued: it has a `last` checkpoint and did not end (a run that
+    /// ends writes `summary.json`; one stopped, killed or crashed does not).
+    pub fn is_resumable(&self) -> bool {
+        let (weights, sidecar) = self.checkpoint("last");
+        self.is_run() && weights.is_file() && sidecar.is_file() && !self.summary().exists()
     }
 
     pub fn config(&self) -> PathBuf {
@@ -253,6 +264,62 @@ impl RunLayout {
     }
 }
 
+/// The default run folder of an experiment named `stem`: `<runs_root>/<stem>` (what `dpda train`
+/// uses without `--run-dir`; it refuses a folder that holds a run unless resuming or overwriting).
+pub fn default_run_dir(runs_root: &Path, stem: &str) -> PathBuf {
+    runs_root.join(stem)
+}
+
+/// A run folder for a new run of `stem` that does not exist yet: [`default_run_dir`] when free,
+/// else `<stem>-<UTC YYYYMMDD-HHMMSS>` with `-2`, `-3`… when that is taken too.
+pub fn fresh_run_dir(runs_root: &Path, stem: &str) -> PathBuf {
+    fresh_run_dir_at(runs_root, stem, jiff::Timestamp::now())
+}
+
+fn fresh_run_dir_at(runs_root: &Path, stem: &str, now: jiff::Timestamp) -> PathBuf {
+    let dir = default_run_dir(runs_root, stem);
+    if !dir.exists() {
+        return dir;
+    }
+    let base = format!("{stem}-{}", now.strftime("%Y%m%d-%H%M%S"));
+    let mut dir = runs_root.join(&base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = runs_root.join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) of Unix time `unix_s`, as in [`fresh_run_dir`] names.
+pub fn run_stamp(unix_s: i64) -> String {
+    jiff::Timestamp::from_second(unix_s).map_or_else(
+        |_| "00000000-000000".into(),
+        |t| t.strftime("%Y%m%d-%H%M%S").to_string(),
+    )
+}
+
+/// The run folders directly under `runs_root` (those with a `metrics.jsonl`), newest first by
+/// the time their metrics were last written; an unreadable folder lists nothing.
+pub fn list_runs(runs_root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(runs_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter_map(|dir| {
+            let modified = std::fs::metadata(RunLayout::new(&dir).metrics())
+                .ok()
+                .filter(|m| m.is_file())?
+                .modified()
+                .unwrap_or(std::time::UNIX_EPOCH);
+            Some((modified, dir))
+        })
+        .collect();
+    found.sort_by_key(|run| std::cmp::Reverse(run.0));
+    found.into_iter().map(|(_, dir)| dir).collect()
+}
+
 fn read_best_epoch(sidecar: &Path) -> Option<u64> {
     crate::train::checkpoint::read_sidecar_info(sidecar)?.best_epoch
 }
@@ -321,6 +388,32 @@ mod tests {
         assert_eq!(
             run.best_weights(),
             Some((run.checkpoint("final").0, BestKind::Final))
+        );
+    }
+
+    #[test]
+    fn run_stamps_match_known_dates() {
+        // `date -u -d @0` and `date -u -d @1700000000`.
+        assert_eq!(run_stamp(0), "19700101-000000");
+        assert_eq!(run_stamp(1_700_000_000), "20231114-221320");
+        // 2000-02-29 (a leap day in a year divisible by 400): `date -u -d @951782400`.
+        assert_eq!(run_stamp(951_782_400), "20000229-000000");
+    }
+
+    #[test]
+    fn fresh_run_dirs_take_the_stem_then_a_stamp_then_a_suffix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        assert_eq!(default_run_dir(root, "exp"), root.join("exp"));
+        assert_eq!(fresh_run_dir_at(root, "exp", now), root.join("exp"));
+        std::fs::create_dir_all(root.join("exp")).unwrap();
+        let stamped = root.join("exp-20231114-221320");
+        assert_eq!(fresh_run_dir_at(root, "exp", now), stamped);
+        std::fs::create_dir_all(&stamped).unwrap();
+        assert_eq!(
+            fresh_run_dir_at(root, "exp", now),
+            root.join("exp-20231114-221320-2")
         );
     }
 

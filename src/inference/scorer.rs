@@ -286,19 +286,9 @@ impl Scorer {
 /// Write a two-column score file through a temporary file in the same folder, renamed into
 /// place once complete.
 pub fn write_score_file(out_path: &Path, rows: &[ScoreRow]) -> Result<(), InferenceError> {
-    let name = out_path
-        .file_name()
-        .map_or_else(|| "scores".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = out_path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        write_scores(std::io::BufWriter::new(file), ScoreFormat::TwoColumn, rows)?;
-        std::fs::rename(&tmp, out_path).map_err(io_err(out_path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut file = crate::atomic_file::AtomicFile::create(out_path).map_err(io_err(out_path))?;
+    write_scores(file.writer(), ScoreFormat::TwoColumn, rows)?;
+    file.commit().map_err(io_err(out_path))
 }
 
 #[cfg(test)]

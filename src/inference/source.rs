@@ -20,31 +20,22 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use super::layout::{BestKind, RunLayout};
 use super::{io_err, InferenceError};
+use crate::nn::registry::{ModelKind, ModelOptions};
 use crate::nn::Model;
 
-/// Input length of the AASIST family (clovaai/aasist `nb_samp`).
-pub const AASIST_NUM_SAMPLES: usize = 64_600;
-
-/// Input length of dpda_ga's models (and of runs that do not say).
-pub const DPDA_GA_NUM_SAMPLES: usize = crate::audio::DEFAULT_NUM_SAMPLES;
+pub use crate::nn::registry::{AASIST_NUM_SAMPLES, DPDA_GA_NUM_SAMPLES};
 
 /// Longest input length accepted for one model input (60 s at 16 kHz, as for training): beyond
 /// it a single forward pass of the larger models needs tens of gigabytes.
 pub const MAX_NUM_SAMPLES: usize = crate::train::config::MAX_NUM_SAMPLES;
 
 /// The architecture's own input length and where it comes from.
-pub fn default_num_samples(model_name: &str) -> (usize, &'static str) {
-    match model_name {
-        "aasist" | "aasist-l" => (
-            AASIST_NUM_SAMPLES,
-            "the AASIST family's training length (clovaai nb_samp)",
-        ),
-        _ => (DPDA_GA_NUM_SAMPLES, "dpda_ga's training length"),
-    }
+pub fn default_num_samples(kind: ModelKind) -> (usize, &'static str) {
+    (kind.input_num_samples(), kind.input_num_samples_origin())
 }
 
 /// What to load.
@@ -114,10 +105,10 @@ impl ModelInfo {
     }
 }
 
-/// The architecture to build: name, `[model.options]`, seed.
+/// The architecture to build: kind, `[model.options]`, seed.
 struct Arch {
-    name: String,
-    options: toml::Table,
+    kind: ModelKind,
+    options: ModelOptions,
     seed: u64,
     origin: String,
     /// A run's `data.num_samples`.
@@ -138,7 +129,7 @@ fn run_arch(run: &RunLayout) -> Result<Arch, InferenceError> {
     let plan = crate::train::plan_from_str(&text, &config.display().to_string(), &[])
         .map_err(crate::train::TrainError::from)?;
     Ok(Arch {
-        name: plan.model.name.clone(),
+        kind: plan.model.kind,
         options: plan.model.options.clone(),
         seed: plan.train.seed,
         origin: format!("run configuration {}", config.display()),
@@ -146,11 +137,15 @@ fn run_arch(run: &RunLayout) -> Result<Arch, InferenceError> {
     })
 }
 
-/// The `model` field of an import sidecar (`dpda import-weights` writes one).
-fn sidecar_model(weights: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(weights.with_extension("json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value.get("model")?.as_str().map(str::to_string)
+/// The `model` field of an import sidecar (`dpda import-weights` writes one): none when there is
+/// no readable sidecar or no such field, an error when it names no known model.
+fn sidecar_model(weights: &Path) -> Result<Option<ModelKind>, InferenceError> {
+    let name = (|| {
+        let text = std::fs::read_to_string(weights.with_extension("json")).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+        value.get("model")?.as_str().map(str::to_string)
+    })();
+    Ok(name.map(|n| n.parse()).transpose()?)
 }
 
 /// The tensors of a checkpoint file, by model variable name.
@@ -183,18 +178,18 @@ fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, InferenceError> 
 /// Architectures tried, in order, for a file that does not name its model. The XLS-R 300M
 /// detectors are not in it: they are recognised by their tensors' names and sizes instead of
 /// being built (1.3 GB each) just to be tried.
-const RECOGNISED: [(&str, &str); 6] = [
-    ("aasist-l", ""),
-    ("aasist", ""),
-    ("lcnn-small", ""),
-    ("lcnn", ""),
-    ("lcnn", "blstm = true"),
-    ("tiny", ""),
+const RECOGNISED: [(ModelKind, bool); 6] = [
+    (ModelKind::AasistL, false),
+    (ModelKind::Aasist, false),
+    (ModelKind::LcnnSmall, false),
+    (ModelKind::Lcnn, false),
+    (ModelKind::Lcnn, true),
+    (ModelKind::Tiny, false),
 ];
 
 /// The XLS-R detector a tensor set holds, from names and sizes alone.
-fn xlsr_arch(tensors: &HashMap<String, Tensor>) -> Option<&'static str> {
-    let front = crate::nn::ssl_aasist::FRONT_END_PREFIX;
+fn xlsr_arch(tensors: &HashMap<String, Tensor>) -> Option<ModelKind> {
+    let front = crate::nn::FRONT_END_PREFIX;
     if !tensors.keys().any(|k| k.starts_with(front)) {
         return None;
     }
@@ -204,10 +199,10 @@ fn xlsr_arch(tensors: &HashMap<String, Tensor>) -> Option<&'static str> {
         .get(&format!("{front}.post_extract_proj.weight"))
         .is_some_and(|t| t.dims().first() == Some(&1024));
     Some(match (tcm, full) {
-        (true, true) => "xlsr-tcm",
-        (true, false) => "xlsr-tiny-tcm",
-        (false, true) => "xlsr-aasist",
-        (false, false) => "xlsr-tiny-aasist",
+        (true, true) => ModelKind::XlsrTcm,
+        (true, false) => ModelKind::XlsrTinyTcm,
+        (false, true) => ModelKind::XlsrAasist,
+        (false, false) => ModelKind::XlsrTinyAasist,
     })
 }
 
@@ -217,8 +212,13 @@ fn build_and_assign(
     tensors: &HashMap<String, Tensor>,
     weights: &Path,
 ) -> Result<Box<dyn Model>, InferenceError> {
-    let model =
-        crate::train::model::build_model(&arch.name, &arch.options, arch.seed, &Device::Cpu)?;
+    let model = crate::nn::registry::build_model(
+        arch.kind,
+        &arch.options,
+        arch.seed,
+        &Device::Cpu,
+        DType::F32,
+    )?;
     crate::nn::import::assign_state(model.as_ref(), tensors, weights)?;
     Ok(model)
 }
@@ -228,25 +228,28 @@ fn recognise(
     tensors: &HashMap<String, Tensor>,
     weights: &Path,
 ) -> Result<(Box<dyn Model>, Arch), InferenceError> {
-    let arch = |name: &str, options: toml::Table| Arch {
-        name: name.to_string(),
+    let arch = |kind: ModelKind, options: ModelOptions| Arch {
+        kind,
         options,
         seed: 0,
         origin: "recognised from its tensors".into(),
         run_num_samples: None,
     };
-    if let Some(name) = xlsr_arch(tensors) {
-        let a = arch(name, toml::Table::new());
+    if let Some(kind) = xlsr_arch(tensors) {
+        let a = arch(kind, ModelOptions::default());
         return Ok((build_and_assign(&a, tensors, weights)?, a));
     }
     let mut reasons = Vec::new();
-    for (name, options) in RECOGNISED {
-        let options: toml::Table = toml::from_str(options).unwrap_or_default();
-        let a = arch(name, options);
+    for (kind, blstm) in RECOGNISED {
+        let options = ModelOptions {
+            blstm,
+            ..ModelOptions::default()
+        };
+        let a = arch(kind, options);
         match build_and_assign(&a, tensors, weights) {
             Ok(model) => return Ok((model, a)),
             Err(InferenceError::Model(crate::nn::NnError::Load { message, .. })) => {
-                reasons.push(format!("not {name}: {}", first_clause(&message)))
+                reasons.push(format!("not {kind}: {}", first_clause(&message)))
             }
             Err(e) => return Err(e),
         }
@@ -335,13 +338,15 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
         (path.clone(), None, RunLayout::of_checkpoint(path))
     };
     let tensors = read_tensors(&weights)?;
-    let named = match (&request.model, &run) {
-        (Some(name), Some(run)) => {
+    // The requested name is parsed once, before anything is built.
+    let requested: Option<ModelKind> = request.model.as_deref().map(str::parse).transpose()?;
+    let named = match (&requested, &run) {
+        (Some(kind), Some(run)) => {
             let mut arch = run_arch(run)?;
-            if &arch.name != name {
+            if arch.kind != *kind {
                 arch = Arch {
-                    name: name.clone(),
-                    options: toml::Table::new(),
+                    kind: *kind,
+                    options: ModelOptions::default(),
                     seed: 0,
                     origin: "--model, overriding the run configuration".into(),
                     run_num_samples: arch.run_num_samples,
@@ -350,16 +355,16 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
             Some(arch)
         }
         (None, Some(run)) => Some(run_arch(run)?),
-        (Some(name), None) => Some(Arch {
-            name: name.clone(),
-            options: toml::Table::new(),
+        (Some(kind), None) => Some(Arch {
+            kind: *kind,
+            options: ModelOptions::default(),
             seed: 0,
             origin: "as requested".into(),
             run_num_samples: None,
         }),
-        (None, None) => sidecar_model(&weights).map(|name| Arch {
-            name,
-            options: toml::Table::new(),
+        (None, None) => sidecar_model(&weights)?.map(|kind| Arch {
+            kind,
+            options: ModelOptions::default(),
             seed: 0,
             origin: format!("named by {}", weights.with_extension("json").display()),
             run_num_samples: None,
@@ -376,7 +381,7 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
         (Some(n), _) => (n, "as requested".to_string()),
         (None, Some(n)) => (n, "the run's data.num_samples".to_string()),
         (None, None) => {
-            let (n, why) = default_num_samples(&arch.name);
+            let (n, why) = default_num_samples(arch.kind);
             (n, why.to_string())
         }
     };
@@ -386,7 +391,7 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
             message: format!(
                 "{num_samples} samples is outside {}..={MAX_NUM_SAMPLES} for model {}",
                 model.min_num_samples(),
-                arch.name
+                arch.kind
             ),
         });
     }
@@ -408,10 +413,10 @@ mod tests {
 
     #[test]
     fn input_lengths_follow_the_architecture() {
-        assert_eq!(default_num_samples("aasist").0, 64_600);
-        assert_eq!(default_num_samples("aasist-l").0, 64_600);
-        assert_eq!(default_num_samples("xlsr-aasist").0, 66_800);
-        assert_eq!(default_num_samples("lcnn").0, 66_800);
+        assert_eq!(default_num_samples(ModelKind::Aasist).0, 64_600);
+        assert_eq!(default_num_samples(ModelKind::AasistL).0, 64_600);
+        assert_eq!(default_num_samples(ModelKind::XlsrAasist).0, 66_800);
+        assert_eq!(default_num_samples(ModelKind::Lcnn).0, 66_800);
     }
 
     #[test]

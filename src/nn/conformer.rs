@@ -15,9 +15,8 @@ use candle_core::{DType, Device, Result, Tensor, Var, D};
 use candle_nn::VarMap;
 
 use super::layers::{join, selu, BatchNorm, LayerNorm, Linear, ParamBuilder};
-use super::ssl_aasist::FRONT_END_PREFIX;
 use super::wav2vec2::{gelu, Wav2Vec2, Wav2Vec2Config};
-use super::{param, Mode, Model, NamedVar, NnError};
+use super::{param, Mode, Model, NamedVar, NnError, FRONT_END_PREFIX};
 use crate::rng::Rng;
 
 /// Sizes of an XLSR-Conformer-TCM model.

@@ -1,8 +1,11 @@
 //! Loading weights into a model: the project's safetensors checkpoints and the zip-format PyTorch
 //! state dicts released with reference models (e.g. clovaai/aasist `models/weights/*.pth`).
 //!
-//! The trainer, the scorer and `dpda import-weights` call [`load_weights`]; wherever a checkpoint
-//! path is accepted a `.pth` works too. Loading is strict: every tensor of the model's state
+//! [`load_weights`] is the one entry point for a whole model's weights: the trainer (resuming
+//! from a checkpoint, whose optimizer state it sets aside), the scorer and `dpda import-weights`
+//! all go through it (or through [`assign_state`] on tensors already read); wherever a checkpoint
+//! path is accepted a `.pth` works too. Only an XLS-R front end alone is filled elsewhere
+//! ([`super::import_xlsr`], which builds on the readers here). Loading is strict: every tensor of the model's state
 //! ([`Model::state`], BatchNorm running statistics included) must be present with its exact
 //! shape, and nothing else may be in the file, so a wrong configuration fails with a list of the
 //! offending names instead of silently half-loading (candle's `VarMap::load` ignores extras).
@@ -12,7 +15,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::nn::{Model, NnError};
+use super::{Model, NnError, FRONT_END_PREFIX};
 
 /// How many names an error lists before summarising the rest.
 const MAX_LISTED: usize = 12;
@@ -25,14 +28,27 @@ pub fn pth_key_to_name(key: &str) -> Option<String> {
     if key.ends_with(".num_batches_tracked") || key == "num_batches_tracked" {
         None
     } else if key
-        .strip_prefix("ssl_model.model.")
-        .is_some_and(super::import_xlsr::is_pretraining_only)
+        .strip_prefix(&format!("{FRONT_END_PREFIX}."))
+        .is_some_and(is_pretraining_only)
     {
         // dpda_ga detectors carry XLS-R's pretraining heads, unused when fine-tuning.
         None
     } else {
         Some(key.to_string())
     }
+}
+
+/// Whether a fairseq wav2vec 2.0 key belongs to pretraining only (no counterpart in the encoder).
+pub fn is_pretraining_only(fairseq_key: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "mask_emb",
+        "quantizer.",
+        "project_q.",
+        "final_proj.",
+        "label_embs_concat",
+        "target_glu.",
+    ];
+    PREFIXES.iter().any(|p| fairseq_key.starts_with(p))
 }
 
 pub(crate) fn load_error(path: &Path, message: impl Into<String>) -> NnError {

@@ -25,22 +25,8 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
-use super::import::{assign_strict, load_error, read_pth, read_safetensors};
-use super::ssl_aasist::FRONT_END_PREFIX;
-use super::{Model, NnError};
-
-/// Whether a fairseq wav2vec 2.0 key belongs to pretraining only (no counterpart in the encoder).
-pub fn is_pretraining_only(fairseq_key: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "mask_emb",
-        "quantizer.",
-        "project_q.",
-        "final_proj.",
-        "label_embs_concat",
-        "target_glu.",
-    ];
-    PREFIXES.iter().any(|p| fairseq_key.starts_with(p))
-}
+use super::import::{assign_strict, is_pretraining_only, load_error, read_pth, read_safetensors};
+use super::{Model, NnError, FRONT_END_PREFIX};
 
 /// The fairseq name of a Hugging Face wav2vec 2.0 key, `None` for keys with no counterpart
 /// (pretraining heads, `masked_spec_embed`).

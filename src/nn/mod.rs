@@ -7,11 +7,30 @@
 //!
 //! The trainer sees a model only through [`Model`]: waveforms in, two logits out, a sorted list of
 //! trainable variables, and a [`VarMap`] holding everything a checkpoint must restore.
+//!
+//! Layout, from the bottom up:
+//! - [`layers`] (with [`kernels`]): Linear, Conv, BatchNorm, pooling, LSTM, … and the
+//!   [`layers::ParamBuilder`] that names and initialises variables; [`gradcheck`] and [`flat`]
+//!   check and flatten gradients.
+//! - [`graph`] holds the AASIST graph back end (residual block, graph attention, graph pooling,
+//!   readout), shared by [`aasist`] (raw-waveform AASIST/AASIST-L) and [`ssl_aasist`]
+//!   (XLSR-AASIST); [`wav2vec2`] is the XLS-R front end of [`ssl_aasist`] and [`conformer`]
+//!   (XLSR-Conformer-TCM), built under [`FRONT_END_PREFIX`]; [`lcnn`] and [`tiny`] are the
+//!   other models.
+//! - [`registry`] holds [`registry::ModelKind`] (every model by name, its input length and
+//!   options) and [`registry::build_model`], the one way to build a model.
+//! - [`import`] holds [`import::load_weights`], the one way to load weights (project checkpoints
+//!   and released PyTorch state dicts, strictly by variable name); [`import_xlsr`] fills an
+//!   XLS-R front end from pretrained files.
+//!
+//! Files depend on each other in one direction only: what two siblings share lives in a third
+//! module or here.
 
 pub mod aasist;
 pub mod conformer;
 pub mod flat;
 pub mod gradcheck;
+pub mod graph;
 pub mod import;
 pub mod import_xlsr;
 pub mod kernels;
@@ -19,12 +38,18 @@ pub mod layers;
 pub mod lcnn;
 pub mod registry;
 pub mod ssl_aasist;
+pub mod tiny;
 pub mod wav2vec2;
 
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 
 use crate::rng::Rng;
+
+/// Prefix of the XLS-R front end's variables in the `xlsr-*` models (dpda_ga's
+/// `ssl_model.model`): the models build their [`wav2vec2::Wav2Vec2`] under it, and the importers
+/// map pretrained front-end files onto it.
+pub const FRONT_END_PREFIX: &str = "ssl_model.model";
 
 thread_local! {
     /// Whether forward passes on this thread skip recording the autograd graph (see [`no_grad`]).

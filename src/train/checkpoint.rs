@@ -168,7 +168,7 @@ pub fn load_checkpoint_weights(
     sidecar: &Sidecar,
 ) -> Result<(), TrainError> {
     verify_weights(weights, sidecar)?;
-    load_weights(model, weights)?;
+    crate::nn::import::load_weights(model, weights)?;
     crate::nn::import::check_finite(model, weights)?;
     Ok(())
 }
@@ -274,12 +274,6 @@ pub fn set_model_state(
         var.set(&t)?;
     }
     Ok(())
-}
-
-/// Load a safetensors checkpoint into `model`.
-pub fn load_weights(model: &dyn Model, path: &Path) -> Result<(), TrainError> {
-    let tensors = load_tensors(path, &Device::Cpu)?;
-    set_model_state(model, &tensors, path)
 }
 
 /// Element-wise mean of several checkpoints (each loaded once, independently; the reference's

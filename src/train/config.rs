@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::align::{AlignMethod, CaGradSolver};
 use super::average::Averaging;
+use super::dev_loss::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
 use super::schedule::ScheduleConfig;
-use super::step::DevLoss;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
 use crate::data::demo::DemoSize;
+use crate::nn::registry::{ModelKind, ModelOptions};
+use crate::nn::NnError;
 
 /// Errors reading or checking a training configuration; each names the file or the key.
 #[derive(Debug, thiserror::Error)]
@@ -539,11 +541,11 @@ pub struct DataPlan {
     pub score_eval: bool,
 }
 
-/// Validated model choice.
+/// Validated model choice: the architecture and the options that apply to it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelPlan {
-    pub name: String,
-    pub options: toml::Table,
+    pub kind: ModelKind,
+    pub options: ModelOptions,
 }
 
 /// Validated training-loop settings.
@@ -778,25 +780,16 @@ impl RawConfig {
         if self.model.name.trim().is_empty() {
             return Err(invalid("model.name", "must not be empty"));
         }
-        let model_name = self.model.name.trim();
-        let known = model_name == "tiny" || crate::nn::registry::is_known_model(model_name);
-        if !known {
-            return Err(invalid(
-                "model.name",
-                format!(
-                    "unknown model '{model_name}' (known: tiny, {})",
-                    crate::nn::registry::MODEL_NAMES.join(", ")
-                ),
-            ));
-        }
-        if model_name != "tiny" {
-            super::model::registry_options(&self.model.options)
-                .map_err(|e| invalid("model.options", e.to_string()))?;
-        }
-        let model = ModelPlan {
-            name: self.model.name.trim().to_string(),
-            options: self.model.options,
-        };
+        let kind: ModelKind = self
+            .model
+            .name
+            .trim()
+            .parse()
+            .map_err(|e: NnError| invalid("model.name", e.to_string()))?;
+        let options = ModelOptions::from_table(&self.model.options)
+            .and_then(|options| kind.check_options(&options).map(|()| options))
+            .map_err(|e| invalid("model.options", e.to_string()))?;
+        let model = ModelPlan { kind, options };
 
         let t = self.train;
         // At most a week: beyond it the setting means "never", which 0 says.

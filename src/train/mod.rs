@@ -18,12 +18,16 @@
 //! - why a run ended is an [`events::StopReason`].
 //!
 //! Tests inject failures through `run::FaultHooks` (hidden; never part of the plan).
+//!
+//! Models come from the registry ([`crate::nn::registry`]); [`model`] holds the training loss and
+//! [`dev_loss`] the rules that turn per-clip dev losses into the number that picks the best epoch.
 
 pub mod align;
 pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dev_loss;
 pub mod error;
 pub mod events;
 pub mod model;

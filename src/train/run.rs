@@ -24,7 +24,6 @@ use super::config::{DeviceKind, Plan};
 use super::data::{clip_cache_budget_from_env, load_split, ClipSet};
 use super::error::{io_err, TrainError};
 use super::events::{RunSummary, StopReason, TrainEvent};
-use super::model::build_model_reporting;
 use super::recorder::{truncate_jsonl, Recorder};
 use super::run_loop::RunLoop;
 use super::step::evaluate;
@@ -32,6 +31,7 @@ use crate::data::corpus::Split;
 use crate::data::Label;
 use crate::inference::RunLayout;
 use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
+use crate::nn::registry::build_model_reporting;
 use crate::nn::Model;
 use crate::rng::Rng;
 
@@ -145,10 +145,11 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         return Err(TrainError::EmptySplit { split: "dev" });
     }
     let (model, model_notes) = build_model_reporting(
-        &plan.model.name,
+        plan.model.kind,
         &plan.model.options,
         plan.train.seed,
         &device,
+        candle_core::DType::F32,
     )?;
     let num_params: usize = model
         .trainable()
@@ -429,7 +430,7 @@ fn test_sets(
     notes: &mut Vec<String>,
 ) -> Result<(), TrainError> {
     let info = crate::inference::ModelInfo {
-        name: plan.model.name.clone(),
+        name: plan.model.kind.name().to_string(),
         name_origin: "this run".into(),
         num_samples: plan.data.num_samples,
         num_samples_origin: "the run's data.num_samples".into(),
@@ -466,9 +467,9 @@ fn check_same_model(plan: &Plan, layout: &RunLayout) -> Result<(), TrainError> {
             message: format!(
                 "--resume with another model ({} {:?}) than the run's ({} {:?} in {}); resume \
                  with the run's own configuration (dpda train {} --run-dir … --resume)",
-                plan.model.name,
+                plan.model.kind,
                 plan.model.options,
-                stored.model.name,
+                stored.model.kind,
                 stored.model.options,
                 config.display(),
                 config.display()

@@ -1,0 +1,47 @@
+//! The detect view: score a clip with a trained model.
+//!
+//! Record from the default input (level meter, time limit) or open/drop a file through the shared
+//! clip panel ([`super::clip_panel`]); everything is resampled to 16 kHz. Choose a checkpoint (the
+//! current run's best, any run folder, a `.safetensors` file or a released PyTorch
+//! AASIST/AASIST-L `.pth`), see the score (the bona fide logit), the decision against a movable
+//! threshold that starts at the checkpoint's stored dev-set EER threshold, and a per-window score
+//! track under the spectrogram. A whole folder can be scored to a score file with progress.
+//!
+//! - `state`: settings, the model, the clip and its score ([`DetectView`]).
+//! - `logic`: per-frame work and [`DetectView::apply`], the one place that starts work.
+//! - `ui`: drawing; it returns [`DetectCommand`]s.
+//! - `worker`: the model worker, a [`super::tasks::Worker`] that owns the model; model loading
+//!   and scoring run there in order.
+
+mod logic;
+mod state;
+mod ui;
+mod worker;
+
+use super::clip_panel::ClipCommand;
+
+pub use state::{CheckpointKind, DetectSettings, DetectView, CAVEAT};
+
+/// What the user asked for in the detect view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DetectCommand {
+    /// Load the model the settings name.
+    LoadModel,
+    /// Something from the clip panel.
+    Clip(ClipCommand),
+    /// Show a dialog for the checkpoint (a file or a run folder, by kind).
+    BrowseCheckpoint,
+    /// Show a dialog for the folder to score.
+    BrowseFolder,
+    StartRecording,
+    StopRecording,
+    /// Score the clip again (the score-track window or hop changed).
+    Rescore,
+    /// Score the chosen folder to a score file.
+    ScoreFolder,
+    /// Stop scoring the folder after the current file.
+    StopFolder,
+    /// Play the clip from its start.
+    Play,
+    StopPlayback,
+}
