@@ -481,15 +481,7 @@ fn check_same_model(plan: &Plan, layout: &RunLayout) -> Result<(), TrainError> {
 
 /// Write `bytes` to `path` through a temporary file renamed into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
+    crate::atomic_file::write_atomically(path, bytes).map_err(io_err(path))
 }
 
 fn summary(
