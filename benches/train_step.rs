@@ -50,10 +50,13 @@ fn bench_steps(c: &mut Criterion) {
             labels: (0..per_path as u32).map(|i| i % 2).collect(),
             num_samples: NUM_SAMPLES,
         };
+        let mut optimizer = plan.optim.config.build().expect("optimizer");
+        let mut aligner = GradientAligner::new(plan.train.align);
+        let mut dropout_rng = Rng::new(3);
         let mut state = StepState {
-            optimizer: plan.optim.config.build().expect("optimizer"),
-            aligner: GradientAligner::new(plan.train.align),
-            rng: Rng::new(3),
+            optimizer: &mut optimizer,
+            aligner: &mut aligner,
+            rng: &mut dropout_rng,
         };
         group.bench_function(name, |b| {
             b.iter(|| {

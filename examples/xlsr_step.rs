@@ -63,10 +63,13 @@ fn main() -> anyhow::Result<()> {
         labels: (0..CLIPS_PER_PATH as u32).map(|i| i % 2).collect(),
         num_samples: NUM_SAMPLES,
     };
+    let mut optimizer = plan.optim.config.build().context("optimizer")?;
+    let mut aligner = GradientAligner::new(plan.train.align);
+    let mut dropout_rng = Rng::new(3);
     let mut state = StepState {
-        optimizer: plan.optim.config.build().context("optimizer")?,
-        aligner: GradientAligner::new(plan.train.align),
-        rng: Rng::new(3),
+        optimizer: &mut optimizer,
+        aligner: &mut aligner,
+        rng: &mut dropout_rng,
     };
     let mut times_s = Vec::with_capacity(steps);
     for step in 0..steps {

@@ -239,18 +239,25 @@ fn a_crashed_run_is_listed_and_continued_from_its_last_checkpoint() {
         seed: "7".into(),
         ..ExperimentForm::tiny_demo()
     };
-    let mut plan = dpda::train::plan_from_str(
+    let plan = dpda::train::plan_from_str(
         &form.to_toml().unwrap(),
         "form",
-        // A short run: a checkpoint every step makes each step cost a file write.
-        &[
-            "train.checkpoint_every_steps=1".to_string(),
-            "train.max_steps=12".to_string(),
-        ],
+        // Three epochs, not the preset's thousand: the continued run must end within the wait
+        // below even on a loaded machine.
+        &["train.checkpoint_every_steps=1", "train.epochs=3"].map(String::from),
     )
     .unwrap();
-    plan.train.inject_panic_at_step = Some(3);
-    let mut handle = dpda::train::spawn(plan, crashed.clone()).unwrap();
+    let faults = dpda::train::FaultHooks {
+        panic_at_step: Some(3),
+        ..Default::default()
+    };
+    let mut handle = dpda::train::spawn_with_faults(
+        plan,
+        crashed.clone(),
+        dpda::train::SpawnOptions::default(),
+        faults,
+    )
+    .unwrap();
     assert!(handle.join().is_none(), "the injected crash ends the run");
     assert!(!crashed.join("summary.json").exists());
 

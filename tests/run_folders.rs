@@ -13,7 +13,9 @@ mod common;
 
 use common::{dpda, success_stdout, TINY_DEMO_CONFIG};
 use dpda::inference::RunLayout;
-use dpda::train::{plan_from_str, spawn, TrainEvent};
+use dpda::train::{
+    plan_from_str, spawn, spawn_with_faults, FaultHooks, SpawnOptions, StopReason, TrainEvent,
+};
 
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.toml");
@@ -190,9 +192,17 @@ fn a_crash_loses_at_most_the_steps_since_the_periodic_checkpoint() {
     spawn(plan.clone(), whole.clone()).unwrap().join();
     // Crashed at step 3 (mid-epoch), then resumed.
     let crashed = dir.path().join("crashed");
-    let mut p = plan.clone();
-    p.train.inject_panic_at_step = Some(3);
-    let mut handle = spawn(p, crashed.clone()).unwrap();
+    let faults = FaultHooks {
+        panic_at_step: Some(3),
+        ..FaultHooks::default()
+    };
+    let mut handle = spawn_with_faults(
+        plan.clone(),
+        crashed.clone(),
+        SpawnOptions::default(),
+        faults,
+    )
+    .unwrap();
     assert!(handle.join().is_none(), "the injected crash ends the run");
     let side: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(crashed.join("checkpoints/last.json")).unwrap(),
@@ -206,7 +216,7 @@ fn a_crash_loses_at_most_the_steps_since_the_periodic_checkpoint() {
     };
     let mut handle = dpda::train::spawn_with(plan, crashed.clone(), options).unwrap();
     let summary = handle.join().expect("the resumed run ends");
-    assert_eq!(summary.reason, "epochs", "{summary:?}");
+    assert_eq!(summary.reason, StopReason::Epochs, "{summary:?}");
     assert_eq!(
         std::fs::read(crashed.join("checkpoints/final.safetensors")).unwrap(),
         std::fs::read(whole.join("checkpoints/final.safetensors")).unwrap(),

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use dpda::train::{plan_from_str, spawn, spawn_with, Plan, SpawnOptions, TrainEvent};
+use dpda::train::{
+    plan_from_str, spawn, spawn_with, spawn_with_faults, FaultHooks, Plan, SpawnOptions, TrainEvent,
+};
 
 fn plan(extra: &[&str]) -> Plan {
     let overrides: Vec<String> = [
@@ -193,9 +195,19 @@ fn stop_takes_effect_within_one_iteration() {
 #[test]
 fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = plan(&[]);
-    p.train.inject_nan_at_step = Some(6);
-    let events = collect(&mut spawn(p, dir.path().to_path_buf()).unwrap());
+    let faults = FaultHooks {
+        nan_at_step: Some(6),
+        ..FaultHooks::default()
+    };
+    let events = collect(
+        &mut spawn_with_faults(
+            plan(&[]),
+            dir.path().to_path_buf(),
+            SpawnOptions::default(),
+            faults,
+        )
+        .unwrap(),
+    );
     match events.last() {
         Some(TrainEvent::Error { message }) => {
             assert!(
@@ -227,9 +239,17 @@ fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
 #[test]
 fn a_panic_in_the_worker_becomes_an_error_event() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = plan(&[]);
-    p.train.inject_panic_at_step = Some(2);
-    let mut handle = spawn(p, dir.path().to_path_buf()).unwrap();
+    let faults = FaultHooks {
+        panic_at_step: Some(2),
+        ..FaultHooks::default()
+    };
+    let mut handle = spawn_with_faults(
+        plan(&[]),
+        dir.path().to_path_buf(),
+        SpawnOptions::default(),
+        faults,
+    )
+    .unwrap();
     assert!(handle.join().is_none());
     let events: Vec<_> = std::iter::from_fn(|| handle.try_recv()).collect();
     match events.last() {

@@ -321,13 +321,7 @@ pub fn list_runs(runs_root: &Path) -> Vec<PathBuf> {
 }
 
 fn read_best_epoch(sidecar: &Path) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Best {
-        #[serde(default)]
-        best_epoch: Option<u64>,
-    }
-    let text = std::fs::read_to_string(sidecar).ok()?;
-    serde_json::from_str::<Best>(&text).ok()?.best_epoch
+    crate::train::checkpoint::read_sidecar_info(sidecar)?.best_epoch
 }
 
 #[cfg(test)]

@@ -276,16 +276,8 @@ fn first_clause(message: &str) -> &str {
 /// The dev-set EER threshold stored in the trainer's sidecar `<stem>.json` next to a
 /// `.safetensors` checkpoint, if any.
 pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
-    #[derive(serde::Deserialize)]
-    struct Side {
-        #[serde(default)]
-        dev_eer_threshold: Option<f64>,
-        #[serde(default)]
-        epoch: Option<u64>,
-    }
     let sidecar = weights.with_extension("json");
-    let text = std::fs::read_to_string(&sidecar).ok()?;
-    let side: Side = serde_json::from_str(&text).ok()?;
+    let side = crate::train::checkpoint::read_sidecar_info(&sidecar)?;
     let value = side.dev_eer_threshold.filter(|v| v.is_finite())?;
     let name = sidecar
         .file_name()
@@ -311,17 +303,8 @@ pub fn stored_threshold(weights: &Path) -> Option<StoredThreshold> {
 /// A trainer checkpoint's weights must be the file its sidecar was written with.
 fn check_sidecar_hash(weights: &Path) -> Result<(), InferenceError> {
     let sidecar = weights.with_extension("json");
-    let Ok(text) = std::fs::read_to_string(&sidecar) else {
-        return Ok(());
-    };
-    #[derive(serde::Deserialize)]
-    struct Hash {
-        #[serde(default)]
-        weights_sha256: Option<String>,
-    }
-    let Some(want) = serde_json::from_str::<Hash>(&text)
-        .ok()
-        .and_then(|h| h.weights_sha256)
+    let Some(want) =
+        crate::train::checkpoint::read_sidecar_info(&sidecar).and_then(|s| s.weights_sha256)
     else {
         return Ok(());
     };

@@ -205,6 +205,35 @@ pub fn load_sidecar(path: &Path) -> Result<Sidecar, TrainError> {
     })
 }
 
+/// The fields of a checkpoint sidecar that readers of finished runs use (inference, the run
+/// list), read leniently: a field that is missing or has another type is `None`, so sidecars of
+/// older versions still give what they have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SidecarInfo {
+    /// Epoch the run was about to start when the checkpoint was written (= epochs done).
+    pub epoch: Option<u64>,
+    pub best_epoch: Option<u64>,
+    pub dev_eer_threshold: Option<f64>,
+    pub weights_sha256: Option<String>,
+}
+
+/// Read [`SidecarInfo`] from a sidecar; `None` when the file cannot be read or holds no JSON
+/// object.
+pub fn read_sidecar_info(path: &Path) -> Option<SidecarInfo> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let object = value.as_object()?;
+    let field = |name: &str| object.get(name);
+    Some(SidecarInfo {
+        epoch: field("epoch").and_then(serde_json::Value::as_u64),
+        best_epoch: field("best_epoch").and_then(serde_json::Value::as_u64),
+        dev_eer_threshold: field("dev_eer_threshold").and_then(serde_json::Value::as_f64),
+        weights_sha256: field("weights_sha256")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+    })
+}
+
 /// Read the tensors of a safetensors file.
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, TrainError> {
     candle_core::safetensors::load(path, device).map_err(|e| TrainError::Checkpoint {
@@ -296,4 +325,36 @@ pub fn average_with(
             Ok((t.name, tensor))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecar_info_takes_what_a_sidecar_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last.json");
+        std::fs::write(
+            &path,
+            r#"{"epoch": 3, "best_epoch": 1, "dev_eer_threshold": -0.5, "weights_sha256": "ab"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read_sidecar_info(&path),
+            Some(SidecarInfo {
+                epoch: Some(3),
+                best_epoch: Some(1),
+                dev_eer_threshold: Some(-0.5),
+                weights_sha256: Some("ab".into()),
+            })
+        );
+        // An older sidecar: fields missing or of another type are `None`, the rest still read.
+        std::fs::write(&path, r#"{"epoch": "3", "best_epoch": 2}"#).unwrap();
+        let info = read_sidecar_info(&path).unwrap();
+        assert_eq!((info.epoch, info.best_epoch), (None, Some(2)));
+        std::fs::write(&path, "[1, 2]").unwrap();
+        assert_eq!(read_sidecar_info(&path), None);
+        assert_eq!(read_sidecar_info(&dir.path().join("missing.json")), None);
+    }
 }

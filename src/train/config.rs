@@ -572,10 +572,6 @@ pub struct TrainPlan {
     pub dev_loss: DevLoss,
     /// How the kept checkpoints are averaged into the final model.
     pub averaging: Averaging,
-    /// Test hook: make the loss of this step non-finite (never set from TOML).
-    pub inject_nan_at_step: Option<u64>,
-    /// Test hook: panic inside the worker at this step (never set from TOML).
-    pub inject_panic_at_step: Option<u64>,
 }
 
 /// Everything a run needs, checked once.
@@ -915,8 +911,6 @@ impl RawConfig {
             },
             dev_loss,
             averaging,
-            inject_nan_at_step: None,
-            inject_panic_at_step: None,
         };
 
         let o = self.optim;

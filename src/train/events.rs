@@ -65,8 +65,41 @@ pub struct RunSummary {
     /// Final model's eval EER as a fraction, when the eval split was scored.
     pub eval_eer: Option<f64>,
     pub scores_path: Option<PathBuf>,
-    /// Why training ended: `epochs`, `max_steps`, `early_stop` or `stopped`.
-    pub reason: String,
+    /// Why training ended.
+    pub reason: StopReason,
+}
+
+/// Why a run ended. Serialised (summary.json) and displayed as `epochs`, `max_steps`,
+/// `early_stop` or `stopped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// All of `train.epochs` ran.
+    Epochs,
+    /// `train.max_steps` (or `--max-steps`) was reached.
+    MaxSteps,
+    /// The dev loss did not improve for `train.patience` epochs.
+    EarlyStop,
+    /// Stopped on request (or nobody listened any more); `last` allows resuming.
+    Stopped,
+}
+
+impl StopReason {
+    /// The name used in summary.json and shown by the front-ends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Epochs => "epochs",
+            StopReason::MaxSteps => "max_steps",
+            StopReason::EarlyStop => "early_stop",
+            StopReason::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One event from a training run.
@@ -107,4 +140,27 @@ pub enum TrainEvent {
     Error {
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_keep_their_names_in_json_and_text() {
+        for (reason, name) in [
+            (StopReason::Epochs, "epochs"),
+            (StopReason::MaxSteps, "max_steps"),
+            (StopReason::EarlyStop, "early_stop"),
+            (StopReason::Stopped, "stopped"),
+        ] {
+            assert_eq!(reason.to_string(), name);
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                format!("\"{name}\"")
+            );
+            let back: StopReason = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(back, reason);
+        }
+    }
 }

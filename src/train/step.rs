@@ -41,13 +41,14 @@ fn norm(g: &[f32]) -> f64 {
 }
 use crate::rng::Rng;
 
-/// Mutable state carried from step to step (all of it goes into checkpoints).
-#[derive(Clone, Debug)]
-pub struct StepState {
-    pub optimizer: Optimizer,
-    pub aligner: GradientAligner,
+/// Mutable state carried from step to step, borrowed from the run's checkpoint sidecar (so what
+/// a checkpoint saves is always the state the next step would use).
+#[derive(Debug)]
+pub struct StepState<'a> {
+    pub optimizer: &'a mut Optimizer,
+    pub aligner: &'a mut GradientAligner,
     /// Dropout masks.
-    pub rng: Rng,
+    pub rng: &'a mut Rng,
 }
 
 /// What one step measured.
@@ -176,7 +177,7 @@ fn combine(aligner: &mut GradientAligner, p: &PathGrads) -> Result<Vec<f32>, Tra
 pub fn train_step(
     model: &dyn Model,
     plan: &Plan,
-    state: &mut StepState,
+    state: &mut StepState<'_>,
     batch: &Batch,
     lr: f64,
     want_layer_cos: bool,
@@ -185,7 +186,7 @@ pub fn train_step(
     (step, epoch): (u64, u64),
 ) -> Result<StepOutcome, TrainError> {
     let rng_before = state.rng.clone();
-    let mut p = path_grads(model, plan, batch, Mode::Train, &mut state.rng, device)?;
+    let mut p = path_grads(model, plan, batch, Mode::Train, state.rng, device)?;
     if poison {
         p.loss_orig = Some(f64::NAN);
     }
@@ -226,7 +227,7 @@ pub fn train_step(
             );
         }
     }
-    let grad = combine(&mut state.aligner, &p)?;
+    let grad = combine(state.aligner, &p)?;
     let mut params = read_params(model.trainable())?;
     let grad = if let Some(sam) = &plan.sam {
         let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, sam.eta as f32);
@@ -235,7 +236,7 @@ pub fn train_step(
         let mut rng = rng_before;
         let second = path_grads(model, plan, batch, Mode::TrainFrozenStats, &mut rng, device);
         write_params(model.trainable(), &params)?;
-        combine(&mut state.aligner, &second?)?
+        combine(state.aligner, &second?)?
     } else {
         grad
     };

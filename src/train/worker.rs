@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::config::Plan;
 use super::events::{RunSummary, TrainEvent};
-use super::run::{run, Control, RunContext};
+use super::run::{run, Control, FaultHooks, RunContext};
 
 /// Events buffered before the worker waits for the front-end to drain.
 pub const EVENT_CAPACITY: usize = 1024;
@@ -81,6 +81,17 @@ pub fn spawn_with(
     run_dir: PathBuf,
     options: SpawnOptions,
 ) -> std::io::Result<TrainHandle> {
+    spawn_with_faults(plan, run_dir, options, FaultHooks::default())
+}
+
+/// [`spawn_with`] with failures injected, for tests of the error paths.
+#[doc(hidden)]
+pub fn spawn_with_faults(
+    plan: Plan,
+    run_dir: PathBuf,
+    options: SpawnOptions,
+    faults: FaultHooks,
+) -> std::io::Result<TrainHandle> {
     let control = Arc::new(Control::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(EVENT_CAPACITY);
     let worker_control = control.clone();
@@ -98,6 +109,7 @@ pub fn spawn_with(
                         overwrite: options.overwrite,
                         control: &worker_control,
                         emit: &mut emit,
+                        faults,
                     },
                 )
             }));
