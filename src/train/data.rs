@@ -428,6 +428,27 @@ pub fn prepare_batch(
     Ok(batch)
 }
 
+fn split_scores(set: &ClipSet, scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut bonafide = Vec::new();
+    let mut spoof = Vec::new();
+    for (label, s) in set.labels.iter().zip(scores) {
+        match label {
+            Label::Bonafide => bonafide.push(*s),
+            Label::Spoof => spoof.push(*s),
+        }
+    }
+    (bonafide, spoof)
+}
+
+/// EER and threshold of scores, `(NaN, NaN)` when a class is missing.
+pub(super) fn eer_of(set: &ClipSet, scores: &[f64]) -> (f64, f64) {
+    let (b, s) = split_scores(set, scores);
+    match crate::metrics::eer(&b, &s) {
+        Ok(e) => (e.eer, e.threshold),
+        Err(_) => (f64::NAN, f64::NAN),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@
 //!   record kind, and remembers whether anybody still listens;
 //! - why a run ended is an [`events::StopReason`].
 //!
-//! Tests inject failures through `run::FaultHooks` (hidden; never part of the plan).
+//! Tests inject failures through `control::FaultHooks` (hidden; never part of the plan).
 //!
 //! Models come from the registry ([`crate::nn::registry`]); [`model`] holds the training loss and
 //! [`dev_loss`] the rules that turn per-clip dev losses into the number that picks the best epoch.
@@ -26,6 +26,7 @@ pub mod align;
 pub mod average;
 pub mod checkpoint;
 pub mod config;
+pub mod control;
 pub mod data;
 pub mod dev_loss;
 pub mod error;
@@ -46,4 +47,4 @@ pub use error::TrainError;
 pub use events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, StopReason, TrainEvent};
 pub use worker::{spawn, spawn_with, SpawnOptions, TrainHandle};
 #[doc(hidden)]
-pub use {run::FaultHooks, worker::spawn_with_faults};
+pub use {control::FaultHooks, worker::spawn_with_faults};

@@ -12,7 +12,7 @@
 //! resumed CPU run writes the same metrics as an uninterrupted one.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -21,37 +21,19 @@ use super::align::GradientAligner;
 use super::average::BestCheckpoints;
 use super::checkpoint::{self, Sidecar};
 use super::config::{DeviceKind, Plan};
-use super::data::{clip_cache_budget_from_env, load_split, ClipSet};
+use super::control::{Control, FaultHooks};
+use super::data::{clip_cache_budget_from_env, eer_of, load_split};
 use super::error::{io_err, TrainError};
 use super::events::{RunSummary, StopReason, TrainEvent};
 use super::recorder::{truncate_jsonl, Recorder};
 use super::run_loop::RunLoop;
 use super::step::evaluate;
 use crate::data::corpus::Split;
-use crate::data::Label;
 use crate::inference::RunLayout;
 use crate::metrics::scores::{write_scores, ScoreFormat, ScoreRow};
 use crate::nn::registry::build_model_reporting;
 use crate::nn::Model;
 use crate::rng::Rng;
-
-/// Flags a front-end sets and the loop reads once per iteration.
-#[derive(Debug, Default)]
-pub struct Control {
-    pub stop: AtomicBool,
-    pub pause: AtomicBool,
-}
-
-/// Failures injected on purpose, so that tests can reach the error paths of a run (a non-finite
-/// loss, a panic in the worker). Not part of the plan: no configuration or front-end sets them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FaultHooks {
-    /// Make the loss of this step (1-based) non-finite.
-    pub nan_at_step: Option<u64>,
-    /// Panic inside the run at this step (1-based), before it trains.
-    pub panic_at_step: Option<u64>,
-}
 
 /// Stream mixed into the seed for dropout masks.
 const STREAM_DROPOUT: u64 = 0xD809_0000_0000_0001;
@@ -101,27 +83,6 @@ pub struct RunContext<'a> {
     /// Failures to inject (tests only; `FaultHooks::default()` injects none).
     #[doc(hidden)]
     pub faults: FaultHooks,
-}
-
-fn split_scores(set: &ClipSet, scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let mut bonafide = Vec::new();
-    let mut spoof = Vec::new();
-    for (label, s) in set.labels.iter().zip(scores) {
-        match label {
-            Label::Bonafide => bonafide.push(*s),
-            Label::Spoof => spoof.push(*s),
-        }
-    }
-    (bonafide, spoof)
-}
-
-/// EER and threshold of scores, `(NaN, NaN)` when a class is missing.
-pub(super) fn eer_of(set: &ClipSet, scores: &[f64]) -> (f64, f64) {
-    let (b, s) = split_scores(set, scores);
-    match crate::metrics::eer(&b, &s) {
-        Ok(e) => (e.eer, e.threshold),
-        Err(_) => (f64::NAN, f64::NAN),
-    }
 }
 
 /// Run (or resume) training as `plan` says, in `ctx.run_dir`.

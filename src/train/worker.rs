@@ -14,8 +14,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::config::Plan;
+use super::control::{Control, FaultHooks};
 use super::events::{RunSummary, TrainEvent};
-use super::run::{run, Control, FaultHooks, RunContext};
+use super::run::{run, RunContext};
 
 /// Events buffered before the worker waits for the front-end to drain.
 pub const EVENT_CAPACITY: usize = 1024;
