@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::theme;
 use crate::augment::{RawBoostAlgo, RawBoostParams};
+use crate::nn::registry::ModelKind;
 use crate::train::config::{ConfigError, Plan, RawConfig, RawData, RawOptim, RawSam, RawTrain};
 
 /// The experiment the app opens with (also what `experiments/demo-dual-pcgrad.toml` holds).
@@ -386,14 +387,16 @@ impl ExperimentForm {
             section_ui(ui, "Model and training", |ui| {
                 egui::Grid::new("form-train").num_columns(2).show(ui, |ui| {
                     let label = ui.label("Model");
-                    let registry = &crate::nn::registry::MODEL_NAMES;
-                    let large = &crate::nn::registry::LARGE_MODEL_NAMES;
-                    let mut names: Vec<(String, &str)> = registry
-                        .iter()
-                        .chain(large.iter())
-                        .map(|n| (n.to_string(), *n))
+                    // The detectors first, the test model last.
+                    let mut kinds: Vec<ModelKind> = ModelKind::ALL.to_vec();
+                    kinds.sort_by_key(|k| *k == ModelKind::Tiny);
+                    let names: Vec<(String, &str)> = kinds
+                        .into_iter()
+                        .map(|k| match k {
+                            ModelKind::Tiny => (k.name().to_string(), "tiny (tests)"),
+                            _ => (k.name().to_string(), k.name()),
+                        })
                         .collect();
-                    names.push(("tiny".into(), "tiny (tests)"));
                     combo_ui(ui, "model", label.id, &mut self.model, &names);
                     ui.end_row();
                     error_row(ui, errors, "model.name");

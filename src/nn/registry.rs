@@ -227,19 +227,6 @@ impl<'de> Deserialize<'de> for ModelKind {
     }
 }
 
-/// Names of the detectors [`build_model`] builds, [`ModelKind::small`] without `tiny`.
-pub const MODEL_NAMES: &[&str] = &[
-    "lcnn",
-    "lcnn-small",
-    "aasist",
-    "aasist-l",
-    "xlsr-tiny-aasist",
-    "xlsr-tiny-tcm",
-];
-
-/// Names of the large kinds ([`ModelKind::is_large`]).
-pub const LARGE_MODEL_NAMES: &[&str] = &["xlsr-aasist", "xlsr-tcm"];
-
 /// Architecture options (the `[model.options]` table of a run config, parsed strictly so a
 /// misspelt option is an error, not a silent default); absent fields take each model's default,
 /// and [`ModelKind::check_options`] refuses those that do not apply.
@@ -409,17 +396,6 @@ mod tests {
             assert_eq!(kind.name().parse::<ModelKind>().unwrap(), kind);
             assert_eq!(kind.to_string(), kind.name());
         }
-        let small: Vec<&str> = ModelKind::small()
-            .filter(|k| *k != ModelKind::Tiny)
-            .map(ModelKind::name)
-            .collect();
-        assert_eq!(small, MODEL_NAMES);
-        let large: Vec<&str> = ModelKind::ALL
-            .into_iter()
-            .filter(|k| k.is_large())
-            .map(ModelKind::name)
-            .collect();
-        assert_eq!(large, LARGE_MODEL_NAMES);
         assert_eq!(ModelKind::Aasist.input_num_samples(), 64_600);
         assert_eq!(ModelKind::AasistL.input_num_samples(), 64_600);
         assert_eq!(ModelKind::XlsrAasist.input_num_samples(), 66_800);
