@@ -7,27 +7,23 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::{DType, Device};
 
-use crate::nn::aasist::{Aasist, AasistConfig};
 use crate::nn::import::{assign_state, read_pth, read_safetensors, save_weights};
-use crate::nn::Model;
-use crate::rng::Rng;
+use crate::nn::registry::{build_model, ModelKind, ModelOptions};
 
-/// Model architectures whose released weights can be imported.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportModel {
-    /// AASIST (clovaai `AASIST.pth`).
-    Aasist,
-    /// AASIST-L (clovaai `AASIST-L.pth`).
-    #[value(name = "aasist-l")]
-    AasistL,
-}
+/// The architectures whose released weights can be imported (clovaai's `AASIST.pth` and
+/// `AASIST-L.pth`).
+const IMPORTABLE: [ModelKind; 2] = [ModelKind::AasistL, ModelKind::Aasist];
 
-impl ImportModel {
-    fn config(self) -> AasistConfig {
-        match self {
-            ImportModel::Aasist => AasistConfig::aasist(),
-            ImportModel::AasistL => AasistConfig::aasist_l(),
-        }
+fn parse_importable(name: &str) -> Result<ModelKind, String> {
+    let kind: ModelKind = name
+        .parse()
+        .map_err(|e: crate::nn::NnError| e.to_string())?;
+    if IMPORTABLE.contains(&kind) {
+        Ok(kind)
+    } else {
+        Err(format!(
+            "released weights can be imported for aasist and aasist-l, not {kind}"
+        ))
     }
 }
 
@@ -38,9 +34,10 @@ pub struct Args {
     pub input: PathBuf,
     /// The safetensors checkpoint to write; a JSON sidecar goes next to it (`.json`).
     pub output: PathBuf,
-    /// The architecture; by default the one whose every tensor name and shape fits the file.
-    #[arg(long, value_enum)]
-    pub model: Option<ImportModel>,
+    /// The architecture, `aasist` or `aasist-l`; by default the one whose every tensor name and
+    /// shape fits the file.
+    #[arg(long, value_parser = parse_importable)]
+    pub model: Option<ModelKind>,
 }
 
 /// The sidecar's path: the checkpoint's path with the extension `json`.
@@ -61,19 +58,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let candidates = match args.model {
         Some(m) => vec![m],
-        None => vec![ImportModel::AasistL, ImportModel::Aasist],
+        None => IMPORTABLE.to_vec(),
     };
     let mut errors = Vec::new();
     let mut imported = None;
     for candidate in candidates {
         // The random initial values are all overwritten by the strict assignment.
-        let model = Aasist::new(
-            candidate.config(),
-            DType::F32,
+        let model = build_model(
+            candidate,
+            &ModelOptions::default(),
+            0,
             &Device::Cpu,
-            &mut Rng::new(0),
+            DType::F32,
         )?;
-        match assign_state(&model, &tensors, &args.input) {
+        match assign_state(model.as_ref(), &tensors, &args.input) {
             Ok(()) => {
                 imported = Some(model);
                 break;
@@ -84,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(model) = imported else {
         anyhow::bail!("{}", errors.join("\n"));
     };
-    save_weights(&model, &args.output)?;
+    save_weights(model.as_ref(), &args.output)?;
     let sidecar = serde_json::json!({
         "model": model.name(),
         "source": args.input.display().to_string(),
@@ -94,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let sidecar_file = sidecar_path(&args.output);
     let text = serde_json::to_string_pretty(&sidecar).context("cannot serialise the sidecar")?;
-    std::fs::write(&sidecar_file, text + "\n")
+    crate::atomic_file::write_atomically(&sidecar_file, (text + "\n").as_bytes())
         .with_context(|| format!("cannot write {}", sidecar_file.display()))?;
     outln!(
         "{} → {} (model {}, {} parameters; sidecar {})",

@@ -137,6 +137,14 @@ pub trait Model: Send {
 
     /// The shortest clip, in samples, the architecture accepts.
     fn min_num_samples(&self) -> usize;
+
+    /// Number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.trainable()
+            .iter()
+            .map(|v| v.var.as_tensor().elem_count())
+            .sum()
+    }
 }
 
 /// A candle error as one message for the user: without the backtrace candle attaches when

@@ -112,11 +112,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         &device,
         candle_core::DType::F32,
     )?;
-    let num_params: usize = model
-        .trainable()
-        .iter()
-        .map(|v| v.var.as_tensor().elem_count())
-        .sum();
+    let num_params = model.num_parameters();
     let t = &plan.train;
     let batch_size = t.batch_size.min(train_set.len());
     let steps_per_epoch = (train_set.len() / batch_size) as u64;
