@@ -93,7 +93,7 @@ pub fn run() -> Result<(), eframe::Error> {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default()
             .with_title("DPDA Workbench")
-            .with_inner_size([1280.0, 820.0])
+            .with_inner_size(theme::WINDOW_SIZE)
             .with_drag_and_drop(true),
         ..Default::default()
     };

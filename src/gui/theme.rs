@@ -110,3 +110,5 @@ pub const EVENT_BUDGET: Duration = Duration::from_millis(4);
 pub const REPAINT_WHILE_TRAINING: Duration = Duration::from_millis(100);
 /// Least time between two folder-scoring progress events.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
+/// The window's size when it opens (logical points).
+pub const WINDOW_SIZE: [f32; 2] = [1280.0, 820.0];
