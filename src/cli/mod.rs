@@ -17,6 +17,7 @@ macro_rules! outln {
 mod augment;
 mod corpus;
 mod demo;
+mod demo_story;
 mod eval;
 mod import_weights;
 mod info;

@@ -5,7 +5,7 @@
 
 use realfft::num_complex::Complex32;
 
-use super::dsp::{fir_same, lowpass_fir, rms, set_rms, Stft};
+use super::dsp::{rms, set_rms, Stft};
 use super::synth::DEMO_SAMPLE_RATE_HZ;
 use crate::rng::Rng;
 
@@ -21,8 +21,8 @@ pub enum Attack {
     /// Sinusoidal model: up to 24 spectral peaks per 10 ms, frequencies quantised to a
     /// quarter-tone grid, resynthesised with free-running oscillators.
     D03,
-    /// Telephone channel: 300 Hz high-pass, low-pass to 3.4 kHz, 8 kHz μ-law 8-bit, upsampled
-    /// back to 16 kHz.
+    /// Harmonic-plus-noise vocoder: smoothed F0, cepstral envelope, phase-locked harmonics up to
+    /// 4 kHz and envelope-shaped noise above.
     D04,
     /// Mel-envelope resynthesis: the STFT magnitude is smoothed through 32 mel bands and
     /// recombined with the original phase (unseen in training).
@@ -65,7 +65,7 @@ impl Attack {
             Attack::D01 => "Griffin-Lim phase reconstruction from the STFT magnitude",
             Attack::D02 => "LPC vocoder with pulse/noise excitation",
             Attack::D03 => "sinusoidal model with quantised frequencies",
-            Attack::D04 => "8 kHz mu-law narrow-band channel upsampled to 16 kHz",
+            Attack::D04 => "harmonic-plus-noise vocoder (smoothed F0, cepstral envelope)",
             Attack::D05 => "mel-envelope smoothing with the original phase",
             Attack::D06 => "phase-vocoder pitch shift",
         }
@@ -77,7 +77,7 @@ impl Attack {
             Attack::D01 => griffin_lim(x, 8, rng),
             Attack::D02 => lpc_vocoder(x, rng),
             Attack::D03 => sinusoidal(x),
-            Attack::D04 => narrow_band(x),
+            Attack::D04 => harmonic_noise_vocoder(x, rng),
             Attack::D05 => mel_envelope(x),
             Attack::D06 => {
                 let semitones = rng.uniform(1.5, 3.0) * if rng.below(2) == 0 { -1.0 } else { 1.0 };
@@ -291,61 +291,162 @@ fn sinusoidal(x: &[f32]) -> Vec<f32> {
     y
 }
 
-/// G.711-like telephone channel: band-limit to 300–3400 Hz, decimate to 8 kHz, μ-law (μ = 255)
-/// 8-bit quantisation, then zero-stuff and interpolate back to 16 kHz.
-fn narrow_band(x: &[f32]) -> Vec<f32> {
-    let taps = lowpass_fir(63, 3400.0, FS);
-    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9) as f64;
-    let mut input: Vec<f64> = x.iter().map(|&v| v as f64 / peak * 0.9).collect();
-    // Two passes of a second-order Butterworth high-pass at 300 Hz: the telephone band's floor.
-    for _ in 0..2 {
-        highpass_biquad(&mut input, 300.0);
+/// Harmonic-plus-noise vocoder, the way statistical-parametric and source-filter neural
+/// vocoders (WORLD, HNM, NSF) rebuild speech from parameters: a smoothed F0 track (5 ms hops,
+/// normalised autocorrelation, median of 5 frames), a cepstrally smoothed spectral envelope
+/// (40 cepstral coefficients of a 32 ms STFT), phase-locked harmonics of F0 up to a 4 kHz
+/// voicing cut-off and envelope-shaped noise above it (and in unvoiced frames). Its traces are
+/// those of real vocoders — no jitter, no phase dispersion between harmonics, envelope detail
+/// lost — which survive band-limiting and additive noise, unlike a channel effect.
+fn harmonic_noise_vocoder(x: &[f32], rng: &mut Rng) -> Vec<f32> {
+    const HOP: usize = 80;
+    const N_FFT: usize = 512;
+    const CEPSTRAL_ORDER: usize = 40;
+    const VOICING_CUTOFF_HZ: f64 = 4000.0;
+    if x.is_empty() {
+        return Vec::new();
     }
-    let low = fir_same(&input, &taps);
-    let mu = 255.0f64;
-    let narrow: Vec<f64> = low
+    let f0_hz = smoothed_f0_track(x, HOP);
+    let stft = Stft::new(N_FFT, HOP);
+    let spectra = stft.forward(x);
+    let cos_table: Vec<f64> = (0..N_FFT)
+        .map(|i| (std::f64::consts::TAU * i as f64 / N_FFT as f64).cos())
+        .collect();
+    let envelopes: Vec<Vec<f32>> = spectra
         .iter()
-        .step_by(2)
-        .map(|&v| {
-            let v = v.clamp(-1.0, 1.0);
-            let companded = v.signum() * (1.0 + mu * v.abs()).ln() / (1.0 + mu).ln();
-            let q = (companded * 127.0).round() / 127.0;
-            q.signum() * ((1.0 + mu).powf(q.abs()) - 1.0) / mu
+        .map(|f| cepstral_envelope(f, CEPSTRAL_ORDER, &cos_table))
+        .collect();
+    let bin_hz = FS / N_FFT as f64;
+    let cutoff_bin = (VOICING_CUTOFF_HZ / bin_hz) as usize;
+    // Noise part: the envelope with random phase, above the cut-off in voiced frames and over
+    // the whole band in unvoiced ones.
+    let noise_frames: Vec<Vec<Complex32>> = envelopes
+        .iter()
+        .enumerate()
+        .map(|(f, env)| {
+            let voiced = f0_hz.get(f).is_some_and(|&v| v > 0.0);
+            env.iter()
+                .enumerate()
+                .map(|(k, &m)| {
+                    if voiced && k < cutoff_bin {
+                        Complex32::new(0.0, 0.0)
+                    } else {
+                        Complex32::from_polar(m, rng.uniform(0.0, std::f64::consts::TAU) as f32)
+                    }
+                })
+                .collect()
         })
         .collect();
-    let mut stuffed = vec![0.0f64; x.len()];
-    for (i, &v) in narrow.iter().enumerate() {
-        if let Some(s) = stuffed.get_mut(2 * i) {
-            *s = 2.0 * v;
+    let mut y = stft.inverse(&noise_frames, x.len());
+    // Harmonic part: one running phase for F0, harmonic k at k times it (phase-locked), each
+    // with the amplitude of a sinusoid whose Hann-windowed peak is the envelope there.
+    let amplitude_scale = 4.0 / N_FFT as f64;
+    let mut phase = 0.0f64;
+    for (n, out) in y.iter_mut().enumerate() {
+        let pos = n as f64 / HOP as f64;
+        let f = (pos as usize).min(f0_hz.len() - 1);
+        let g = (f + 1).min(f0_hz.len() - 1);
+        let frac = pos - f as f64;
+        let (a, b) = (f0_hz[f], f0_hz[g]);
+        if a <= 0.0 {
+            continue;
         }
+        let f0 = if b > 0.0 { a + (b - a) * frac } else { a };
+        phase = (phase + std::f64::consts::TAU * f0 / FS) % std::f64::consts::TAU;
+        let env = &envelopes[f.min(envelopes.len() - 1)];
+        let mut s = 0.0f64;
+        let mut k = 1usize;
+        while (k as f64) * f0 < VOICING_CUTOFF_HZ {
+            let bin = ((k as f64 * f0) / bin_hz).round() as usize;
+            let m = env.get(bin).copied().unwrap_or(0.0) as f64;
+            s += m * amplitude_scale * (k as f64 * phase).sin();
+            k += 1;
+        }
+        *out += s as f32;
     }
-    fir_same(&stuffed, &taps)
-        .into_iter()
-        .map(|v| v as f32)
+    y
+}
+
+/// F0 in Hz per `hop` (0 where unvoiced): the normalised-autocorrelation peak between 70 and
+/// 400 Hz of a 25 ms frame every 10 ms, voiced above 0.45, then a 5-frame median (vocoders' F0 is
+/// smooth), held over the `hop`s of each 10 ms.
+fn smoothed_f0_track(x: &[f32], hop: usize) -> Vec<f64> {
+    const FRAME: usize = 400;
+    const F0_HOP: usize = 160;
+    let (lo, hi) = ((FS / 400.0) as usize, (FS / 70.0) as usize);
+    let num_frames = x.len() / F0_HOP + 1;
+    let raw: Vec<f64> = (0..num_frames)
+        .map(|f| {
+            let begin = (f * F0_HOP).saturating_sub(FRAME / 2);
+            let frame: Vec<f64> = (0..FRAME)
+                .map(|i| x.get(begin + i).map_or(0.0, |&v| v as f64))
+                .collect();
+            // prefix[i] = Σ_{j<i} frame[j]², so both energies of a lag are two look-ups.
+            let mut prefix = vec![0.0f64; FRAME + 1];
+            for (i, v) in frame.iter().enumerate() {
+                prefix[i + 1] = prefix[i] + v * v;
+            }
+            if prefix[FRAME] < 1e-10 {
+                return 0.0;
+            }
+            let mut best = (0.0f64, 0usize);
+            for lag in lo..=hi.min(FRAME - 1) {
+                let c: f64 = (lag..FRAME).map(|i| frame[i] * frame[i - lag]).sum();
+                let tail = prefix[FRAME] - prefix[lag];
+                let head = prefix[FRAME - lag];
+                let r = c / (tail * head).sqrt().max(1e-12);
+                if r > best.0 {
+                    best = (r, lag);
+                }
+            }
+            if best.0 > 0.45 {
+                FS / best.1 as f64
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let smoothed: Vec<f64> = (0..raw.len())
+        .map(|i| {
+            let mut w: Vec<f64> = raw[i.saturating_sub(2)..(i + 3).min(raw.len())].to_vec();
+            w.sort_by(f64::total_cmp);
+            w[w.len() / 2]
+        })
+        .collect();
+    (0..x.len() / hop + 1)
+        .map(|f| smoothed[(f * hop / F0_HOP).min(smoothed.len() - 1)])
         .collect()
 }
 
-/// In-place second-order Butterworth high-pass (RBJ Audio EQ Cookbook, Q = 1/√2).
-fn highpass_biquad(x: &mut [f64], cutoff_hz: f64) {
-    let w0 = std::f64::consts::TAU * cutoff_hz / FS;
-    let alpha = w0.sin() / std::f64::consts::SQRT_2;
-    let cos = w0.cos();
-    let a0 = 1.0 + alpha;
-    let (b0, b1, b2) = (
-        (1.0 + cos) / 2.0 / a0,
-        -(1.0 + cos) / a0,
-        (1.0 + cos) / 2.0 / a0,
-    );
-    let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
-    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
-    for v in x.iter_mut() {
-        let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
-        x2 = x1;
-        x1 = *v;
-        y2 = y1;
-        y1 = y;
-        *v = y;
-    }
+/// Spectral envelope of one STFT frame (n_fft/2 + 1 bins): the log magnitude liftered to its
+/// first `order` cepstral coefficients. `cos_table[i]` = cos(2π i / n_fft).
+fn cepstral_envelope(frame: &[Complex32], order: usize, cos_table: &[f64]) -> Vec<f32> {
+    let num_bins = frame.len();
+    let n = cos_table.len();
+    let log_mag: Vec<f64> = frame
+        .iter()
+        .map(|c| (c.norm() as f64).max(1e-9).ln())
+        .collect();
+    // The log magnitude is real and even, so its cepstrum is a cosine series.
+    let cepstrum: Vec<f64> = (0..=order)
+        .map(|q| {
+            let mut acc = 0.0;
+            for (k, &l) in log_mag.iter().enumerate() {
+                let weight = if k == 0 || k == num_bins - 1 { 1.0 } else { 2.0 };
+                acc += weight * l * cos_table[(q * k) % n];
+            }
+            acc / n as f64
+        })
+        .collect();
+    (0..num_bins)
+        .map(|k| {
+            let mut l = cepstrum[0];
+            for (q, &c) in cepstrum.iter().enumerate().skip(1) {
+                l += 2.0 * c * cos_table[(q * k) % n];
+            }
+            l.exp() as f32
+        })
+        .collect()
 }
 
 /// Triangular mel filters (HTK mel scale) over `num_bins` FFT bins, normalised so that the
@@ -488,33 +589,34 @@ mod tests {
     }
 
     #[test]
-    fn narrow_band_removes_energy_above_4_khz() {
-        let x: Vec<f32> = (0..8000)
+    fn harmonic_noise_vocoder_keeps_the_pitch_and_locks_the_harmonics() {
+        // A 150 Hz pulse train through a formant-like decay: voiced throughout.
+        let x: Vec<f32> = (0..16_000)
             .map(|n| {
-                let t = n as f64 / FS;
-                ((std::f64::consts::TAU * 500.0 * t).sin()
-                    + (std::f64::consts::TAU * 6000.0 * t).sin()) as f32
-                    * 0.3
+                let t = (n % 107) as f64 / FS;
+                ((-t * 600.0).exp() * (std::f64::consts::TAU * 700.0 * t).sin()) as f32 * 0.3
             })
             .collect();
-        let y = narrow_band(&x);
-        let energy_at = |sig: &[f32], f: f64| {
-            let (mut re, mut im) = (0.0, 0.0);
-            for (n, &v) in sig.iter().enumerate().skip(1000).take(6000) {
-                let w = std::f64::consts::TAU * f * n as f64 / FS;
-                re += v as f64 * w.cos();
-                im += v as f64 * w.sin();
-            }
-            (re * re + im * im).sqrt()
-        };
-        assert!(energy_at(&y, 6000.0) < 0.02 * energy_at(&y, 500.0));
-        let bass: Vec<f32> = (0..8000)
-            .map(|n| (std::f64::consts::TAU * 100.0 * n as f64 / FS).sin() as f32 * 0.3)
-            .chain(x.iter().copied())
-            .collect();
-        let y = narrow_band(&bass);
-        assert!(energy_at(&y[..8000], 100.0) < 0.1 * energy_at(&y[8000..], 500.0));
-        assert!(energy_at(&x, 6000.0) > 0.5 * energy_at(&x, 500.0));
+        let track = smoothed_f0_track(&x, 80);
+        let voiced: Vec<f64> = track.iter().copied().filter(|&f| f > 0.0).collect();
+        assert!(voiced.len() > track.len() * 9 / 10, "{track:?}");
+        let expected_hz = FS / 107.0;
+        assert!(
+            voiced.iter().all(|f| (f - expected_hz).abs() < 3.0),
+            "{expected_hz} vs {voiced:?}"
+        );
+        let mut rng = Rng::new(7);
+        let y = Attack::D04.apply(&x, &mut rng);
+        assert_eq!(y.len(), x.len());
+        assert!((rms(&y) - rms(&x)).abs() < 1e-4);
+        // Periodic at the input's period: the normalised autocorrelation at lag 107 is high.
+        let mid = &y[4000..12_000];
+        let c: f64 = (107..mid.len()).map(|i| (mid[i] * mid[i - 107]) as f64).sum();
+        let e: f64 = mid.iter().map(|&v| (v * v) as f64).sum();
+        assert!(c / e > 0.6, "autocorrelation {}", c / e);
+        // Unvoiced input (white noise) comes out as noise: no periodicity.
+        let noise: Vec<f32> = (0..16_000).map(|_| rng.normal() as f32 * 0.1).collect();
+        assert!(smoothed_f0_track(&noise, 80).iter().filter(|&&f| f > 0.0).count() < 20);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!
 //! **Spoofed** utterances are fresh bona fide renderings of the same speakers passed through one
 //! of six resynthesis pipelines (see [`Attack`]): D01 Griffin–Lim, D02 LPC vocoder, D03
-//! quantised sinusoidal model, D04 8 kHz μ-law channel, D05 mel-envelope smoothing, D06
+//! quantised sinusoidal model, D04 harmonic-plus-noise vocoder, D05 mel-envelope smoothing, D06
 //! phase-vocoder pitch shift. Train and dev use D01–D04; eval uses all six, so D05 and D06 are
 //! attacks never seen in training. Every clip, bona fide or spoofed, gets its own level drawn
 //! from the same range (−30 to −20 dBFS RMS, peak ≤ 0.98) and its own length (2–5 s; 1.5–3 s
@@ -54,7 +54,7 @@ use crate::rng::Rng;
 pub const DEFAULT_SEED: u64 = 2024;
 
 /// Version of the generator; part of the cache marker, bumped whenever output audio changes.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// Name of the file whose presence (and content) marks a complete cached corpus.
 pub const COMPLETE_MARKER: &str = ".dpda-demo-complete";
