@@ -187,8 +187,25 @@ mod tests {
         assert!((db(gain_at(&Biquad::peaking(1000.0, 6.0, 1.0), 1000.0)) - 6.0).abs() < 0.1);
         assert!((db(gain_at(&Biquad::shelf(300.0, -8.0, false), 40.0)) + 8.0).abs() < 0.3);
         assert!((db(gain_at(&Biquad::shelf(3000.0, 5.0, true), 7500.0)) - 5.0).abs() < 0.3);
-        assert!(gain_at(&Biquad::highpass(300.0, 0.7071), 30.0) < 0.02);
-        assert!((db(gain_at(&Biquad::highpass(300.0, 0.7071), 300.0)) + 3.0).abs() < 0.2);
-        assert!(gain_at(&Biquad::lowpass(1000.0, 0.7071), 6000.0) < 0.05);
+        assert!(
+            gain_at(
+                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2),
+                30.0
+            ) < 0.02
+        );
+        assert!(
+            (db(gain_at(
+                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2),
+                300.0
+            )) + 3.0)
+                .abs()
+                < 0.2
+        );
+        assert!(
+            gain_at(
+                &Biquad::lowpass(1000.0, std::f64::consts::FRAC_1_SQRT_2),
+                6000.0
+            ) < 0.05
+        );
     }
 }

@@ -282,7 +282,7 @@ mod tests {
             num_talkers: 3,
             snr_db: 5.0,
         };
-        assert!(babble(&x, &[x.clone()], &params, &mut Rng::new(1)).is_err());
+        assert!(babble(&x, std::slice::from_ref(&x), &params, &mut Rng::new(1)).is_err());
         let mut rng = Rng::new(9);
         for _ in 0..200 {
             let b = BabbleParams::draw(&mut rng);
