@@ -138,8 +138,8 @@ fn export_reads_back_with_the_la_loader_and_decodes_to_the_generated_samples() {
             written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })
         .unwrap();
-    assert_eq!(written.into_inner(), corpus.items.len());
-    assert_eq!(summary.num_files, corpus.items.len());
+    assert_eq!(written.into_inner(), corpus.items.len() + corpus.wild.len());
+    assert_eq!(summary.num_files, corpus.items.len() + corpus.wild.len());
     let readme = std::fs::read_to_string(dir.path().join("README.txt")).unwrap();
     assert!(readme.contains("SYNTHETIC"));
     for split in Split::ALL {

@@ -1,6 +1,9 @@
 //! Augmentations applied to raw waveforms. RawBoost (Tak et al., ICASSP 2022) is reproduced with
 //! the reference implementation's exact semantics; every draw comes from a caller-provided seed.
+//! `conditions` holds recording and transmission conditions (noise, reverberation, telephone,
+//! codec, microphone, clipping, resampling) for domain-shifted test data.
 
+pub mod conditions;
 pub mod fir;
 pub mod normal;
 pub mod rawboost;

@@ -48,7 +48,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(corpus.items.len() as u64)
+        ProgressBar::new((corpus.items.len() + corpus.wild.len()) as u64)
     };
     bar.set_style(
         ProgressStyle::with_template(
@@ -86,5 +86,16 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
         outln!("  {:<5} {total:>5}: {}", split.name(), parts.join(", "));
     }
+    let parts: Vec<String> = summary
+        .wild_counts
+        .iter()
+        .map(|(attack, n)| format!("{attack} {n}"))
+        .collect();
+    outln!(
+        "  {:<5} {:>5}: {} (conditions never seen in training; key wild/key.csv)",
+        crate::data::demo::WILD_NAME,
+        summary.wild_counts.values().sum::<usize>(),
+        parts.join(", ")
+    );
     Ok(())
 }

@@ -105,7 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let total: usize = Split::ALL
         .iter()
         .map(|&s| args.size.spec(s).num_utterances())
-        .sum();
+        .sum::<usize>()
+        + args.size.wild_spec().num_utterances();
     let bar = progress_bar(total as u64, "generating demo corpus");
     let root =
         demo::ensure_cached_with_progress(args.size, args.seed, &cache_root, &|_| bar.inc(1))

@@ -236,7 +236,7 @@ fn handle_event(
         TrainEvent::Finished { summary } => {
             out.line(format!(
                 "finished ({}) after {} steps, {} epochs; best dev loss {} (epoch {}); averaged \
-                 epochs {:?}; eval EER {}; scores {}",
+                 epochs {:?}; eval EER {}{}; scores {}",
                 summary.reason,
                 summary.num_steps,
                 summary.num_epochs,
@@ -248,6 +248,11 @@ fn handle_event(
                 summary
                     .eval_eer
                     .map_or("-".into(), |e| format!("{:.2} %", e * 100.0)),
+                // The demo corpus's wild split is scored with eval; other corpora have none.
+                summary
+                    .test_eers
+                    .get(crate::data::demo::WILD_NAME)
+                    .map_or(String::new(), |e| format!("; wild EER {:.2} %", e * 100.0)),
                 summary
                     .scores_path
                     .map_or("-".into(), |p| p.display().to_string()),

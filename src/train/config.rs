@@ -406,6 +406,12 @@ pub fn plan_test_sets(raw: &[RawTestSet]) -> Result<Vec<TestSetPlan>, ConfigErro
                 "'eval' names the corpus's own eval split (scores-eval.txt); choose another",
             ));
         }
+        if t.name == crate::data::demo::WILD_NAME {
+            return Err(invalid(
+                at("name"),
+                "'wild' names the demo corpus's wild split (scores-wild.txt); choose another",
+            ));
+        }
         if !seen.insert(t.name.clone()) {
             return Err(invalid(at("name"), format!("'{}' is used twice", t.name)));
         }

@@ -294,19 +294,58 @@ pub fn load_split(plan: &DataPlan, split: Split) -> Result<ClipSet, TrainError> 
     Ok(set)
 }
 
-type DemoKey = (crate::data::demo::DemoSize, u64, Split);
+/// Which demo clips a cached set holds: a split, or the wild split (`None`).
+type DemoKey = (crate::data::demo::DemoSize, u64, Option<Split>);
 
 /// Rendered demo splits of the most recent demo corpus (size, seed): runs started one after
 /// another in one process (GUI, tests) render its clips once.
 static DEMO_CACHE: Mutex<Vec<(DemoKey, ClipSet)>> = Mutex::new(Vec::new());
 
+fn cached_demo_set(key: &DemoKey) -> Option<ClipSet> {
+    let cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, set)| set.clone())
+}
+
+fn keep_demo_set(key: DemoKey, set: &ClipSet) {
+    let mut cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|((s, d, _), _)| *s == key.0 && *d == key.1);
+    cache.push((key, set.clone()));
+}
+
+/// The demo corpus's wild split (see [`crate::data::demo`]) rendered into memory, its IDs those
+/// of the wild key's trial names (`LA_W_…`); kept like the other demo splits.
+pub fn demo_wild(size: crate::data::demo::DemoSize, seed: u64) -> Result<ClipSet, TrainError> {
+    let key = (size, seed, None);
+    if let Some(set) = cached_demo_set(&key) {
+        return Ok(set);
+    }
+    let corpus = crate::data::demo::DemoCorpus::new(size, seed);
+    let clips: Vec<Vec<f32>> = corpus
+        .wild
+        .par_iter()
+        .map(|i| corpus.render_wild(i))
+        .collect::<Result<_, _>>()?;
+    let set = ClipSet {
+        ids: corpus.wild.iter().map(|i| i.utt_id.clone()).collect(),
+        labels: corpus.wild.iter().map(|i| i.label).collect(),
+        attacks: corpus
+            .wild
+            .iter()
+            .map(|i| i.attack.map(|a| a.id().to_string()))
+            .collect(),
+        source: Source::Memory(clips.into_iter().map(Arc::new).collect()),
+    };
+    keep_demo_set(key, &set);
+    Ok(set)
+}
+
 fn demo_split(size: crate::data::demo::DemoSize, seed: u64, split: Split) -> ClipSet {
-    let key = (size, seed, split);
-    {
-        let cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, set)) = cache.iter().find(|(k, _)| *k == key) {
-            return set.clone();
-        }
+    let key = (size, seed, Some(split));
+    if let Some(set) = cached_demo_set(&key) {
+        return set;
     }
     let corpus = crate::data::demo::DemoCorpus::new(size, seed);
     let items: Vec<_> = corpus.split_items(split).collect();
@@ -320,9 +359,7 @@ fn demo_split(size: crate::data::demo::DemoSize, seed: u64, split: Split) -> Cli
             .collect(),
         source: Source::Memory(clips.into_iter().map(Arc::new).collect()),
     };
-    let mut cache = DEMO_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache.retain(|((s, d, _), _)| *s == size && *d == seed);
-    cache.push((key, set.clone()));
+    keep_demo_set(key, &set);
     set
 }
 

@@ -1,6 +1,7 @@
 //! Typed training events: what the run loop reports to front-ends (CLI progress bar, GUI plots)
 //! and what it writes, one JSON object per line, to the run folder's metrics files.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,11 @@ pub struct RunSummary {
     /// Final model's eval EER as a fraction, when the eval split was scored.
     pub eval_eer: Option<f64>,
     pub scores_path: Option<PathBuf>,
+    /// Final model's EER (fraction) on each scored test split of the corpus: `eval`, and `wild`
+    /// for the demo corpus (written to `scores-<name>.txt`). Empty in summaries written before
+    /// these were recorded.
+    #[serde(default)]
+    pub test_eers: BTreeMap<String, f64>,
     /// Why training ended.
     pub reason: StopReason,
 }

@@ -7,10 +7,11 @@
 //!
 //! Run folder layout: `config.toml` (resolved), `metrics.jsonl`, `layer_cos.jsonl`,
 //! `epochs.jsonl`, `checkpoints/{last,epoch-NNN,final}.{safetensors,json}`, `scores-eval.txt`,
-//! `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
+//! `scores-wild.txt` (the demo corpus's wild split, scored with eval), `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
 //! checkpoint's step and continues at the same batch of the same epoch, so an interrupted and
 //! resumed CPU run writes the same metrics as an uninterrupted one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -20,9 +21,9 @@ use candle_core::Device;
 use super::align::GradientAligner;
 use super::average::BestCheckpoints;
 use super::checkpoint::{self, Sidecar};
-use super::config::{DeviceKind, Plan};
+use super::config::{CorpusPlan, DeviceKind, Plan};
 use super::control::{Control, FaultHooks};
-use super::data::{clip_cache_budget_from_env, eer_of, load_split};
+use super::data::{clip_cache_budget_from_env, demo_wild, eer_of, load_split, ClipSet};
 use super::error::{io_err, TrainError};
 use super::events::{RunSummary, StopReason, TrainEvent};
 use super::recorder::{truncate_jsonl, Recorder};
@@ -176,8 +177,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
             run_dir,
             &run_loop.side,
             Vec::new(),
-            None,
-            None,
+            TestScores::default(),
             StopReason::Stopped,
         )),
         reason => finish(run_loop, run_dir, reason),
@@ -313,10 +313,10 @@ fn finish(
     }
     let final_path = checkpoint::save(&ckpt_dir, "final", model.as_ref(), &side)?;
     recorder.checkpoint(side.epoch, side.step, final_path.clone(), false);
-    let (eval_eer, scores_path) = if plan.data.score_eval {
-        score_eval(plan, model.as_ref(), run_dir, &device)?
+    let scores = if plan.data.score_eval {
+        score_test_splits(plan, model.as_ref(), run_dir, &device)?
     } else {
-        (None, None)
+        TestScores::default()
     };
     if !plan.tests.is_empty() {
         let mut notes = Vec::new();
@@ -333,30 +333,68 @@ fn finish(
             recorder.notice(message);
         }
     }
-    let s = summary(run_dir, &side, averaged, eval_eer, scores_path, reason);
+    let s = summary(run_dir, &side, averaged, scores, reason);
     recorder.finished(&s)?;
     Ok(s)
 }
 
-fn score_eval(
+/// What scoring the corpus's own test splits gave.
+#[derive(Default)]
+struct TestScores {
+    eval_eer: Option<f64>,
+    eval_scores: Option<PathBuf>,
+    /// EER per scored split (`eval`, `wild`).
+    eers: BTreeMap<String, f64>,
+}
+
+/// Score the eval split into `scores-eval.txt` and, for the demo corpus, its wild split into
+/// `scores-wild.txt` (at most `data.max_eval_clips` clips of each).
+fn score_test_splits(
     plan: &Plan,
     model: &dyn Model,
     run_dir: &Path,
     device: &Device,
-) -> Result<(Option<f64>, Option<PathBuf>), TrainError> {
+) -> Result<TestScores, TrainError> {
+    let layout = RunLayout::new(run_dir);
+    let mut scores = TestScores::default();
     let eval_set = load_split(&plan.data, Split::Eval)?;
-    if eval_set.is_empty() {
-        return Ok((None, None));
+    if !eval_set.is_empty() {
+        let path = layout.scores_eval();
+        let eer = score_set(plan, model, &eval_set, &path, device)?;
+        if let Some(eer) = eer {
+            scores.eers.insert("eval".into(), eer);
+        }
+        scores.eval_eer = eer;
+        scores.eval_scores = Some(path);
     }
+    if let CorpusPlan::Demo { size, seed } = &plan.data.corpus {
+        let mut wild_set = demo_wild(*size, *seed)?;
+        wild_set.truncate(plan.data.max_eval_clips);
+        let name = crate::data::demo::WILD_NAME;
+        if let Some(eer) = score_set(plan, model, &wild_set, &layout.test_scores(name), device)? {
+            scores.eers.insert(name.into(), eer);
+        }
+    }
+    Ok(scores)
+}
+
+/// Score `set` with the model into a two-column score file at `path`; its EER when defined.
+fn score_set(
+    plan: &Plan,
+    model: &dyn Model,
+    set: &ClipSet,
+    path: &Path,
+    device: &Device,
+) -> Result<Option<f64>, TrainError> {
     let ev = evaluate(
         model,
-        &eval_set,
+        set,
         plan.data.num_samples,
         plan.train.eval_batch_size,
         plan.train.class_weights,
         device,
     )?;
-    let rows: Vec<ScoreRow> = eval_set
+    let rows: Vec<ScoreRow> = set
         .ids
         .iter()
         .zip(&ev.scores)
@@ -367,12 +405,11 @@ fn score_eval(
             label: None,
         })
         .collect();
-    let path = RunLayout::new(run_dir).scores_eval();
-    let file = std::fs::File::create(&path).map_err(io_err(&path))?;
+    let file = std::fs::File::create(path).map_err(io_err(path))?;
     write_scores(std::io::BufWriter::new(file), ScoreFormat::TwoColumn, &rows)
         .map_err(|e| TrainError::Metric(format!("{}: {e}", path.display())))?;
-    let (eer, _) = eer_of(&eval_set, &ev.scores);
-    Ok((eer.is_finite().then_some(eer), Some(path)))
+    let (eer, _) = eer_of(set, &ev.scores);
+    Ok(eer.is_finite().then_some(eer))
 }
 
 /// Score and evaluate the `[[test]]` sets with the final model; `notes` gets the log lines and
@@ -445,8 +482,7 @@ fn summary(
     run_dir: &Path,
     side: &Sidecar,
     averaged_epochs: Vec<u64>,
-    eval_eer: Option<f64>,
-    scores_path: Option<PathBuf>,
+    scores: TestScores,
     reason: StopReason,
 ) -> RunSummary {
     RunSummary {
@@ -456,8 +492,9 @@ fn summary(
         best_epoch: side.best_epoch,
         best_dev_loss: side.best_dev_loss,
         averaged_epochs,
-        eval_eer,
-        scores_path,
+        eval_eer: scores.eval_eer,
+        scores_path: scores.eval_scores,
+        test_eers: scores.eers,
         reason,
     }
 }

@@ -19,12 +19,19 @@
 //! for [`DemoSize::Tiny`]), so neither loudness nor duration separates the classes. Utterance IDs
 //! are numbered after shuffling, so their order says nothing about the label.
 //!
-//! | size    | train (bona fide + spoof) | dev          | eval (bona fide + spoof) | speakers t/d/e |
-//! |---------|---------------------------|--------------|--------------------------|----------------|
-//! | tiny    | 6 + 4×3 = 18              | 4 + 4×2 = 12 | 4 + 6×2 = 16             | 3/2/3          |
-//! | small   | 40 + 4×40 = 200           | 20 + 4×20 = 100 | 30 + 6×25 = 180       | 6/4/6          |
-//! | default | 120 + 4×120 = 600         | 60 + 4×60 = 300 | 120 + 6×80 = 600      | 12/6/10        |
-//! | large   | 480 + 4×480 = 2400        | 240 + 4×240 = 1200 | 480 + 6×320 = 2400 | 24/12/20       |
+//! **Wild** (see `wild`), the corpus's stand-in for In-the-Wild, has the eval split's counts
+//! and attacks but speakers of its own, and passes every clip through one named recording or
+//! transmission condition (noise, babble, hum, a room, a telephone line, a lossy codec stand-in,
+//! a clipping microphone, a resampling chain, or a mixture) that train and dev never contain,
+//! then through a level change (−40 to −10 dBFS RMS) and a small DC offset. Its IDs read
+//! `LA_W_1000001`; the export writes it to `wild/flac/` with `wild/key.csv`.
+//!
+//! | size    | train (bona fide + spoof) | dev          | eval (bona fide + spoof) | wild (bona fide + spoof) | speakers t/d/e/w |
+//! |---------|---------------------------|--------------|--------------------------|--------------------------|------------------|
+//! | tiny    | 6 + 4×3 = 18              | 4 + 4×2 = 12 | 4 + 6×2 = 16             | 4 + 6×2 = 16             | 3/2/3/3          |
+//! | small   | 40 + 4×40 = 200           | 20 + 4×20 = 100 | 30 + 6×25 = 180       | 30 + 6×25 = 180          | 6/4/6/6          |
+//! | default | 120 + 4×120 = 600         | 60 + 4×60 = 300 | 120 + 6×80 = 600      | 120 + 6×80 = 600         | 12/6/10/10       |
+//! | large   | 480 + 4×480 = 2400        | 240 + 4×240 = 1200 | 480 + 6×320 = 2400 | 480 + 6×320 = 2400       | 24/12/20/20      |
 //!
 //! Every random draw comes from `Rng::for_item(seed, stream, index)`, so an utterance is the same
 //! whichever order (or thread) renders it. [`GENERATOR_VERSION`] changes whenever the audio a seed
@@ -33,6 +40,7 @@
 mod attacks;
 mod dsp;
 mod synth;
+mod wild;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,6 +52,7 @@ use rayon::prelude::*;
 
 pub use attacks::Attack;
 pub use synth::{render_bonafide, Speaker, DEMO_SAMPLE_RATE_HZ};
+pub use wild::{ConditionStep, WildCondition, WildItem, WildParams, WILD_KEY_HEADER};
 
 use super::corpus::Split;
 use super::{DataError, Label};
@@ -69,6 +78,19 @@ pub const EVAL_ATTACKS: [Attack; 6] = Attack::ALL;
 const STREAM_SPEAKERS: u64 = 1;
 const STREAM_PLAN: u64 = 2;
 const STREAM_AUDIO: u64 = 3;
+// The wild split draws from streams of its own, so that it never changes train, dev or eval.
+const STREAM_WILD_SPEAKERS: u64 = 4;
+const STREAM_WILD_PLAN: u64 = 5;
+const STREAM_WILD_AUDIO: u64 = 6;
+const STREAM_WILD_CONDITION: u64 = 7;
+const STREAM_WILD_RENDER: u64 = 8;
+const STREAM_WILD_BABBLE: u64 = 9;
+
+/// Length of each babble talker's rendering (1.5 s at 16 kHz).
+const BABBLE_TALKER_SAMPLES: usize = 24_000;
+
+/// Name of the wild split's folder in an export, and its key in [`DemoCorpus::write_test_keys`].
+pub const WILD_NAME: &str = "wild";
 
 /// How big a demo corpus to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -145,6 +167,11 @@ impl DemoSize {
         }
     }
 
+    /// Counts of the wild split: those of the eval split (its speakers are its own).
+    pub fn wild_spec(self) -> SplitSpec {
+        self.spec(Split::Eval)
+    }
+
     /// Range of utterance durations in seconds.
     pub fn duration_range_s(self) -> (f64, f64) {
         match self {
@@ -197,6 +224,8 @@ pub struct DemoCorpus {
     pub speakers: Vec<Speaker>,
     /// All utterances, split by split, each split in ID order.
     pub items: Vec<DemoItem>,
+    /// The wild split's clips, in ID order.
+    pub wild: Vec<WildItem>,
 }
 
 /// What an export wrote.
@@ -204,6 +233,8 @@ pub struct DemoCorpus {
 pub struct ExportSummary {
     /// Utterance counts per (split, attack ID or `bonafide`).
     pub counts: BTreeMap<(Split, String), usize>,
+    /// Wild clip counts per attack ID or `bonafide`.
+    pub wild_counts: BTreeMap<String, usize>,
     pub num_files: usize,
     pub total_duration_s: f64,
 }
@@ -251,11 +282,13 @@ impl DemoCorpus {
                 stream += 1;
             }
         }
+        let wild = plan_wild(size, seed, &mut speakers);
         DemoCorpus {
             size,
             seed,
             speakers,
             items,
+            wild,
         }
     }
 
@@ -269,6 +302,111 @@ impl DemoCorpus {
         self.speakers
             .get(item.speaker_index)
             .map_or("-", |s| s.id.as_str())
+    }
+
+    /// The speaker ID of a wild clip.
+    pub fn wild_speaker_id(&self, item: &WildItem) -> &str {
+        self.speakers
+            .get(item.speaker_index)
+            .map_or("-", |s| s.id.as_str())
+    }
+
+    /// Render one wild clip (16 kHz mono): a bona fide or spoofed rendering as in the other
+    /// splits, then its condition chain and level.
+    pub fn render_wild(&self, item: &WildItem) -> Result<Vec<f32>, DataError> {
+        let mut rng = Rng::for_item(self.seed, STREAM_WILD_AUDIO, item.stream);
+        let speaker = &self.speakers[item.speaker_index.min(self.speakers.len() - 1)];
+        let mut source = render_bonafide(speaker, item.num_samples, &mut rng);
+        dsp::set_rms(&mut source, 10f64.powf(item.source_level_dbfs / 20.0));
+        let mut clean = match item.attack {
+            Some(attack) => attack.apply(&source, &mut rng),
+            None => source,
+        };
+        limit_peak(&mut clean);
+        let talkers = self.babble_talkers(item);
+        let mut rng = Rng::for_item(self.seed, STREAM_WILD_RENDER, item.stream);
+        item.params
+            .apply(&clean, &talkers, &mut rng)
+            .map_err(|e| DataError::Invalid {
+                path: PathBuf::from(format!("{WILD_NAME}/{}", item.utt_id)),
+                message: e.to_string(),
+            })
+    }
+
+    /// Voices of other wild speakers for a babble clip (none for other conditions): fresh bona
+    /// fide renderings of the split's speakers other than the clip's own, in turn.
+    fn babble_talkers(&self, item: &WildItem) -> Vec<Vec<f32>> {
+        let num_talkers = item.params.num_babble_talkers();
+        let first = self.size.spec(Split::Train).num_speakers
+            + self.size.spec(Split::Dev).num_speakers
+            + self.size.spec(Split::Eval).num_speakers;
+        let others: Vec<usize> = (first..self.speakers.len())
+            .filter(|&s| s != item.speaker_index)
+            .collect();
+        if others.is_empty() {
+            return Vec::new();
+        }
+        (0..num_talkers)
+            .map(|t| {
+                let mut rng =
+                    Rng::for_item(self.seed, STREAM_WILD_BABBLE, item.stream * 8 + t as u64);
+                let speaker = &self.speakers[others[t % others.len()]];
+                // Babble repeats each voice from its own offset, so 1.5 s per talker is enough
+                // and keeps these clips about as cheap to render as the others.
+                render_bonafide(
+                    speaker,
+                    item.num_samples.min(BABBLE_TALKER_SAMPLES),
+                    &mut rng,
+                )
+            })
+            .collect()
+    }
+
+    /// The CM protocol of one split, as the export writes it: `SPEAKER UTT - ATTACK KEY` lines.
+    pub fn protocol_text(&self, split: Split) -> String {
+        let mut text = String::new();
+        for item in self.split_items(split) {
+            text.push_str(&format!(
+                "{} {} - {} {}\n",
+                self.speaker_id(item),
+                item.utt_id,
+                item.attack.map_or("-", |a| a.id()),
+                item.label
+            ));
+        }
+        text
+    }
+
+    /// The wild key, as the export writes it to `wild/key.csv` (see [`WILD_KEY_HEADER`]).
+    pub fn wild_key_text(&self) -> String {
+        let mut text = format!("{WILD_KEY_HEADER}\n");
+        for item in &self.wild {
+            text.push_str(&item.key_line(self.wild_speaker_id(item)));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Write the keys of the test sets without rendering audio: the eval split's CM protocol as
+    /// `eval.txt` and the wild key as `wild.csv` in `dir` (created if missing). Returns
+    /// `{"eval": path, "wild": path}`.
+    pub fn write_test_keys(&self, dir: &Path) -> Result<BTreeMap<String, PathBuf>, DataError> {
+        create_dir(dir)?;
+        let mut written = BTreeMap::new();
+        for (name, file, text) in [
+            ("eval", "eval.txt", self.protocol_text(Split::Eval)),
+            (WILD_NAME, "wild.csv", self.wild_key_text()),
+        ] {
+            let path = dir.join(file);
+            crate::atomic_file::write_atomically(&path, text.as_bytes()).map_err(|source| {
+                DataError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            written.insert(name.to_string(), path);
+        }
+        Ok(written)
     }
 
     /// Render one item's final audio (16 kHz mono, level-normalised, peak ≤ 0.98).
@@ -294,37 +432,46 @@ impl DemoCorpus {
     }
 
     /// Write the corpus in the ASVspoof 2019 LA layout under `dir` (created if missing): FLAC
-    /// files, CM protocols and a README. `progress` is called once per written file, from worker
-    /// threads.
+    /// files, CM protocols and a README, and the wild split as `wild/flac/<UTT>.flac` with
+    /// `wild/key.csv`. `progress` is called with the utterance ID of each written audio file,
+    /// from worker threads.
     pub fn write_asvspoof2019(
         &self,
         dir: &Path,
-        progress: &(dyn Fn(&DemoItem) + Sync),
+        progress: &(dyn Fn(&str) + Sync),
     ) -> Result<ExportSummary, DataError> {
         let protocol_dir = dir.join("ASVspoof2019_LA_cm_protocols");
         create_dir(&protocol_dir)?;
         for split in Split::ALL {
             create_dir(&flac_dir(dir, split))?;
         }
+        let wild_dir = dir.join(WILD_NAME);
+        create_dir(&wild_dir.join("flac"))?;
         self.items.par_iter().try_for_each(|item| {
             let samples = self.render(item);
             let path = flac_dir(dir, item.split).join(format!("{}.flac", item.utt_id));
             write_flac(&path, &samples, DEMO_SAMPLE_RATE_HZ).map_err(flac_error)?;
-            progress(item);
+            progress(&item.utt_id);
+            Ok::<(), DataError>(())
+        })?;
+        self.wild.par_iter().try_for_each(|item| {
+            let samples = self.render_wild(item)?;
+            let path = wild_dir.join("flac").join(format!("{}.flac", item.utt_id));
+            write_flac(&path, &samples, DEMO_SAMPLE_RATE_HZ).map_err(flac_error)?;
+            progress(&item.utt_id);
             Ok::<(), DataError>(())
         })?;
         let mut summary = ExportSummary::default();
+        for item in &self.wild {
+            let key = item.attack.map_or("bonafide", |a| a.id()).to_string();
+            *summary.wild_counts.entry(key).or_default() += 1;
+            summary.num_files += 1;
+            summary.total_duration_s += item.num_samples as f64 / DEMO_SAMPLE_RATE_HZ as f64;
+        }
+        write_file(&wild_dir.join("key.csv"), self.wild_key_text().as_bytes())?;
         for split in Split::ALL {
-            let mut text = String::new();
+            let text = self.protocol_text(split);
             for item in self.split_items(split) {
-                let attack = item.attack.map_or("-", |a| a.id());
-                text.push_str(&format!(
-                    "{} {} - {} {}\n",
-                    self.speaker_id(item),
-                    item.utt_id,
-                    attack,
-                    item.label
-                ));
                 let key = item.attack.map_or("bonafide", |a| a.id()).to_string();
                 *summary.counts.entry((split, key)).or_default() += 1;
                 summary.num_files += 1;
@@ -353,6 +500,15 @@ impl DemoCorpus {
              Layout: ASVspoof2019_LA_{{train,dev,eval}}/flac/<UTT>.flac (16 kHz, 16-bit mono) and\n\
              ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{{train.trn,dev.trl,eval.trl}}.txt with\n\
              lines 'SPEAKER UTT - ATTACK KEY' (ATTACK '-' for bona fide).\n\n\
+             wild/ is a domain-shifted test set (this corpus's stand-in for In-the-Wild): new\n\
+             speakers, bona fide and all six attacks, each clip passed through one recording or\n\
+             transmission condition never seen in train or dev (coloured noise, babble, mains hum,\n\
+             room reverberation, G.711 mu-law or A-law telephone lines, a band-limit-and-quantise\n\
+             stand-in for a lossy codec, a clipping microphone, resampling chains, mixtures), then a\n\
+             level change and a small DC offset. wild/flac/<UTT>.flac with wild/key.csv, columns\n\
+             file,speaker,attack,label,condition,snr_db,rt60_s,codec,level_dbfs ('-' where a\n\
+             factor does not apply); score it with\n\
+             dpda eval --scores SCORES --key wild/key.csv --breakdown\n\n\
              Regenerate with: dpda corpus export DIR --size {} --seed {}\n\nAttacks:\n",
             self.size, self.seed, GENERATOR_VERSION, self.size, self.seed
         );
@@ -380,19 +536,87 @@ impl DemoCorpus {
                 spec.num_speakers
             ));
         }
+        let spec = self.size.wild_spec();
+        s.push_str(&format!(
+            "  {:<5} {} bona fide + {} spoofed ({} per attack), {} speakers, {} conditions\n",
+            WILD_NAME,
+            spec.num_bonafide,
+            spec.spoofs_per_attack * spec.attacks().len(),
+            spec.spoofs_per_attack,
+            spec.num_speakers,
+            WildCondition::ALL.len()
+        ));
         s
     }
 
     /// Content of the completeness marker of a cached copy.
     fn marker(&self) -> String {
         format!(
-            "dpda demo corpus\ngenerator_version {}\nsize {}\nseed {}\nutterances {}\n",
+            "dpda demo corpus\ngenerator_version {}\nsize {}\nseed {}\nutterances {}\nwild {}\n",
             GENERATOR_VERSION,
             self.size,
             self.seed,
-            self.items.len()
+            self.items.len(),
+            self.wild.len()
         )
     }
+}
+
+/// Plan the wild split: its speakers (appended to `speakers`) and its clips, each with one
+/// condition family assigned round-robin within its class, the class's start shifted so that
+/// small classes still spread over all families.
+fn plan_wild(size: DemoSize, seed: u64, speakers: &mut Vec<Speaker>) -> Vec<WildItem> {
+    let spec = size.wild_spec();
+    let first_speaker = speakers.len();
+    for k in 0..spec.num_speakers {
+        let index = first_speaker + k;
+        let mut rng = Rng::for_item(seed, STREAM_WILD_SPEAKERS, k as u64);
+        speakers.push(Speaker::generate(
+            format!("DEMO_{:03}", index + 1),
+            index,
+            &mut rng,
+        ));
+    }
+    let families = WildCondition::ALL.len();
+    // (attack, index within class, condition)
+    let mut kinds: Vec<(Option<Attack>, usize, WildCondition)> = (0..spec.num_bonafide)
+        .map(|i| (None, i, WildCondition::ALL[i % families]))
+        .collect();
+    let mut offset = spec.num_bonafide;
+    for &attack in spec.attacks() {
+        kinds.extend(
+            (0..spec.spoofs_per_attack)
+                .map(|i| (Some(attack), i, WildCondition::ALL[(offset + i) % families])),
+        );
+        offset += spec.spoofs_per_attack;
+    }
+    let (min_s, max_s) = size.duration_range_s();
+    let mut rng = Rng::for_item(seed, STREAM_WILD_PLAN, 0);
+    rng.shuffle(&mut kinds);
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(position, (attack, class_index, condition))| {
+            let stream = position as u64;
+            let duration_s = rng.uniform(min_s, max_s);
+            let mut condition_rng = Rng::for_item(seed, STREAM_WILD_CONDITION, stream);
+            WildItem {
+                utt_id: format!("LA_W_{:07}", 1_000_001 + position),
+                speaker_index: first_speaker + class_index % spec.num_speakers,
+                label: if attack.is_some() {
+                    Label::Spoof
+                } else {
+                    Label::Bonafide
+                },
+                attack,
+                num_samples: (duration_s * DEMO_SAMPLE_RATE_HZ as f64) as usize,
+                source_level_dbfs: rng.uniform(-30.0, -20.0),
+                condition,
+                params: WildParams::draw(condition, &mut condition_rng),
+                stream,
+            }
+        })
+        .collect()
 }
 
 /// Scale down (never up) so that the peak is at most 0.98.
@@ -464,12 +688,13 @@ pub fn ensure_cached(size: DemoSize, seed: u64, cache_root: &Path) -> Result<Pat
     ensure_cached_with_progress(size, seed, cache_root, &|_| {})
 }
 
-/// [`ensure_cached`] with a per-file progress callback (called only when generating).
+/// [`ensure_cached`] with a per-file progress callback, given each written utterance's ID
+/// (called only when generating).
 pub fn ensure_cached_with_progress(
     size: DemoSize,
     seed: u64,
     cache_root: &Path,
-    progress: &(dyn Fn(&DemoItem) + Sync),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<PathBuf, DataError> {
     let corpus = DemoCorpus::new(size, seed);
     let final_dir = cache_dir(size, seed, cache_root);
@@ -557,6 +782,84 @@ mod tests {
             assert!(items.iter().all(|i| ids.insert(i.utt_id.clone())));
         }
         assert_eq!(corpus.items.len(), 1500);
+        assert_eq!(corpus.wild.len(), 600);
+        assert!(corpus.wild.iter().all(|i| ids.insert(i.utt_id.clone())));
+        assert_eq!(corpus.wild[0].utt_id, "LA_W_1000001");
+    }
+
+    #[test]
+    fn wild_leaves_the_other_splits_alone() {
+        // The splits' plan comes from streams the wild split never draws from: planning without
+        // it (as generator version 1 did) gives the same speakers, items and audio streams.
+        let corpus = DemoCorpus::new(DemoSize::Small, 4);
+        let mut without = corpus.clone();
+        let num_split_speakers: usize = Split::ALL
+            .iter()
+            .map(|&s| DemoSize::Small.spec(s).num_speakers)
+            .sum();
+        without.speakers.truncate(num_split_speakers);
+        without.wild.clear();
+        for (k, speaker) in without.speakers.iter().enumerate() {
+            let mut rng = Rng::for_item(4, STREAM_SPEAKERS, k as u64);
+            assert_eq!(*speaker, Speaker::generate(speaker.id.clone(), k, &mut rng));
+        }
+        for (stream, item) in corpus.items.iter().enumerate() {
+            assert_eq!(item.stream, stream as u64);
+            assert!(item.speaker_index < num_split_speakers);
+        }
+        let item = &corpus.items[corpus.items.len() - 1];
+        assert_eq!(corpus.render(item), without.render(item));
+        // Wild clips have their own speakers and streams.
+        for w in &corpus.wild {
+            assert!(w.speaker_index >= num_split_speakers);
+            assert!(w.utt_id.starts_with("LA_W_"));
+        }
+    }
+
+    #[test]
+    fn wild_spreads_every_class_over_every_condition() {
+        let corpus = DemoCorpus::new(DemoSize::Default, 2);
+        let mut seen = std::collections::BTreeSet::new();
+        for item in &corpus.wild {
+            seen.insert((item.condition, item.attack));
+        }
+        assert_eq!(
+            seen.len(),
+            WildCondition::ALL.len() * (1 + EVAL_ATTACKS.len())
+        );
+        let tiny = DemoCorpus::new(DemoSize::Tiny, 2);
+        let families: std::collections::BTreeSet<_> =
+            tiny.wild.iter().map(|i| i.condition).collect();
+        assert_eq!(families.len(), WildCondition::ALL.len());
+        let speakers: std::collections::HashSet<_> =
+            tiny.wild.iter().map(|i| i.speaker_index).collect();
+        assert_eq!(speakers.len(), DemoSize::Tiny.wild_spec().num_speakers);
+    }
+
+    #[test]
+    fn wild_clips_render_deterministically_and_keys_list_them() {
+        let corpus = DemoCorpus::new(DemoSize::Tiny, 3);
+        let again = DemoCorpus::new(DemoSize::Tiny, 3);
+        for item in corpus.wild.iter().take(4) {
+            let a = corpus.render_wild(item).unwrap();
+            assert_eq!(a.len(), item.num_samples);
+            assert!(a.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+            assert_eq!(a, again.render_wild(item).unwrap());
+        }
+        let key = corpus.wild_key_text();
+        let mut lines = key.lines();
+        assert_eq!(lines.next(), Some(WILD_KEY_HEADER));
+        assert_eq!(lines.count(), corpus.wild.len());
+        let dir = tempfile::tempdir().unwrap();
+        let keys = corpus.write_test_keys(dir.path()).unwrap();
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["eval", "wild"]);
+        assert_eq!(std::fs::read_to_string(&keys["wild"]).unwrap(), key);
+        let eval = std::fs::read_to_string(&keys["eval"]).unwrap();
+        assert_eq!(
+            eval.lines().count(),
+            DemoSize::Tiny.spec(Split::Eval).num_utterances()
+        );
+        assert!(eval.lines().all(|l| l.split(' ').count() == 5));
     }
 
     #[test]

@@ -1,0 +1,307 @@
+//! Additive noise at a target signal-to-noise ratio: coloured (white, pink, brown) noise,
+//! babble from other talkers and mains hum. The noise gain comes from the two signals' mean
+//! powers, so the realised SNR over the whole clip equals the target.
+
+use realfft::RealFftPlanner;
+use serde::{Deserialize, Serialize};
+
+use super::{mean_power, ConditionError, SAMPLE_RATE_HZ};
+use crate::rng::Rng;
+
+/// Range of drawn SNRs, dB.
+const SNR_RANGE_DB: (f64, f64) = (0.0, 20.0);
+
+/// Spectral slope of coloured noise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseColour {
+    /// Flat power spectrum.
+    White,
+    /// Power falling as 1/f (−3 dB per octave).
+    Pink,
+    /// Power falling as 1/f² (−6 dB per octave).
+    Brown,
+}
+
+impl NoiseColour {
+    /// Exponent of the power spectrum's 1/f^α slope.
+    fn alpha(self) -> f64 {
+        match self {
+            NoiseColour::White => 0.0,
+            NoiseColour::Pink => 1.0,
+            NoiseColour::Brown => 2.0,
+        }
+    }
+}
+
+/// Coloured noise added at `snr_db`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColouredNoiseParams {
+    pub colour: NoiseColour,
+    pub snr_db: f64,
+}
+
+impl ColouredNoiseParams {
+    /// A random colour and an SNR of 0–20 dB.
+    pub fn draw(rng: &mut Rng) -> Self {
+        let colours = [NoiseColour::White, NoiseColour::Pink, NoiseColour::Brown];
+        Self {
+            colour: colours[rng.below(3) as usize],
+            snr_db: rng.uniform(SNR_RANGE_DB.0, SNR_RANGE_DB.1),
+        }
+    }
+}
+
+/// Babble of `num_talkers` other voices added at `snr_db`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BabbleParams {
+    pub num_talkers: usize,
+    pub snr_db: f64,
+}
+
+impl BabbleParams {
+    /// 3–6 talkers and an SNR of 0–20 dB.
+    pub fn draw(rng: &mut Rng) -> Self {
+        Self {
+            num_talkers: 3 + rng.below(4) as usize,
+            snr_db: rng.uniform(SNR_RANGE_DB.0, SNR_RANGE_DB.1),
+        }
+    }
+}
+
+/// Mains hum: `mains_hz` and its first `num_harmonics` multiples (amplitude 1/k for the k-th),
+/// added at `snr_db`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HumParams {
+    pub mains_hz: f64,
+    pub num_harmonics: usize,
+    pub snr_db: f64,
+}
+
+impl HumParams {
+    /// 50 or 60 Hz, 3–8 harmonics, an SNR of 0–20 dB.
+    pub fn draw(rng: &mut Rng) -> Self {
+        Self {
+            mains_hz: if rng.below(2) == 0 { 50.0 } else { 60.0 },
+            num_harmonics: 3 + rng.below(6) as usize,
+            snr_db: rng.uniform(SNR_RANGE_DB.0, SNR_RANGE_DB.1),
+        }
+    }
+}
+
+/// `x + g·noise` with `g` chosen so that power(x) / power(g·noise) is `snr_db`. The noise is
+/// repeated or cut to the length of `x`. Silence in either signal leaves `x` unchanged (no SNR
+/// can be set).
+pub fn add_at_snr(x: &[f32], noise: &[f32], snr_db: f64) -> Vec<f32> {
+    if noise.is_empty() || x.is_empty() {
+        return x.to_vec();
+    }
+    let fitted: Vec<f32> = noise.iter().copied().cycle().take(x.len()).collect();
+    let signal_power = mean_power(x);
+    let noise_power = mean_power(&fitted);
+    if signal_power <= 0.0 || noise_power <= 0.0 {
+        return x.to_vec();
+    }
+    let gain = (signal_power / (noise_power * 10f64.powf(snr_db / 10.0))).sqrt();
+    x.iter()
+        .zip(&fitted)
+        .map(|(&s, &n)| (s as f64 + gain * n as f64) as f32)
+        .collect()
+}
+
+/// Gaussian noise of `len` samples whose power spectrum falls as 1/f^α, shaped in the frequency
+/// domain over the whole clip (bins below 20 Hz are held at the 20 Hz level so brown noise does
+/// not become a DC drift).
+fn shaped_noise(len: usize, colour: NoiseColour, rng: &mut Rng) -> Vec<f32> {
+    let white: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();
+    if colour == NoiseColour::White || len < 2 {
+        return white;
+    }
+    let n = len.next_power_of_two();
+    let mut planner = RealFftPlanner::<f32>::new();
+    let forward = planner.plan_fft_forward(n);
+    let inverse = planner.plan_fft_inverse(n);
+    let mut input = forward.make_input_vec();
+    input[..len].copy_from_slice(&white);
+    let mut spectrum = forward.make_output_vec();
+    // Lengths come from the plans, so the transforms cannot fail.
+    let _ = forward.process(&mut input, &mut spectrum);
+    let bin_hz = SAMPLE_RATE_HZ as f64 / n as f64;
+    let alpha = colour.alpha();
+    for (k, bin) in spectrum.iter_mut().enumerate() {
+        let f_hz = (k as f64 * bin_hz).max(20.0);
+        *bin *= f_hz.powf(-alpha / 2.0) as f32;
+    }
+    spectrum[0].im = 0.0;
+    if let Some(last) = spectrum.last_mut() {
+        last.im = 0.0;
+    }
+    let mut output = inverse.make_output_vec();
+    let _ = inverse.process(&mut spectrum, &mut output);
+    output.truncate(len);
+    output
+}
+
+/// Coloured Gaussian noise added at the target SNR.
+pub fn coloured_noise(x: &[f32], params: &ColouredNoiseParams, rng: &mut Rng) -> Vec<f32> {
+    let noise = shaped_noise(x.len(), params.colour, rng);
+    add_at_snr(x, &noise, params.snr_db)
+}
+
+/// Babble: the first `num_talkers` of `talkers` (other speakers' voices, 16 kHz), each brought to
+/// the same power and started at a random offset (repeated to length), summed and added at the
+/// target SNR. Fewer talkers than asked is an error, as is none at all.
+pub fn babble(
+    x: &[f32],
+    talkers: &[Vec<f32>],
+    params: &BabbleParams,
+    rng: &mut Rng,
+) -> Result<Vec<f32>, ConditionError> {
+    if params.num_talkers == 0 || talkers.len() < params.num_talkers {
+        return Err(ConditionError::InvalidParam {
+            field: "num_talkers",
+            message: format!(
+                "is {} but {} talker signals were given (need at least one, and one per talker)",
+                params.num_talkers,
+                talkers.len()
+            ),
+        });
+    }
+    let mut sum = vec![0.0f64; x.len()];
+    for talker in &talkers[..params.num_talkers] {
+        let power = mean_power(talker);
+        if power <= 0.0 {
+            continue;
+        }
+        let gain = 1.0 / power.sqrt();
+        let offset = rng.below(talker.len() as u64) as usize;
+        for (i, s) in sum.iter_mut().enumerate() {
+            *s += gain * talker[(offset + i) % talker.len()] as f64;
+        }
+    }
+    let noise: Vec<f32> = sum.iter().map(|&v| v as f32).collect();
+    Ok(add_at_snr(x, &noise, params.snr_db))
+}
+
+/// Mains hum added at the target SNR.
+pub fn hum(x: &[f32], params: &HumParams) -> Vec<f32> {
+    let fs = SAMPLE_RATE_HZ as f64;
+    let noise: Vec<f32> = (0..x.len())
+        .map(|i| {
+            let t = i as f64 / fs;
+            (1..=params.num_harmonics.max(1))
+                .filter(|&k| k as f64 * params.mains_hz < fs / 2.0)
+                .map(|k| (std::f64::consts::TAU * k as f64 * params.mains_hz * t).sin() / k as f64)
+                .sum::<f64>() as f32
+        })
+        .collect();
+    add_at_snr(x, &noise, params.snr_db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn speechlike(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        (0..len)
+            .map(|i| {
+                let t = i as f64 / 16_000.0;
+                ((std::f64::consts::TAU * 180.0 * t).sin() * (3.0 * t).sin().abs()
+                    + 0.05 * rng.normal()) as f32
+                    * 0.1
+            })
+            .collect()
+    }
+
+    fn realised_snr_db(clean: &[f32], noisy: &[f32]) -> f64 {
+        let noise: Vec<f32> = noisy.iter().zip(clean).map(|(n, c)| n - c).collect();
+        10.0 * (mean_power(clean) / mean_power(&noise)).log10()
+    }
+
+    #[test]
+    fn realised_snr_matches_the_target() {
+        let x = speechlike(24_000, 1);
+        let mut rng = Rng::new(5);
+        for snr_db in [0.0, 7.5, 20.0] {
+            for colour in [NoiseColour::White, NoiseColour::Pink, NoiseColour::Brown] {
+                let y = coloured_noise(&x, &ColouredNoiseParams { colour, snr_db }, &mut rng);
+                assert_eq!(y.len(), x.len());
+                assert!(y.iter().all(|v| v.is_finite()));
+                let got = realised_snr_db(&x, &y);
+                assert!((got - snr_db).abs() < 0.1, "{colour:?} {snr_db}: {got}");
+            }
+            let talkers: Vec<Vec<f32>> = (0..4).map(|s| speechlike(9_000, 10 + s)).collect();
+            let params = BabbleParams {
+                num_talkers: 4,
+                snr_db,
+            };
+            let y = babble(&x, &talkers, &params, &mut rng).unwrap();
+            assert!((realised_snr_db(&x, &y) - snr_db).abs() < 0.1);
+            let params = HumParams {
+                mains_hz: 50.0,
+                num_harmonics: 5,
+                snr_db,
+            };
+            assert!((realised_snr_db(&x, &hum(&x, &params)) - snr_db).abs() < 0.1);
+        }
+    }
+
+    #[test]
+    fn noise_colours_have_their_slopes() {
+        // Power in the octave 250–500 Hz against the octave 2–4 kHz, measured on the FFT.
+        let band_ratio_db = |colour| {
+            let noise = shaped_noise(1 << 15, colour, &mut Rng::new(3));
+            let mut planner = RealFftPlanner::<f32>::new();
+            let fft = planner.plan_fft_forward(noise.len());
+            let mut input = noise.clone();
+            let mut spectrum = fft.make_output_vec();
+            fft.process(&mut input, &mut spectrum).unwrap();
+            let bin_hz = 16_000.0 / noise.len() as f64;
+            let band = |lo: f64, hi: f64| -> f64 {
+                spectrum
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| (lo..hi).contains(&(*k as f64 * bin_hz)))
+                    .map(|(_, c)| c.norm_sqr() as f64)
+                    .sum()
+            };
+            10.0 * (band(250.0, 500.0) / band(2000.0, 4000.0)).log10()
+        };
+        // Octave bands: white has 8× more power in the higher (wider) band, −9 dB; pink equal,
+        // 0 dB; brown 8× more in the lower band, +9 dB.
+        assert!((band_ratio_db(NoiseColour::White) + 9.03).abs() < 1.0);
+        assert!(band_ratio_db(NoiseColour::Pink).abs() < 1.0);
+        assert!((band_ratio_db(NoiseColour::Brown) - 9.03).abs() < 1.0);
+    }
+
+    #[test]
+    fn babble_needs_enough_talkers_and_draws_stay_in_range() {
+        let x = speechlike(1000, 2);
+        let params = BabbleParams {
+            num_talkers: 3,
+            snr_db: 5.0,
+        };
+        assert!(babble(&x, std::slice::from_ref(&x), &params, &mut Rng::new(1)).is_err());
+        let mut rng = Rng::new(9);
+        for _ in 0..200 {
+            let b = BabbleParams::draw(&mut rng);
+            assert!((3..=6).contains(&b.num_talkers) && (0.0..=20.0).contains(&b.snr_db));
+            let h = HumParams::draw(&mut rng);
+            assert!(h.mains_hz == 50.0 || h.mains_hz == 60.0);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_noise() {
+        let x = speechlike(4000, 4);
+        let p = ColouredNoiseParams {
+            colour: NoiseColour::Pink,
+            snr_db: 3.0,
+        };
+        assert_eq!(
+            coloured_noise(&x, &p, &mut Rng::new(8)),
+            coloured_noise(&x, &p, &mut Rng::new(8))
+        );
+    }
+}
