@@ -136,9 +136,9 @@ fn one_run(name: &'static str, plan: train::Plan, run_dir: PathBuf) -> anyhow::R
 
 /// EER per test set of a finished run.
 fn summary_eers(summary: &RunSummary) -> std::collections::BTreeMap<String, f64> {
-    let mut eers = std::collections::BTreeMap::new();
+    let mut eers = summary.test_eers.clone();
     if let Some(e) = summary.eval_eer {
-        eers.insert("eval".to_string(), e);
+        eers.entry("eval".to_string()).or_insert(e);
     }
     eers
 }

@@ -169,44 +169,6 @@ impl Resonator {
     }
 }
 
-/// Windowed-sinc low-pass FIR (Hamming window), unity DC gain.
-pub fn lowpass_fir(num_taps: usize, cutoff_hz: f64, sample_rate_hz: f64) -> Vec<f64> {
-    let m = (num_taps - 1) as f64 / 2.0;
-    let fc = cutoff_hz / sample_rate_hz;
-    let mut taps: Vec<f64> = (0..num_taps)
-        .map(|i| {
-            let t = i as f64 - m;
-            let sinc = if t == 0.0 {
-                2.0 * fc
-            } else {
-                (std::f64::consts::TAU * fc * t).sin() / (std::f64::consts::PI * t)
-            };
-            let w = 0.54 - 0.46 * (std::f64::consts::TAU * i as f64 / (num_taps - 1) as f64).cos();
-            sinc * w
-        })
-        .collect();
-    let sum: f64 = taps.iter().sum();
-    taps.iter_mut().for_each(|t| *t /= sum);
-    taps
-}
-
-/// Zero-phase FIR filtering: full convolution cropped by the group delay, same length as `x`.
-pub fn fir_same(x: &[f64], taps: &[f64]) -> Vec<f64> {
-    let delay = taps.len() / 2;
-    (0..x.len())
-        .map(|n| {
-            let mut acc = 0.0;
-            for (k, &t) in taps.iter().enumerate() {
-                let j = n + delay;
-                if j >= k && j - k < x.len() {
-                    acc += t * x[j - k];
-                }
-            }
-            acc
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,20 +211,5 @@ mod tests {
         }
         assert!((y - 1.0).abs() < 1e-6, "DC gain {y}");
         assert!(gain_at(1000.0) > 5.0 * gain_at(3000.0));
-    }
-
-    #[test]
-    fn lowpass_passes_low_and_stops_high() {
-        let taps = lowpass_fir(63, 3600.0, 16_000.0);
-        let tone = |f: f64| -> Vec<f64> {
-            (0..2000)
-                .map(|n| (std::f64::consts::TAU * f * n as f64 / 16_000.0).sin())
-                .collect()
-        };
-        let low = fir_same(&tone(500.0), &taps);
-        let high = fir_same(&tone(6000.0), &taps);
-        let peak = |v: &[f64]| v[200..1800].iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        assert!((peak(&low) - 1.0).abs() < 0.02);
-        assert!(peak(&high) < 0.01);
     }
 }
