@@ -76,7 +76,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     outln!();
     for set in outcome.results.test_sets.keys() {
         outln!("EER on {set} (%):");
-        outln!("  {:<24} {:>16} {:>20}", "condition", "mean ± std", "95 % CI");
+        outln!(
+            "  {:<24} {:>16} {:>20}",
+            "condition",
+            "mean ± std",
+            "95 % CI"
+        );
         for c in &outcome.results.conditions {
             let (ms, ci) = c.eer.get(set).map_or(("—".into(), "—".into()), |s| {
                 (report::pct_mean_std(s), report::pct_ci(s.ci95))

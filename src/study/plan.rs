@@ -347,8 +347,11 @@ fn plan_test_sets(plan: &Plan) -> Vec<TestSetSpec> {
                 seed: *seed,
             }),
             CorpusPlan::Asvspoof2019La { root } => Some(KeySource::File {
-                path: crate::data::corpus::asvspoof2019_la_paths(root, crate::data::corpus::Split::Eval)
-                    .0,
+                path: crate::data::corpus::asvspoof2019_la_paths(
+                    root,
+                    crate::data::corpus::Split::Eval,
+                )
+                .0,
                 format: KeyFormat::La2019,
                 subset: None,
             }),
@@ -369,7 +372,11 @@ fn plan_test_sets(plan: &Plan) -> Vec<TestSetSpec> {
         let key = match (t.kind, &t.key) {
             (TestKind::La2019, Some(k)) => file_key(k, KeyFormat::La2019, None),
             (TestKind::La2019, None) => file_key(
-                &crate::data::corpus::asvspoof2019_la_paths(&t.root, crate::data::corpus::Split::Eval).0,
+                &crate::data::corpus::asvspoof2019_la_paths(
+                    &t.root,
+                    crate::data::corpus::Split::Eval,
+                )
+                .0,
                 KeyFormat::La2019,
                 None,
             ),

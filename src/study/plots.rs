@@ -33,12 +33,20 @@ pub fn write_plots(out_dir: &Path, results: &StudyResults) -> Result<Vec<PathBuf
     let mut written = Vec::new();
     let panels = results.test_sets.len().max(1) as u32;
     let eer_size = (EER_SIZE_PX.0 * panels, EER_SIZE_PX.1);
-    written.extend(both(out_dir, "eer", eer_size, &|root| {
-        draw_eer(root, results)
-    }, &|root| draw_eer(root, results))?);
-    written.extend(both(out_dir, "curves", CURVES_SIZE_PX, &|root| {
-        draw_curves(root, results)
-    }, &|root| draw_curves(root, results))?);
+    written.extend(both(
+        out_dir,
+        "eer",
+        eer_size,
+        &|root| draw_eer(root, results),
+        &|root| draw_eer(root, results),
+    )?);
+    written.extend(both(
+        out_dir,
+        "curves",
+        CURVES_SIZE_PX,
+        &|root| draw_curves(root, results),
+        &|root| draw_curves(root, results),
+    )?);
     Ok(written)
 }
 
@@ -79,7 +87,8 @@ fn both(
         root.present()
             .map_err(|e| plot_err(&png_path)(e.to_string()))?;
     }
-    let mut file = crate::atomic_file::AtomicFile::create(&png_path).map_err(write_err(&png_path))?;
+    let mut file =
+        crate::atomic_file::AtomicFile::create(&png_path).map_err(write_err(&png_path))?;
     {
         let mut encoder = png::Encoder::new(file.writer(), size.0, size.1);
         encoder.set_color(png::ColorType::Rgb);
@@ -124,7 +133,10 @@ fn draw_eer<DB: DrawingBackend>(
             }
         }
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("EER on {set} (mean, 95 % CI, seeds)"), ("sans-serif", 16))
+            .caption(
+                format!("EER on {set} (mean, 95 % CI, seeds)"),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -138,7 +150,10 @@ fn draw_eer<DB: DrawingBackend>(
             .x_label_formatter(&move |x| {
                 let i = x.round();
                 if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    names_for_labels.get(i as usize).cloned().unwrap_or_default()
+                    names_for_labels
+                        .get(i as usize)
+                        .cloned()
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 }
@@ -213,7 +228,10 @@ fn draw_curves<DB: DrawingBackend>(
             }
         }
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("{title} per epoch (mean ± 1 sd over seeds)"), ("sans-serif", 16))
+            .caption(
+                format!("{title} per epoch (mean ± 1 sd over seeds)"),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
@@ -233,7 +251,9 @@ fn draw_curves<DB: DrawingBackend>(
                 .iter()
                 .zip(&cv.std)
                 .enumerate()
-                .filter_map(|(e, (m, s))| m.map(|m| (e as f64, m * 100.0, s.unwrap_or(0.0) * 100.0)))
+                .filter_map(|(e, (m, s))| {
+                    m.map(|m| (e as f64, m * 100.0, s.unwrap_or(0.0) * 100.0))
+                })
                 .collect();
             if points.is_empty() {
                 continue;
@@ -242,6 +262,14 @@ fn draw_curves<DB: DrawingBackend>(
             band.extend(points.iter().rev().map(|&(x, m, s)| (x, (m - s).max(0.0))));
             chart
                 .draw_series(std::iter::once(Polygon::new(band, col.mix(0.2).filled())))
+                .map_err(|e| err(&e))?;
+            // Markers too: a run of one epoch has no line to draw.
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&(x, m, _)| Circle::new((x, m), 3, col.filled())),
+                )
                 .map_err(|e| err(&e))?;
             chart
                 .draw_series(LineSeries::new(

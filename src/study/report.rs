@@ -49,7 +49,11 @@ fn write_report(s: &mut String, r: &StudyResults) -> std::fmt::Result {
     writeln!(s, "- study file: `{}`", r.study_file.display())?;
     writeln!(s, "- base configuration: `{}`", r.base_config.display())?;
     let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
-    writeln!(s, "- seeds: {} (each run sets `train.seed`)", seeds.join(", "))?;
+    writeln!(
+        s,
+        "- seeds: {} (each run sets `train.seed`)",
+        seeds.join(", ")
+    )?;
     writeln!(s, "- baseline: `{}`", r.baseline)?;
     if r.overrides.is_empty() {
         writeln!(s, "- overrides of every run: none")?;
@@ -83,10 +87,9 @@ fn write_report(s: &mut String, r: &StudyResults) -> std::fmt::Result {
         )?;
         writeln!(s, "|---|---|---|{}", "---|".repeat(r.seeds.len()))?;
         for c in &r.conditions {
-            let (ms, ci) = c
-                .eer
-                .get(set)
-                .map_or(("—".into(), "—".into()), |sm| (pct_mean_std(sm), pct_ci(sm.ci95)));
+            let (ms, ci) = c.eer.get(set).map_or(("—".into(), "—".into()), |sm| {
+                (pct_mean_std(sm), pct_ci(sm.ci95))
+            });
             let per_seed: Vec<String> = r
                 .seeds
                 .iter()
@@ -107,7 +110,10 @@ fn write_report(s: &mut String, r: &StudyResults) -> std::fmt::Result {
 
     writeln!(s, "## Comparisons with `{}`\n", r.baseline)?;
     if r.comparisons.is_empty() {
-        writeln!(s, "No comparison (no other condition, or no seed finished on both sides).\n")?;
+        writeln!(
+            s,
+            "No comparison (no other condition, or no seed finished on both sides).\n"
+        )?;
     } else {
         writeln!(
             s,

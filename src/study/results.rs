@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::plan::{run_dir, KeySource, StudyPlan, TestSetSpec};
 use super::stats::{paired_t_test, summarize, PairedTest, Summary};
 use super::{write_err, StudyError};
+use crate::data::corpus::Split;
 use crate::data::demo::{DemoCorpus, DemoSize};
 use crate::data::protocol::{load_key, Key, KeyFormat};
-use crate::data::corpus::Split;
 use crate::data::OnProblem;
 use crate::inference::layout::RunLayout;
 use crate::metrics::report::{evaluate, select_subset};
@@ -307,7 +307,8 @@ pub fn evaluate_set(
     let path = scores_path(layout, &set.name);
     let scores = load_scores(&path, ScoreFormat::Auto).map_err(|e| e.to_string())?;
     // Runs may score a subset of the key (`max_eval_clips`, trial lists): evaluate what both have.
-    let joined = join_scores(&scores, &key.key, JoinPolicy::Intersection).map_err(|e| e.to_string())?;
+    let joined =
+        join_scores(&scores, &key.key, JoinPolicy::Intersection).map_err(|e| e.to_string())?;
     let mut trials = joined.trials;
     if let Some(s) = key.subset.as_deref().filter(|s| *s != "all") {
         select_subset(&mut trials, s)?;
@@ -509,7 +510,11 @@ fn summarize_groups(
 }
 
 /// Summaries of one condition from its runs.
-pub fn condition_results(name: &str, overrides: &[String], runs: Vec<RunResult>) -> ConditionResults {
+pub fn condition_results(
+    name: &str,
+    overrides: &[String],
+    runs: Vec<RunResult>,
+) -> ConditionResults {
     let finished: Vec<&RunResult> = runs
         .iter()
         .filter(|r| r.status == RunStatus::Finished)

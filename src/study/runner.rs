@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use super::plan::{run_dir, RunSpec, StudyPlan};
 use super::results::{
-    collect_with_keys, evaluate_set, log_path, prepare_keys, read_record, write_record,
-    LoadedKey, RunRecord, RunStatus, StudyResults,
+    collect_with_keys, evaluate_set, log_path, prepare_keys, read_record, write_record, LoadedKey,
+    RunRecord, RunStatus, StudyResults,
 };
 use super::{write_err, write_outputs, OutputPaths, StudyError};
 use crate::inference::layout::RunLayout;

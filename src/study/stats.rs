@@ -270,7 +270,11 @@ mod tests {
         // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations sum to 32, sd = √(32/7).
         let v = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
         assert_eq!(mean(&v), Some(5.0));
-        assert!(close(sample_std(&v).unwrap(), (32.0f64 / 7.0).sqrt(), 1e-12));
+        assert!(close(
+            sample_std(&v).unwrap(),
+            (32.0f64 / 7.0).sqrt(),
+            1e-12
+        ));
         assert_eq!(sample_std(&[3.0]), None);
         assert_eq!(mean(&[]), None);
     }
@@ -340,7 +344,10 @@ mod tests {
             paired_t_test(&[1.5, 2.5], &[0.5, 1.5]).unwrap().p_value,
             Some(0.0)
         );
-        assert_eq!(paired_t_test(&[0.1, 0.2], &[0.1, 0.2]).unwrap().p_value, Some(1.0));
+        assert_eq!(
+            paired_t_test(&[0.1, 0.2], &[0.1, 0.2]).unwrap().p_value,
+            Some(1.0)
+        );
         assert!(paired_t_test(&[0.1], &[]).is_none());
     }
 }
