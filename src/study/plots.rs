@@ -199,6 +199,9 @@ fn draw_eer<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Which curve of a condition a panel shows.
+type CurveOf = fn(&super::ConditionResults) -> &Curve;
+
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &StudyResults,
@@ -206,7 +209,7 @@ fn draw_curves<DB: DrawingBackend>(
     let err = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let panels = root.split_evenly((2, 1));
-    let pick: [(&str, fn(&super::ConditionResults) -> &Curve); 2] = [
+    let pick: [(&str, CurveOf); 2] = [
         ("conflict fraction (%)", |c| &c.curves.conflict_frac),
         ("dev EER (%)", |c| &c.curves.dev_eer),
     ];

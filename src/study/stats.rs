@@ -244,7 +244,7 @@ pub fn paired_t_test(a: &[f64], b: &[f64]) -> Option<PairedTest> {
     let sd = sample_std(&diffs);
     let (t, p_value) = match sd {
         None => (None, None),
-        Some(sd) if sd == 0.0 => (None, Some(if m == 0.0 { 1.0 } else { 0.0 })),
+        Some(0.0) => (None, Some(if m == 0.0 { 1.0 } else { 0.0 })),
         Some(sd) => {
             let t = m / (sd / (n as f64).sqrt());
             (Some(t), Some(two_sided_p(t, (n - 1) as f64)))
