@@ -17,4 +17,5 @@ pub mod inference;
 pub mod metrics;
 pub mod nn;
 pub mod rng;
+pub mod study;
 pub mod train;

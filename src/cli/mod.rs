@@ -22,6 +22,7 @@ mod eval;
 mod import_weights;
 mod info;
 mod score;
+mod study;
 mod test_sets;
 mod train;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Score(score::Args),
     /// Evaluate a run's [[test]] sets with its best model.
     Test(test_sets::Args),
+    /// Compare training conditions over several seeds (see experiments/studies/).
+    Study(study::Args),
     /// Convert released PyTorch weights (AASIST, AASIST-L) into a safetensors checkpoint.
     ImportWeights(import_weights::Args),
 }
@@ -101,6 +104,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Score(a)) => score::run(a),
         Some(Command::Test(a)) => test_sets::run(a),
+        Some(Command::Study(a)) => study::run(a),
         Some(Command::ImportWeights(a)) => import_weights::run(a),
         None => open_workbench(),
     };
