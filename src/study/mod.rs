@@ -61,6 +61,8 @@ pub enum StudyError {
     },
     #[error("plot {path}: {message}")]
     Plot { path: PathBuf, message: String },
+    #[error("demo corpus keys: {0}")]
+    Data(#[from] crate::data::DataError),
 }
 
 pub(crate) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> StudyError + '_ {

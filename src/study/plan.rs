@@ -59,8 +59,9 @@ pub struct ConditionPlan {
 /// Where a test set's labels come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeySource {
-    /// The demo corpus's eval split: the key is written into the study's `keys/` folder.
-    DemoEval { size: DemoSize, seed: u64 },
+    /// A split of the demo corpus (`eval` or `wild`): the key is written into the study's
+    /// `keys/` folder.
+    Demo { size: DemoSize, seed: u64 },
     /// A key file on disk, read in `format`; `subset` selects a 2021 evaluation subset.
     File {
         path: PathBuf,
@@ -341,11 +342,20 @@ fn plan_test_sets(plan: &Plan) -> Vec<TestSetSpec> {
     let mut sets = Vec::new();
     if plan.data.score_eval {
         let key = match &plan.data.corpus {
-            // The wild split's key is added here once the demo corpus has one.
-            CorpusPlan::Demo { size, seed } => Some(KeySource::DemoEval {
-                size: *size,
-                seed: *seed,
-            }),
+            CorpusPlan::Demo { size, seed } => {
+                // The trainer scores the demo corpus's wild split next to its eval split.
+                sets.push(TestSetSpec {
+                    name: crate::data::demo::WILD_NAME.into(),
+                    key: KeySource::Demo {
+                        size: *size,
+                        seed: *seed,
+                    },
+                });
+                Some(KeySource::Demo {
+                    size: *size,
+                    seed: *seed,
+                })
+            }
             CorpusPlan::Asvspoof2019La { root } => Some(KeySource::File {
                 path: crate::data::corpus::asvspoof2019_la_paths(
                     root,

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use super::plan::{run_dir, KeySource, StudyPlan, TestSetSpec};
 use super::stats::{paired_t_test, summarize, PairedTest, Summary};
 use super::{write_err, StudyError};
-use crate::data::corpus::Split;
 use crate::data::demo::{DemoCorpus, DemoSize};
 use crate::data::protocol::{load_key, Key, KeyFormat};
 use crate::data::OnProblem;
@@ -198,29 +197,14 @@ Comparisons pair each condition's seeds with the baseline's: mean difference (co
 baseline), its 95 % t interval and the two-sided paired t-test p-value; a difference whose \
 interval contains 0 is within noise. Only finished runs count.";
 
-/// Write the demo corpus's test keys into `dir`: `eval.txt` in the ASVspoof 2019 protocol
-/// layout (`SPEAKER UTT - ATTACK LABEL`). The wild split's key is added here when the demo
-/// corpus gains it.
+/// Write the demo corpus's test keys into `dir`: `eval.txt` (ASVspoof 2019 protocol lines) and
+/// `wild.csv` (with the recording condition of every clip), from the corpus plan alone.
 pub fn demo_test_keys(
     size: DemoSize,
     seed: u64,
     dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, StudyError> {
-    let corpus = DemoCorpus::new(size, seed);
-    let mut text = String::new();
-    for item in corpus.split_items(Split::Eval) {
-        text.push_str(&format!(
-            "{} {} - {} {}\n",
-            corpus.speaker_id(item),
-            item.utt_id,
-            item.attack.map_or("-", |a| a.id()),
-            item.label
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(write_err(dir))?;
-    let path = dir.join("eval.txt");
-    crate::atomic_file::write_atomically(&path, text.as_bytes()).map_err(write_err(&path))?;
-    Ok(BTreeMap::from([("eval".to_string(), path)]))
+    Ok(DemoCorpus::new(size, seed).write_test_keys(dir)?)
 }
 
 /// A test set's key, ready to join scores with.
@@ -241,14 +225,19 @@ pub fn prepare_keys(
     let mut demo_written: Option<BTreeMap<String, PathBuf>> = None;
     for set in &plan.test_sets {
         let file = match &set.key {
-            KeySource::DemoEval { size, seed } => {
+            KeySource::Demo { size, seed } => {
                 if demo_written.is_none() {
                     demo_written = Some(demo_test_keys(*size, *seed, &out_dir.join("keys"))?);
                 }
+                let format = if set.name == "eval" {
+                    KeyFormat::La2019
+                } else {
+                    KeyFormat::Csv
+                };
                 demo_written
                     .as_ref()
                     .and_then(|w| w.get(&set.name))
-                    .map(|p| (p.clone(), KeyFormat::La2019, None))
+                    .map(|p| (p.clone(), format, None))
             }
             KeySource::File {
                 path,
