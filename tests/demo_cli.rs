@@ -13,7 +13,7 @@ fn demo_writes_scores_that_eval_reproduces() {
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let status = dpda()
-        .args(["demo", "--size", "tiny", "--cache-dir"])
+        .args(["demo", "--size", "tiny", "--train-steps", "6", "--cache-dir"])
         .arg(cache.path())
         .arg("--out")
         .arg(out.path())
@@ -26,6 +26,29 @@ fn demo_writes_scores_that_eval_reproduces() {
     );
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    // The story: an augmented-only run and a dual-path PCGrad run, each evaluated on eval and
+    // wild; only the dual run has two gradients to compare, and the report says how often they
+    // conflicted.
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    let runs = summary["training"].as_array().unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["augmented", "dual-pcgrad"]);
+    for run in runs {
+        assert_eq!(run["num_steps"], 6);
+        for set in ["eval", "wild"] {
+            let e = run["eer"][set].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&e), "{set} {e}");
+        }
+        let dir = std::path::Path::new(run["run_dir"].as_str().unwrap());
+        assert!(dir.join("scores-wild.txt").is_file(), "{}", dir.display());
+    }
+    assert!(runs[0]["conflict_frac"].is_null());
+    let frac = runs[1]["conflict_frac"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&frac));
+    assert!(
+        stdout.contains(&format!("{:.1} % of steps", frac * 100.0)),
+        "{stdout}"
+    );
     for file in [
         "rawboost-example-original.wav",
         "rawboost-example-augmented.wav",
@@ -72,7 +95,7 @@ fn demo_survives_a_closed_stdout() {
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut child = dpda()
-        .args(["demo", "--size", "tiny", "--cache-dir"])
+        .args(["demo", "--size", "tiny", "--train-steps", "2", "--cache-dir"])
         .arg(cache.path())
         .arg("--out")
         .arg(out.path())

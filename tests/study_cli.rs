@@ -121,6 +121,10 @@ fn a_study_runs_every_condition_and_seed_and_reports_them() {
     assert_eq!(s["baseline"], "plain");
     assert_eq!(s["test_sets"]["eval"], "keys/eval.txt");
     assert!(out_dir.join("keys/eval.txt").is_file());
+    // The demo corpus's domain-shifted split is a test set of every run, with per-condition
+    // breakdowns from the conditions its key records.
+    assert_eq!(s["test_sets"]["wild"], "keys/wild.csv");
+    assert!(out_dir.join("keys/wild.csv").is_file());
     let conditions = s["conditions"].as_array().unwrap();
     assert_eq!(conditions.len(), 2);
     for c in conditions {
@@ -134,6 +138,10 @@ fn a_study_runs_every_condition_and_seed_and_reports_them() {
             eers.push(e);
             let scores = out_dir.join(r["scores"]["eval"].as_str().unwrap());
             assert!(scores.is_file());
+            let wild = r["eer"]["wild"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&wild));
+            assert!(out_dir.join(r["scores"]["wild"].as_str().unwrap()).is_file());
+            assert!(!r["condition_eer"]["wild"].as_object().unwrap().is_empty());
             assert!(r["wall_time_s"].as_f64().unwrap() > 0.0);
             assert!(r["best_epoch"].is_u64() && r["epochs"].is_u64());
             let run_dir = out_dir.join(r["run_dir"].as_str().unwrap());
