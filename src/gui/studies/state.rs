@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(names(&r, Some(&reversed)), ["dual", "plain", "pcgrad"]);
         // Another column starts ascending again.
         let by_name = Sort::clicked(Some(&reversed), SortKey::Name);
-        assert_eq!(by_name.descending, false);
+        assert!(!by_name.descending);
         assert_eq!(names(&r, Some(&by_name)), ["dual", "pcgrad", "plain"]);
     }
 
