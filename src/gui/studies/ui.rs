@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use egui::Color32;
-use egui_plot::{FilledArea, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{
+    ColorConflictHandling, FilledArea, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints,
+    Points,
+};
 
 use super::super::theme;
 use super::state::{RunnerStatus, SortKey};
@@ -550,11 +553,11 @@ fn curves_ui(ui: &mut egui::Ui, results: &StudyResults) {
         .iter()
         .any(|c| c.curves.conflict_frac.mean.iter().any(Option::is_some));
     ui.horizontal_wrapped(|ui| {
-        curve_plot_ui(ui, results, "Dev EER (%)", width, 100.0, |c| {
+        curve_plot_ui(ui, results, "Dev EER (%)", width, 100.0, false, |c| {
             &c.curves.dev_eer
         });
         if has_conflict {
-            curve_plot_ui(ui, results, "Conflict fraction", width, 1.0, |c| {
+            curve_plot_ui(ui, results, "Conflict fraction", width, 1.0, true, |c| {
                 &c.curves.conflict_frac
             });
         } else {
@@ -569,31 +572,41 @@ fn curve_plot_ui(
     title: &str,
     width: f32,
     scale: f64,
+    unit_range: bool,
     pick: fn(&ConditionResults) -> &Curve,
 ) {
     ui.vertical(|ui| {
         ui.set_width(width);
         ui.label(title);
-        Plot::new(("study-curve", title))
+        let mut plot = Plot::new(("study-curve", title))
             .height(theme::STUDY_PLOT_HEIGHT)
             .width(width)
             .y_axis_min_width(theme::AXIS_WIDTH)
             .x_axis_label("epoch")
-            .legend(Legend::default())
-            .show(ui, |pui| {
-                for (i, c) in results.conditions.iter().enumerate() {
-                    let color = condition_color(i);
-                    let (mean, [xs, lo, hi]) = curve_parts(pick(c), scale);
-                    if !xs.is_empty() {
-                        pui.add(
-                            FilledArea::new(c.name.clone(), &xs, &lo, &hi)
-                                .fill_color(color.gamma_multiply(theme::BAND_OPACITY)),
-                        );
-                    }
-                    if !mean.is_empty() {
-                        pui.line(Line::new(c.name.clone(), PlotPoints::from(mean)).color(color));
-                    }
+            // The mean line's colour names the condition (its band is a paler one), in study order.
+            .legend(
+                Legend::default()
+                    .color_conflict_handling(ColorConflictHandling::PickFirst)
+                    .follow_insertion_order(true),
+            );
+        if unit_range {
+            plot = plot.include_y(0.0).include_y(1.0);
+        }
+        plot.show(ui, |pui| {
+            for (i, c) in results.conditions.iter().enumerate() {
+                let color = condition_color(i);
+                let (mean, [xs, lo, hi]) = curve_parts(pick(c), scale);
+                // The line first: the legend takes its colour from a name's first item.
+                if !mean.is_empty() {
+                    pui.line(Line::new(c.name.clone(), PlotPoints::from(mean)).color(color));
                 }
-            });
+                if !xs.is_empty() {
+                    pui.add(
+                        FilledArea::new(c.name.clone(), &xs, &lo, &hi)
+                            .fill_color(color.gamma_multiply(theme::BAND_OPACITY)),
+                    );
+                }
+            }
+        });
     });
 }
