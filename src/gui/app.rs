@@ -1,4 +1,4 @@
-//! The workbench window: a tab bar over three views, persisted between launches. The app owns
+//! The workbench window: a tab bar over four views, persisted between launches. The app owns
 //! the views and what they share, runs every view's per-frame logic (also while the window is
 //! hidden), draws the view on screen and applies the commands its `ui` returned, hands dropped
 //! files to that view and saves settings through eframe.
@@ -9,33 +9,36 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::AugmentView;
 use super::detect::DetectView;
+use super::studies::{StudiesCommand, StudiesView};
 use super::train::TrainView;
 use super::Shared;
 
 /// Key of the app's own settings in eframe's store.
 const STORAGE_KEY: &str = "dpda.app";
 
-/// The three views.
+/// The four views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Tab {
     #[default]
     Train,
     Augment,
     Detect,
+    Studies,
 }
 
 impl Tab {
-    const ALL: [Tab; 3] = [Tab::Train, Tab::Augment, Tab::Detect];
+    const ALL: [Tab; 4] = [Tab::Train, Tab::Augment, Tab::Detect, Tab::Studies];
 
     fn label(self) -> &'static str {
         match self {
             Tab::Train => "Train",
             Tab::Augment => "Augment",
             Tab::Detect => "Detect",
+            Tab::Studies => "Studies",
         }
     }
 
-    /// The tab named `name` (`train`, `augment`, `detect`; any case).
+    /// The tab named `name` (`train`, `augment`, `detect`, `studies`; any case).
     pub fn from_name(name: &str) -> Option<Tab> {
         Tab::ALL
             .into_iter()
@@ -67,6 +70,7 @@ pub struct Workbench {
     pub train: TrainView,
     pub augment: AugmentView,
     pub detect: DetectView,
+    pub studies: StudiesView,
 }
 
 impl Workbench {
@@ -85,6 +89,7 @@ impl Workbench {
             train: TrainView::load(storage),
             augment: AugmentView::load(storage),
             detect: DetectView::load(storage),
+            studies: StudiesView::load(storage),
         }
     }
 
@@ -103,11 +108,13 @@ impl Workbench {
                 Tab::Train => self.train.open_file(path, &mut self.shared),
                 Tab::Augment => self.augment.open_file(path, &mut self.shared),
                 Tab::Detect => self.detect.open_file(path, &mut self.shared),
+                Tab::Studies => self.studies.open_file(path, &mut self.shared),
             }
         }
         self.train.logic(ctx, &mut self.shared);
         self.augment.logic(ctx, &mut self.shared);
         self.detect.logic(ctx, &mut self.shared);
+        self.studies.logic(ctx, &mut self.shared);
     }
 
     /// Draws one frame into `ui`.
@@ -136,6 +143,18 @@ impl Workbench {
                 let commands = self.detect.ui(ui, &self.shared);
                 self.detect.apply_all(commands, &mut self.shared);
             }
+            Tab::Studies => {
+                for cmd in self.studies.ui(ui) {
+                    match cmd {
+                        // A run of the study, overlaid where runs are plotted.
+                        StudiesCommand::OverlayRun { dir, name } => {
+                            self.train.overlay_run(dir, name, &ctx);
+                            self.tab = Tab::Train;
+                        }
+                        other => self.studies.apply(other, &ctx),
+                    }
+                }
+            }
         });
     }
 
@@ -156,6 +175,7 @@ impl Workbench {
         self.train.save(storage);
         self.augment.save(storage);
         self.detect.save(storage);
+        self.studies.save(storage);
     }
 }
 

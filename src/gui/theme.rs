@@ -33,6 +33,19 @@ pub const OVERLAY: [Color32; 6] = [
     Color32::from_rgb(180, 120, 90),
     Color32::from_rgb(110, 120, 190),
 ];
+/// Conditions of a study, in turn (table, plots and run list agree).
+pub const CONDITIONS: [Color32; 8] = [
+    Color32::from_rgb(80, 160, 230),
+    Color32::from_rgb(240, 150, 50),
+    Color32::from_rgb(110, 200, 140),
+    Color32::from_rgb(200, 110, 200),
+    Color32::from_rgb(230, 90, 90),
+    Color32::from_rgb(200, 200, 100),
+    Color32::from_rgb(100, 200, 210),
+    Color32::from_rgb(170, 140, 110),
+];
+/// Opacity of a study curve's ±1 sd band (times the condition's colour).
+pub const BAND_OPACITY: f32 = 0.25;
 /// The playhead, the detect threshold line and the level meter's peak tick.
 pub const MARK: Color32 = Color32::from_rgb(255, 80, 60);
 /// Waveforms and the score track.
@@ -77,6 +90,18 @@ pub const RUNS_DIR_FIELD_WIDTH: f32 = 180.0;
 pub const SEED_FIELD_WIDTH: f32 = 110.0;
 /// Width of the detect view's input-length field.
 pub const LENGTH_FIELD_WIDTH: f32 = 70.0;
+/// Width of the studies view's controls panel.
+pub const STUDIES_PANEL_WIDTH: f32 = 330.0;
+/// Height of a study's EER and curve plots.
+pub const STUDY_PLOT_HEIGHT: f32 = 220.0;
+/// A study's per-seed EER dots, its condition means, and the error bars' width and caps
+/// (half width, in conditions along x).
+pub const SEED_DOT_RADIUS: f32 = 2.0;
+pub const MEAN_MARKER_RADIUS: f32 = 4.5;
+pub const ERROR_BAR_WIDTH: f32 = 1.5;
+pub const ERROR_CAP_HALF_WIDTH: f64 = 0.12;
+/// Horizontal spread of a condition's seed dots beside its interval (in conditions along x).
+pub const SEED_DOT_OFFSET: f64 = 0.22;
 /// Heatmap height per layer row, and its bounds.
 pub const HEATMAP_ROW_HEIGHT: f32 = 9.0;
 pub const HEATMAP_MIN_HEIGHT: f32 = 140.0;
@@ -108,6 +133,8 @@ pub const VERDICT_TEXT_SIZE: f32 = 20.0;
 pub const EVENT_BUDGET: Duration = Duration::from_millis(4);
 /// Frame interval while a run is on (keeps the iteration rate moving between events).
 pub const REPAINT_WHILE_TRAINING: Duration = Duration::from_millis(100);
+/// Capacity of a study runner's event channel (it waits when the UI falls behind).
+pub const STUDY_EVENT_CAPACITY: usize = 64;
 /// Least time between two folder-scoring progress events.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 /// The window's size when it opens (logical points).

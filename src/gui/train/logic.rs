@@ -30,6 +30,30 @@ impl TrainView {
         }
     }
 
+    /// Overlays the run folder `dir`, labelled `name`, wherever it lives (a study's run, say):
+    /// selects it when listed, else adds it to the list; its curves load in the background.
+    pub fn overlay_run(&mut self, dir: PathBuf, name: String, ctx: &egui::Context) {
+        match self.runs.iter_mut().find(|r| r.dir == dir) {
+            Some(run) => {
+                run.selected = true;
+                run.error = None;
+            }
+            None => self.runs.insert(
+                0,
+                PreviousRun {
+                    dir,
+                    name,
+                    selected: true,
+                    loading: false,
+                    curves: None,
+                    error: None,
+                    resumable: false,
+                },
+            ),
+        }
+        self.request_overlays(ctx);
+    }
+
     /// Per-frame work that must happen even when the view is not shown.
     pub fn logic(&mut self, ctx: &egui::Context, shared: &mut Shared) {
         if self.checked_form.as_ref() != Some(&self.form) {
@@ -409,6 +433,8 @@ impl TrainView {
             run.resumable = resumable;
             self.runs.push(run);
         }
+        // Overlays from outside the runs folder (a study's runs) stay while selected.
+        self.runs.extend(old.into_iter().filter(|r| r.selected));
         self.overlay_all = false;
         self.request_overlays(ctx);
     }
