@@ -13,7 +13,14 @@ fn demo_writes_scores_that_eval_reproduces() {
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let status = dpda()
-        .args(["demo", "--size", "tiny", "--train-steps", "6", "--cache-dir"])
+        .args([
+            "demo",
+            "--size",
+            "tiny",
+            "--train-steps",
+            "6",
+            "--cache-dir",
+        ])
         .arg(cache.path())
         .arg("--out")
         .arg(out.path())
@@ -95,7 +102,14 @@ fn demo_survives_a_closed_stdout() {
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut child = dpda()
-        .args(["demo", "--size", "tiny", "--train-steps", "2", "--cache-dir"])
+        .args([
+            "demo",
+            "--size",
+            "tiny",
+            "--train-steps",
+            "2",
+            "--cache-dir",
+        ])
         .arg(cache.path())
         .arg("--out")
         .arg(out.path())

@@ -32,6 +32,10 @@ set = { "train.mode" = "dual", "train.align" = "pcgrad" }
 "#;
 
 fn run_study(study: &Path, out: &Path) -> std::process::Output {
+    run_study_with(study, out, &[])
+}
+
+fn run_study_with(study: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     dpda()
         .args([
             "study",
@@ -39,6 +43,7 @@ fn run_study(study: &Path, out: &Path) -> std::process::Output {
             "--out",
             out.to_str().unwrap(),
         ])
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -106,8 +111,10 @@ fn study_file_errors_are_refused_before_any_run() {
 fn a_study_runs_every_condition_and_seed_and_reports_them() {
     let (dir, study) = study_dir(TWO_CONDITIONS);
     let out_dir = dir.path().join("out");
-    let out = run_study(&study, &out_dir);
+    // Two trainings at a time: the results are those of runs made one after another.
+    let out = run_study_with(&study, &out_dir, &["--jobs", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 at a time"), "{stdout}");
     assert!(
         out.status.success(),
         "{stdout}\n{}",
@@ -140,7 +147,9 @@ fn a_study_runs_every_condition_and_seed_and_reports_them() {
             assert!(scores.is_file());
             let wild = r["eer"]["wild"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&wild));
-            assert!(out_dir.join(r["scores"]["wild"].as_str().unwrap()).is_file());
+            assert!(out_dir
+                .join(r["scores"]["wild"].as_str().unwrap())
+                .is_file());
             assert!(!r["condition_eer"]["wild"].as_object().unwrap().is_empty());
             assert!(r["wall_time_s"].as_f64().unwrap() > 0.0);
             assert!(r["best_epoch"].is_u64() && r["epochs"].is_u64());

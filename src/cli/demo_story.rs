@@ -120,10 +120,12 @@ fn one_run(name: &'static str, plan: train::Plan, run_dir: PathBuf) -> anyhow::R
     handle.join();
     bar.finish_and_clear();
     if let Some(message) = error {
-        anyhow::bail!("demo run '{name}' failed in {}: {message}", run_dir.display());
+        anyhow::bail!(
+            "demo run '{name}' failed in {}: {message}",
+            run_dir.display()
+        );
     }
-    let summary = summary
-        .with_context(|| format!("demo run '{name}' ended without a summary"))?;
+    let summary = summary.with_context(|| format!("demo run '{name}' ended without a summary"))?;
     Ok(StoryRun {
         name,
         run_dir,

@@ -32,8 +32,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let plan = study::load_study(&args.study)?;
     let out_dir = args.out.clone().unwrap_or_else(|| plan.default_out_dir());
     let exe = std::env::current_exe().context("cannot find the dpda executable")?;
-    // First Ctrl-C / SIGTERM: start no further run and wait for the running ones, which got the
-    // same signal and save a checkpoint; a second one ends the process at once.
+    // First Ctrl-C / SIGTERM: start no further run and interrupt the running ones, which save a
+    // checkpoint after their current step (they sit in their own process group, so the terminal's
+    // signal reaches them only through the runner); a second one ends this process at once.
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -4,9 +4,11 @@
 //! skipped and interrupted ones resumed, so running a study again continues it. Progress goes
 //! to a callback as [`StudyEvent`]s; the front end (CLI or GUI) decides how to show them.
 //!
-//! Stopping: the caller sets `stop` (the CLI on Ctrl-C). No further run starts; the running
-//! children, which got the same signal from the terminal (they share its process group), save a
-//! checkpoint and end, and are waited for. A failed child is recorded (`study-run.json`, with
+//! Stopping: the caller sets `stop` (the CLI on Ctrl-C, the GUI's Stop button). No further run
+//! starts, and each running child gets one interrupt (SIGINT), on which `dpda train` saves a
+//! checkpoint after its current step and ends; they are waited for. Children run in their own
+//! process group so that a terminal's Ctrl-C reaches them only through the study, once: a
+//! second interrupt would make `dpda train` exit without saving. A failed child is recorded (`study-run.json`, with
 //! the end of its output) and the other runs go on.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -151,6 +153,11 @@ fn start(
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
     let previous = read_record(&dir);
     let mut command = Command::new(&options.exe);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
     command
         .arg("train")
         .arg(&plan.base)
@@ -340,7 +347,12 @@ pub fn run_study(
     let mut counts = Counts::default();
     let mut stopped = false;
     loop {
-        stopped = stopped || options.stop.load(Ordering::SeqCst);
+        if !stopped && options.stop.load(Ordering::SeqCst) {
+            stopped = true;
+            for run in &mut running {
+                interrupt(&mut run.child);
+            }
+        }
         while !stopped && running.len() < jobs {
             let Some(spec) = queue.pop_front() else {
                 break;
@@ -388,4 +400,22 @@ pub fn run_study(
         results,
         outputs,
     })
+}
+
+/// Ask a training child to stop after its current step (`dpda train` saves a checkpoint on
+/// SIGINT). Where signals cannot be sent, the child is killed: it resumes from its previous
+/// checkpoint.
+fn interrupt(child: &mut Child) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+            // SAFETY: `kill` has no memory-safety preconditions; `pid` is our own child, not
+            // yet reaped (we still hold its `Child`), so the id cannot name another process.
+            let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+            if sent == 0 {
+                return;
+            }
+        }
+    }
+    let _ = child.kill();
 }

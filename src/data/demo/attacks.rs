@@ -432,7 +432,11 @@ fn cepstral_envelope(frame: &[Complex32], order: usize, cos_table: &[f64]) -> Ve
         .map(|q| {
             let mut acc = 0.0;
             for (k, &l) in log_mag.iter().enumerate() {
-                let weight = if k == 0 || k == num_bins - 1 { 1.0 } else { 2.0 };
+                let weight = if k == 0 || k == num_bins - 1 {
+                    1.0
+                } else {
+                    2.0
+                };
                 acc += weight * l * cos_table[(q * k) % n];
             }
             acc / n as f64
@@ -611,12 +615,20 @@ mod tests {
         assert!((rms(&y) - rms(&x)).abs() < 1e-4);
         // Periodic at the input's period: the normalised autocorrelation at lag 107 is high.
         let mid = &y[4000..12_000];
-        let c: f64 = (107..mid.len()).map(|i| (mid[i] * mid[i - 107]) as f64).sum();
+        let c: f64 = (107..mid.len())
+            .map(|i| (mid[i] * mid[i - 107]) as f64)
+            .sum();
         let e: f64 = mid.iter().map(|&v| (v * v) as f64).sum();
         assert!(c / e > 0.6, "autocorrelation {}", c / e);
         // Unvoiced input (white noise) comes out as noise: no periodicity.
         let noise: Vec<f32> = (0..16_000).map(|_| rng.normal() as f32 * 0.1).collect();
-        assert!(smoothed_f0_track(&noise, 80).iter().filter(|&&f| f > 0.0).count() < 20);
+        assert!(
+            smoothed_f0_track(&noise, 80)
+                .iter()
+                .filter(|&&f| f > 0.0)
+                .count()
+                < 20
+        );
     }
 
     #[test]

@@ -174,8 +174,8 @@ impl StudiesView {
                     egui::Button::new("⏹ Stop"),
                 )
                 .on_hover_text(
-                    "no further run starts; the run training now finishes first. Start again to \
-                     continue.",
+                    "no further run starts; the runs training now stop after their current step \
+                     and save a checkpoint. Start again to continue.",
                 )
                 .clicked()
             {
@@ -199,7 +199,7 @@ impl StudiesView {
             RunnerStatus::Stopping => {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label("Stopping after the run training now…");
+                    ui.label("Stopping: the running trainings save a checkpoint…");
                 });
             }
             RunnerStatus::Finished { failed: 0 } => {
