@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Screenshots of the workbench's three views, taken from the release build under a virtual X
-# display (Xvfb), into assets/screenshots/{train,augment,detect}.png.
+# Screenshots of the workbench's four views, taken from the release build under a virtual X
+# display (Xvfb), into assets/screenshots/{train,augment,detect,studies}.png.
 #
 # The train view is shown mid-run: a short previous run is trained first with `dpda train` and
 # overlaid, then the workbench starts the screenshot experiment itself. The workbench is driven by
@@ -91,3 +91,8 @@ shot train "$train_wait_s" DPDA_GUI_EXPERIMENT="$tmp/screenshot.toml" DPDA_GUI_A
 shot augment 8 DPDA_GUI_OPEN=assets/demo_spoof_D05.wav
 shot detect 10 \
     DPDA_GUI_OPEN="$tmp/runs/previous-none/checkpoints/final.safetensors:assets/demo_bonafide.wav"
+if [[ -f experiments/studies/paper-toy/study.json ]]; then
+    shot studies 6 DPDA_GUI_OPEN="$PWD/experiments/studies/paper-toy"
+else
+    echo "no experiments/studies/paper-toy/study.json: run dpda study experiments/studies/paper-toy.toml for the studies screenshot"
+fi
