@@ -33,18 +33,25 @@ lr = 1e-3
 
 const CONDITIONS: [(&str, &[&str]); 2] = [
     ("plain", &["train.mode=\"plain\"", "train.align=\"none\""]),
-    ("dual-pcgrad", &["train.mode=\"dual\"", "train.align=\"pcgrad\""]),
+    (
+        "dual-pcgrad",
+        &["train.mode=\"dual\"", "train.align=\"pcgrad\""],
+    ),
 ];
 const SEEDS: [u64; 2] = [1, 2];
 
 fn dpda() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dpda"));
-    c.env("DPDA_CACHE_DIR", std::env::temp_dir().join("dpda-bench-cache"));
+    c.env(
+        "DPDA_CACHE_DIR",
+        std::env::temp_dir().join("dpda-bench-cache"),
+    );
     c
 }
 
 fn study_once(dir: &Path, steps: u64) -> f64 {
-    let mut study = format!("base = \"base.toml\"\nseeds = {SEEDS:?}\n[set]\n\"train.max_steps\" = {steps}\n");
+    let mut study =
+        format!("base = \"base.toml\"\nseeds = {SEEDS:?}\n[set]\n\"train.max_steps\" = {steps}\n");
     for (name, sets) in CONDITIONS {
         let table: Vec<String> = sets
             .iter()
@@ -127,7 +134,10 @@ fn main() {
             let d = direct_once(dir.path(), steps);
             (study_once(dir.path(), steps), d)
         };
-        println!("round {round}: study {s:.2} s, direct runs {d:.2} s, ratio {:.4}", s / d);
+        println!(
+            "round {round}: study {s:.2} s, direct runs {d:.2} s, ratio {:.4}",
+            s / d
+        );
         study_s += s;
         direct_s += d;
     }

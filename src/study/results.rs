@@ -349,10 +349,31 @@ fn eer_from_tests_json(layout: &RunLayout, name: &str) -> Result<SetEer, String>
     })
 }
 
-/// `path` relative to `base` when under it, else as it is.
+/// `path` relative to `base`: under it, or beside it with `..` when they share more than the root;
+/// otherwise as it is.
 pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    path.strip_prefix(base)
-        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+    if let Ok(inside) = path.strip_prefix(base) {
+        return inside.to_path_buf();
+    }
+    // Beside the study folder (the study file, its base configuration): `../…`, so that the
+    // folder can move with its study; paths that share no more than the root stay absolute.
+    let (p, b): (Vec<_>, Vec<_>) = (path.components().collect(), base.components().collect());
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let shares_more_than_root = p
+        .iter()
+        .take(common)
+        .any(|c| matches!(c, std::path::Component::Normal(_)));
+    if !path.is_absolute() || !base.is_absolute() || !shares_more_than_root {
+        return path.to_path_buf();
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..b.len() {
+        rel.push("..");
+    }
+    for c in &p[common..] {
+        rel.push(c.as_os_str());
+    }
+    rel
 }
 
 fn read_summary(layout: &RunLayout) -> Option<RunSummary> {
@@ -631,8 +652,8 @@ pub fn collect_with_keys(
         .collect();
     Ok(StudyResults {
         name: plan.name.clone(),
-        study_file: absolute(&plan.path),
-        base_config: absolute(&plan.base),
+        study_file: relative_to(&absolute(&plan.path), &absolute(out_dir)),
+        base_config: relative_to(&absolute(&plan.base), &absolute(out_dir)),
         seeds: plan.seeds.clone(),
         baseline: plan.baseline.clone(),
         overrides: plan.overrides.clone(),
@@ -647,6 +668,27 @@ pub fn collect_with_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_written_relative_to_the_study_folder_where_they_share_one() {
+        let out = Path::new("/data/studies/toy");
+        assert_eq!(
+            relative_to(Path::new("/data/studies/toy/runs/a"), out),
+            PathBuf::from("runs/a")
+        );
+        assert_eq!(
+            relative_to(Path::new("/data/studies/toy.toml"), out),
+            PathBuf::from("../toy.toml")
+        );
+        assert_eq!(
+            relative_to(Path::new("/data/base.toml"), out),
+            PathBuf::from("../../base.toml")
+        );
+        assert_eq!(
+            relative_to(Path::new("/corpora/itw/meta.csv"), out),
+            PathBuf::from("/corpora/itw/meta.csv")
+        );
+    }
 
     fn run(seed: u64, eer: f64, status: RunStatus) -> RunResult {
         RunResult {

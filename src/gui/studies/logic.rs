@@ -119,8 +119,9 @@ impl StudiesView {
         };
         match answer {
             Some(Ok(results)) => {
-                // Starting the study again resumes it.
-                self.study_file_text = results.study_file.display().to_string();
+                // Starting the study again resumes it; study.json names its study file relative to
+                // the study folder.
+                self.study_file_text = dir.join(&results.study_file).display().to_string();
                 self.notify(format!("Opened {}", dir.display()), false);
                 self.results = Some(results);
                 self.folder = Some(dir);
