@@ -115,6 +115,11 @@ fn threads_per_job(jobs: usize) -> usize {
         .filter(|&n| n > 0)
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .unwrap_or(1);
+    split_cores(cores, jobs)
+}
+
+/// Threads of each of `jobs` parallel runs on `cores` cores: an equal share, at least one.
+fn split_cores(cores: usize, jobs: usize) -> usize {
     (cores / jobs.max(1)).max(1)
 }
 
@@ -418,4 +423,18 @@ fn interrupt(child: &mut Child) {
         }
     }
     let _ = child.kill();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_runs_share_the_cores() {
+        assert_eq!(split_cores(2, 1), 2);
+        assert_eq!(split_cores(2, 2), 1);
+        assert_eq!(split_cores(16, 3), 5);
+        assert_eq!(split_cores(1, 4), 1);
+        assert_eq!(split_cores(8, 0), 8);
+    }
 }
