@@ -92,7 +92,7 @@ shot augment 8 DPDA_GUI_OPEN=assets/demo_spoof_D05.wav
 shot detect 10 \
     DPDA_GUI_OPEN="$tmp/runs/previous-none/checkpoints/final.safetensors:assets/demo_bonafide.wav"
 if [[ -f experiments/studies/paper-toy/study.json ]]; then
-    shot studies 6 DPDA_GUI_OPEN="$PWD/experiments/studies/paper-toy"
+    shot studies 6 DPDA_GUI_OPEN=experiments/studies/paper-toy
 else
     echo "no experiments/studies/paper-toy/study.json: run dpda study experiments/studies/paper-toy.toml for the studies screenshot"
 fi
