@@ -269,11 +269,7 @@ impl DemoCorpus {
                     utt_id: format!("LA_{}_{:07}", split.id_letter(), 1_000_001 + position),
                     // Round-robin within each class keeps every speaker in every class.
                     speaker_index: first_speaker + class_index % spec.num_speakers,
-                    label: if attack.is_some() {
-                        Label::Spoof
-                    } else {
-                        Label::Bonafide
-                    },
+                    label: label_of(attack),
                     attack,
                     num_samples: (duration_s * DEMO_SAMPLE_RATE_HZ as f64) as usize,
                     level_dbfs: rng.uniform(-30.0, -20.0),
@@ -603,11 +599,7 @@ fn plan_wild(size: DemoSize, seed: u64, speakers: &mut Vec<Speaker>) -> Vec<Wild
             WildItem {
                 utt_id: format!("LA_W_{:07}", 1_000_001 + position),
                 speaker_index: first_speaker + class_index % spec.num_speakers,
-                label: if attack.is_some() {
-                    Label::Spoof
-                } else {
-                    Label::Bonafide
-                },
+                label: label_of(attack),
                 attack,
                 num_samples: (duration_s * DEMO_SAMPLE_RATE_HZ as f64) as usize,
                 source_level_dbfs: rng.uniform(-30.0, -20.0),
@@ -617,6 +609,15 @@ fn plan_wild(size: DemoSize, seed: u64, speakers: &mut Vec<Speaker>) -> Vec<Wild
             }
         })
         .collect()
+}
+
+/// The label of a planned clip: spoofed when an attack made it.
+fn label_of(attack: Option<Attack>) -> Label {
+    if attack.is_some() {
+        Label::Spoof
+    } else {
+        Label::Bonafide
+    }
 }
 
 /// Scale down (never up) so that the peak is at most 0.98.
