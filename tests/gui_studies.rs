@@ -184,7 +184,9 @@ fn a_study_folder_shows_its_table_sorts_and_overlays_a_run_in_the_train_view() {
         .next()
         .unwrap()
         .click();
-    h.run();
+    // Not `run()`: the overlay loads on a background task whose wake-ups may keep the UI
+    // repainting for a few frames; `step_until` below waits for it.
+    h.run_steps(2);
     assert_eq!(h.state().tab, Tab::Train);
     step_until(&mut h, Duration::from_secs(10), "the overlay", |wb| {
         wb.train
