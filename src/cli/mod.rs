@@ -21,6 +21,7 @@ mod demo_story;
 mod eval;
 mod import_weights;
 mod info;
+mod models;
 mod score;
 mod study;
 mod test_sets;
@@ -49,6 +50,8 @@ pub enum Command {
     Demo(demo::Args),
     /// Train a model from a TOML configuration (see experiments/).
     Train(train::Args),
+    /// List the models folder: each model's architecture and input length.
+    Models(models::Args),
     /// Score audio files with a trained model (score = bona fide logit).
     Score(score::Args),
     /// Evaluate a run's [[test]] sets with its best model.
@@ -102,6 +105,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Demo(a)) => demo::run(a),
         Some(Command::Train(a)) => train::run(a),
+        Some(Command::Models(a)) => models::run(a),
         Some(Command::Score(a)) => score::run(a),
         Some(Command::Test(a)) => test_sets::run(a),
         Some(Command::Study(a)) => study::run(a),

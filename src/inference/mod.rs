@@ -13,10 +13,12 @@
 //! - [`trials`]: the trial names of scored files (paths relative to the scored root, without the
 //!   audio extension), with collisions refused.
 //! - [`testsets`]: the `[[test]]` sets of a run configuration, scored and evaluated.
+//! - [`models`]: the models folder, listed with what scoring each entry would use.
 //!
 //! Scores are the bona fide logit: higher means more bona fide.
 
 pub mod layout;
+pub mod models;
 pub mod scorer;
 pub mod source;
 pub mod testsets;

@@ -11,6 +11,7 @@ use super::super::audio_widgets::{ClipDisplay, Recorder};
 use super::super::clip_panel::{ClipCommand, ClipEvent};
 use super::super::tasks::{self, FileRequest};
 use super::super::{theme, Shared};
+use super::models::{self, ModelsPanel};
 use super::state::{CheckpointKind, ClipResult, DialogTarget};
 use super::worker::{self, WorkerCommand, WorkerEvent};
 use super::{DetectCommand, DetectView};
@@ -185,6 +186,11 @@ impl DetectView {
         for e in events {
             self.apply_event(e);
         }
+        if !self.models.started() {
+            let dir = ModelsPanel::folder(&self.settings.models_dir);
+            self.models.refresh(Some(ctx), dir);
+        }
+        self.models.poll();
         for event in self.source.poll() {
             match event {
                 ClipEvent::Loaded { name, clip } => self.set_clip(name, clip),
@@ -290,6 +296,17 @@ impl DetectView {
     pub fn apply(&mut self, cmd: DetectCommand, shared: &mut Shared) {
         match cmd {
             DetectCommand::LoadModel => self.load_model(shared),
+            DetectCommand::ListModels => {
+                let dir = ModelsPanel::folder(&self.settings.models_dir);
+                self.models.refresh(self.ctx.as_ref(), dir);
+            }
+            DetectCommand::UseModel { path, kind } => {
+                self.settings.kind = models::checkpoint_kind(kind);
+                self.settings.checkpoint_path = path.display().to_string();
+                self.settings.model_name = "auto".into();
+                self.settings.num_samples = "auto".into();
+                self.load_model(shared);
+            }
             DetectCommand::Clip(ClipCommand::Open(path)) => self.start_loading_file(path),
             DetectCommand::Clip(cmd) => {
                 if let Err(e) = self.source.apply(cmd, self.ctx.as_ref()) {

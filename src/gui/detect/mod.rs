@@ -10,10 +10,12 @@
 //! - `state`: settings, the model, the clip and its score ([`DetectView`]).
 //! - `logic`: per-frame work and [`DetectView::apply`], the one place that starts work.
 //! - `ui`: drawing; it returns [`DetectCommand`]s.
+//! - `models`: the models folder panel (entries listed on a background task).
 //! - `worker`: the model worker, a [`super::tasks::Worker`] that owns the model; model loading
 //!   and scoring run there in order.
 
 mod logic;
+mod models;
 mod state;
 mod ui;
 mod worker;
@@ -27,6 +29,13 @@ pub use state::{CheckpointKind, DetectSettings, DetectView, CAVEAT};
 pub enum DetectCommand {
     /// Load the model the settings name.
     LoadModel,
+    /// List the models folder again.
+    ListModels,
+    /// Load an entry of the models folder.
+    UseModel {
+        path: std::path::PathBuf,
+        kind: crate::inference::models::EntryKind,
+    },
     /// Something from the clip panel.
     Clip(ClipCommand),
     /// Show a dialog for the checkpoint (a file or a run folder, by kind).

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::super::audio_widgets::{AudioBackend, ClipDisplay, Player, Recorder};
 use super::super::clip_panel::ClipSource;
 use super::super::tasks::Task;
+use super::models::ModelsPanel;
 use super::worker::ModelWorker;
 use crate::inference::{ModelInfo, ScoreTrack};
 
@@ -59,6 +60,8 @@ pub struct DetectSettings {
     pub folder: String,
     /// Score file to write (default: `scores.txt` in the folder).
     pub scores_out: String,
+    /// The models folder (empty: `$DPDA_MODELS_DIR`, else `models`).
+    pub models_dir: String,
 }
 
 impl Default for DetectSettings {
@@ -74,6 +77,7 @@ impl Default for DetectSettings {
             clip_path: String::new(),
             folder: String::new(),
             scores_out: String::new(),
+            models_dir: String::new(),
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct DetectView {
     pub(super) folder_message: Option<String>,
     /// The clip-source panel (path, dialog, demo clips, decoding).
     pub(super) source: ClipSource,
+    /// The models folder listing.
+    pub(super) models: ModelsPanel,
     /// The checkpoint or folder dialog.
     pub(super) dialog: Option<(DialogTarget, Task<Option<PathBuf>>)>,
     pub(super) backend: AudioBackend,
@@ -137,6 +143,7 @@ impl Default for DetectView {
             folder_cancel: None,
             folder_message: None,
             source: ClipSource::default(),
+            models: ModelsPanel::default(),
             dialog: None,
             player: Player::new(backend.clone()),
             backend,
@@ -203,6 +210,15 @@ impl DetectView {
             || self.scoring
             || self.folder_progress.is_some()
             || self.source.is_loading()
+    }
+
+    /// The names of the models folder's entries, as last listed.
+    pub fn model_entries(&self) -> Vec<String> {
+        self.models
+            .entries()
+            .iter()
+            .map(|e| e.candidate.label.clone())
+            .collect()
     }
 
     /// The message of the last folder run.

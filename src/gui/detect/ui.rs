@@ -36,6 +36,7 @@ impl DetectView {
 
     fn model_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, commands: &mut Vec<DetectCommand>) {
         ui.heading("Model");
+        self.models.ui(ui, &mut self.settings.models_dir, commands);
         ui.horizontal_wrapped(|ui| {
             let k = &mut self.settings.kind;
             ui.selectable_value(k, CheckpointKind::CurrentRun, "current run's best");
