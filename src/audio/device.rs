@@ -514,6 +514,12 @@ impl Recorder {
         self.consumer.pop_into(&mut self.captured)
     }
 
+    /// The mono samples recorded so far, at the device rate, as of the last [`Recorder::poll`]:
+    /// for scoring while recording (the callback never sees this buffer).
+    pub fn captured(&self) -> &[f32] {
+        &self.captured
+    }
+
     /// The level of the latest recorded block.
     pub fn level(&self) -> Level {
         Level {
