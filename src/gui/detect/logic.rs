@@ -257,11 +257,6 @@ impl DetectView {
         let window = ((live.window_s * rate).round() as usize).max(1);
         let hop = ((live.hop_s * rate).round() as usize).max(1);
         let captured = r.captured();
-        eprintln!(
-            "DEBUG {:?} {}",
-            std::time::SystemTime::now(),
-            captured.len()
-        );
         if captured.len() < window {
             return;
         }
