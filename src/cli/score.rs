@@ -192,6 +192,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A clip score, its window scores as `(start sample, score)`, and its input warnings.
+type Checked = (f64, Vec<(usize, f64)>, Vec<InputWarning>);
+
 /// Score one clip and check it: the clip score (whole clip, or the mean of its windows), the
 /// window scores as `(start sample, score)`, and the input warnings. With windows the whole clip
 /// is scored as well, for the disagreement check against the model's stored threshold (0 when
@@ -200,7 +203,7 @@ fn score_checked(
     scorer: &Scorer,
     samples: &[f32],
     windows: Option<Windows>,
-) -> anyhow::Result<(f64, Vec<(usize, f64)>, Vec<InputWarning>)> {
+) -> anyhow::Result<Checked> {
     let info = scorer.info();
     let mut warnings = check_samples(samples, info.num_samples);
     match windows {
