@@ -228,16 +228,34 @@ fn json_line(
     with_windows: bool,
     per_window: &[(usize, f64)],
 ) -> String {
-    let mut value = serde_json::json!({
-        "trial": trial,
-        "score": score,
-        "warnings": warnings,
-    });
-    if with_windows {
-        value["windows"] = per_window
-            .iter()
-            .map(|&(start, s)| serde_json::json!({"start_s": start as f64 / 16_000.0, "score": s}))
-            .collect();
+    #[derive(serde::Serialize)]
+    struct Window {
+        start_s: f64,
+        score: f64,
     }
-    value.to_string()
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        trial: &'a str,
+        score: f64,
+        warnings: &'a [InputWarning],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        windows: Option<Vec<Window>>,
+    }
+    let windows = with_windows.then(|| {
+        per_window
+            .iter()
+            .map(|&(start, score)| Window {
+                start_s: start as f64 / 16_000.0,
+                score,
+            })
+            .collect()
+    });
+    let row = Row {
+        trial,
+        score,
+        warnings,
+        windows,
+    };
+    // A row of strings and numbers always serialises (a NaN score becomes null).
+    serde_json::to_string(&row).unwrap_or_default()
 }
