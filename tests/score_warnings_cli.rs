@@ -81,7 +81,10 @@ fn score_warns_on_silent_short_and_clipped_clips() {
         assert_eq!(lines.len(), codes.len(), "{name}: {stderr}");
     }
     assert!(
-        stderr.contains("digital silence: peak -inf dBFS"),
+        stderr.contains(&format!(
+            "warning: {}: digital silence: peak -inf dBFS is below -80 dBFS\n",
+            audio.join("silent.wav").display()
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("repeated 1600 times"), "{stderr}");
@@ -95,6 +98,10 @@ fn score_warns_on_silent_short_and_clipped_clips() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), expected.len());
+    assert!(
+        json.lines().all(|l| l.starts_with(r#"{"trial":"#)),
+        "{json}"
+    );
     for ((row, (name, codes)), line) in rows.iter().zip(&expected).zip(stdout.lines()) {
         assert_eq!(row["trial"], *name);
         let plain: f64 = line.split(' ').nth(1).unwrap().parse().unwrap();
