@@ -31,6 +31,11 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Seconds of device-rate audio the recording ring holds between two drains by the UI.
 const RING_SECONDS: u32 = 4;
 
+/// Recording block length asked of the input device. Without it PulseAudio delivers a record
+/// stream in fragments of about 2 s (measured through a null sink), which makes the level meter
+/// and live scoring lag by as much; 20 ms blocks keep both current.
+const INPUT_BLOCK_S: f64 = 0.02;
+
 /// Which audio system device requests go to.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum AudioBackend {
@@ -147,6 +152,8 @@ struct Resolved {
     host_name: String,
     config: StreamConfig,
     format: SampleFormat,
+    /// The block sizes the device accepts.
+    buffer_range: cpal::SupportedBufferSize,
 }
 
 fn resolve(backend: &AudioBackend, direction: Direction) -> Result<Resolved, DeviceError> {
@@ -170,6 +177,7 @@ fn resolve(backend: &AudioBackend, direction: Direction) -> Result<Resolved, Dev
         detail: e.to_string(),
     })?;
     let format = supported.sample_format();
+    let buffer_range = *supported.buffer_size();
     let config = supported.config();
     if config.channels == 0 || config.sample_rate == 0 {
         return Err(DeviceError::Config {
@@ -183,6 +191,7 @@ fn resolve(backend: &AudioBackend, direction: Direction) -> Result<Resolved, Dev
         host_name,
         config,
         format,
+        buffer_range,
     })
 }
 
@@ -487,7 +496,7 @@ impl Recorder {
         let device_rate_hz = resolved.config.sample_rate;
         let limit_frames = (limit_s * f64::from(device_rate_hz)).ceil() as usize;
         let capacity = (RING_SECONDS * device_rate_hz) as usize;
-        let (producer, consumer) = ring::ring(capacity.min(limit_frames.max(1)));
+        let (producer, mut consumer) = ring::ring(capacity.min(limit_frames.max(1)));
         let state = Arc::new(RecordState {
             peak_bits: AtomicU32::new(0),
             rms_bits: AtomicU32::new(0),
@@ -496,7 +505,16 @@ impl Recorder {
             limit_frames,
             failed: AtomicBool::new(false),
         });
-        let stream = build_input(&resolved, producer, state.clone())?;
+        // Short blocks when the device accepts them; else (or when it refuses) its default.
+        let blocked = input_block_config(&resolved, INPUT_BLOCK_S);
+        let stream = match blocked.and_then(|r| build_input(&r, producer, state.clone()).ok()) {
+            Some(stream) => stream,
+            None => {
+                let (producer, consumer_again) = ring::ring(capacity.min(limit_frames.max(1)));
+                consumer = consumer_again;
+                build_input(&resolved, producer, state.clone())?
+            }
+        };
         stream
             .play()
             .map_err(stream_error(Direction::Input, &resolved.host_name))?;
@@ -512,6 +530,12 @@ impl Recorder {
     /// Move recorded samples out of the ring; returns how many arrived. Call once per UI frame.
     pub fn poll(&mut self) -> usize {
         self.consumer.pop_into(&mut self.captured)
+    }
+
+    /// The mono samples recorded so far, at the device rate, as of the last [`Recorder::poll`]:
+    /// for scoring while recording (the callback never sees this buffer).
+    pub fn captured(&self) -> &[f32] {
+        &self.captured
     }
 
     /// The level of the latest recorded block.
@@ -573,6 +597,24 @@ impl Recorder {
             sample_rate_hz: TARGET_SAMPLE_RATE_HZ,
         })
     }
+}
+
+/// `resolved` with fixed blocks of `block_s` seconds, when the device's range allows them.
+fn input_block_config(resolved: &Resolved, block_s: f64) -> Option<Resolved> {
+    let cpal::SupportedBufferSize::Range { min, max } = resolved.buffer_range else {
+        return None;
+    };
+    let frames = (block_s * f64::from(resolved.config.sample_rate)).round() as u32;
+    (min..=max).contains(&frames).then(|| Resolved {
+        device: resolved.device.clone(),
+        host_name: resolved.host_name.clone(),
+        config: StreamConfig {
+            buffer_size: cpal::BufferSize::Fixed(frames),
+            ..resolved.config
+        },
+        format: resolved.format,
+        buffer_range: resolved.buffer_range,
+    })
 }
 
 fn build_input(

@@ -7,7 +7,9 @@ use anyhow::Context;
 
 use super::{print_line, ClosedPipe};
 use crate::data::protocol::encode_trial_field;
-use crate::inference::{collect_trials, ModelRequest, Scorer, Windows};
+use crate::inference::{
+    check_samples, check_windows, collect_trials, InputWarning, ModelRequest, Scorer, Windows,
+};
 use crate::metrics::scores::ScoreRow;
 
 /// Arguments of `dpda score`.
@@ -17,7 +19,11 @@ use crate::metrics::scores::ScoreRow;
                   (more likely genuine speech), lower more likely spoofed.\n\n\
                   Trials are named by their path relative to the folder given (FoR: \
                   fake/file1848…), a single file by its stem; whitespace in a name is written \
-                  as %20 (and % as %25), which `dpda eval` reads back."
+                  as %20 (and % as %25), which `dpda eval` reads back.\n\n\
+                  Input warnings go to stderr as `warning: <file>: <message>` (and into \
+                  `--json`): digital silence or no speech, shorter than the model's input, \
+                  clipping, very low level, and — with --window-s, which also scores the whole \
+                  clip for this — whole-clip and window decisions that disagree."
 )]
 pub struct Args {
     /// A run folder (its best model: final, else the best epoch, else last), a .safetensors
@@ -49,6 +55,11 @@ pub struct Args {
     /// Write the score file here as well as printing it (written whole, at the end).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print one JSON object per trial instead of `<trial> <score>` lines: `trial`, `score`,
+    /// `warnings` (`[{code, message}]`) and, with `--per-window`, `windows`
+    /// (`[{start_s, score}]`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Refuse an `--out` that is one of the inputs or an audio file to be scored.
@@ -123,18 +134,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut num_failed = 0usize;
     let mut out = Printer { printing: true };
     for trial in &trials {
+        let mut warnings = Vec::new();
         let result = crate::audio::load_mono_16k(&trial.path)
             .map_err(anyhow::Error::from)
-            .and_then(|clip| match windows {
-                None => Ok((scorer.score(&clip.samples)?, Vec::new())),
-                Some(w) => {
-                    let per = scorer.score_windows(&clip.samples, w)?;
-                    let mean = per.iter().map(|(_, s)| s).sum::<f64>() / per.len() as f64;
-                    Ok((mean, per))
-                }
+            .and_then(|clip| {
+                let (score, per, found) = score_checked(&scorer, &clip.samples, windows)?;
+                warnings = found;
+                Ok((score, per))
             });
+        for w in &warnings {
+            eprintln!("warning: {}: {}", trial.path.display(), w.message);
+        }
         let field = encode_trial_field(&trial.name);
         match result {
+            Ok((score, per_window)) if args.json => {
+                out.print(&json_line(
+                    &trial.name,
+                    score,
+                    &warnings,
+                    args.per_window,
+                    &per_window,
+                ))?;
+            }
             Ok((score, per_window)) => {
                 if args.per_window {
                     for (start, s) in per_window {
@@ -169,4 +190,72 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(ClosedPipe.into());
     }
     Ok(())
+}
+
+/// A clip score, its window scores as `(start sample, score)`, and its input warnings.
+type Checked = (f64, Vec<(usize, f64)>, Vec<InputWarning>);
+
+/// Score one clip and check it: the clip score (whole clip, or the mean of its windows), the
+/// window scores as `(start sample, score)`, and the input warnings. With windows the whole clip
+/// is scored as well, for the disagreement check against the model's stored threshold (0 when
+/// none is stored); without windows that check does not run.
+fn score_checked(
+    scorer: &Scorer,
+    samples: &[f32],
+    windows: Option<Windows>,
+) -> anyhow::Result<Checked> {
+    let info = scorer.info();
+    let mut warnings = check_samples(samples, info.num_samples);
+    match windows {
+        None => Ok((scorer.score(samples)?, Vec::new(), warnings)),
+        Some(w) => {
+            let per = scorer.score_windows(samples, w)?;
+            let scores: Vec<f64> = per.iter().map(|(_, s)| *s).collect();
+            let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+            let whole = scorer.score(samples)?;
+            let threshold = info.threshold.as_ref().map_or(0.0, |t| t.value);
+            warnings.extend(check_windows(whole, &scores, threshold));
+            Ok((mean, per, warnings))
+        }
+    }
+}
+
+/// One `--json` line: `{"trial", "score", "warnings": [{code, message}], "windows"?}`.
+fn json_line(
+    trial: &str,
+    score: f64,
+    warnings: &[InputWarning],
+    with_windows: bool,
+    per_window: &[(usize, f64)],
+) -> String {
+    #[derive(serde::Serialize)]
+    struct Window {
+        start_s: f64,
+        score: f64,
+    }
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        trial: &'a str,
+        score: f64,
+        warnings: &'a [InputWarning],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        windows: Option<Vec<Window>>,
+    }
+    let windows = with_windows.then(|| {
+        per_window
+            .iter()
+            .map(|&(start, score)| Window {
+                start_s: start as f64 / 16_000.0,
+                score,
+            })
+            .collect()
+    });
+    let row = Row {
+        trial,
+        score,
+        warnings,
+        windows,
+    };
+    // A row of strings and numbers always serialises (a NaN score becomes null).
+    serde_json::to_string(&row).unwrap_or_default()
 }

@@ -378,6 +378,9 @@ mod no_audio {
         pub fn poll(&mut self) -> usize {
             match *self {}
         }
+        pub fn captured(&self) -> &[f32] {
+            match *self {}
+        }
         pub fn level(&self) -> Level {
             match *self {}
         }

@@ -14,6 +14,8 @@
 //!   audio extension), with collisions refused.
 //! - [`testsets`]: the `[[test]]` sets of a run configuration, scored and evaluated.
 //! - [`models`]: the models folder, listed with what scoring each entry would use.
+//! - [`warnings`]: reasons not to trust a score (silence, too short, clipping, low level, window
+//!   disagreement), reported beside it.
 //!
 //! Scores are the bona fide logit: higher means more bona fide.
 
@@ -23,6 +25,7 @@ pub mod scorer;
 pub mod source;
 pub mod testsets;
 pub mod trials;
+pub mod warnings;
 
 use std::path::PathBuf;
 
@@ -30,6 +33,7 @@ pub use layout::RunLayout;
 pub use scorer::{window_starts, FolderScores, ScoreTrack, Scorer, Windows};
 pub use source::{ModelInfo, ModelRequest, StoredThreshold};
 pub use trials::{collect_trials, Trial};
+pub use warnings::{check_samples, check_windows, unreliable_reason, InputWarning, WarningCode};
 
 /// Errors of loading a model for scoring, of naming trials and of scoring.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,8 @@ use super::super::clip_panel::{ClipCommand, ClipEvent};
 use super::super::tasks::{self, FileRequest};
 use super::super::{theme, Shared};
 use super::models::{self, ModelsPanel};
-use super::state::{CheckpointKind, ClipResult, DialogTarget};
-use super::worker::{self, WorkerCommand, WorkerEvent};
+use super::state::{CheckpointKind, ClipResult, DialogTarget, LiveTrack};
+use super::worker::{self, LiveScore, LiveWindow, ScoredClip, WorkerCommand, WorkerEvent};
 use super::{DetectCommand, DetectView};
 use crate::audio::Clip;
 use crate::inference::ModelRequest;
@@ -152,6 +152,18 @@ impl DetectView {
             Ok(r) => {
                 self.recorder = Some(r);
                 self.audio_error = None;
+                self.live_session += 1;
+                // Live scoring needs a model; without one the recording is scored at the end.
+                self.live = self.model.as_ref().map(|_| LiveTrack {
+                    session: self.live_session,
+                    window_s: self.settings.window_s,
+                    hop_s: self.settings.hop_s,
+                    next_window: 0,
+                    in_flight: false,
+                    points: Vec::new(),
+                    stats: Default::default(),
+                    error: None,
+                });
             }
             Err(e) => self.audio_error = Some(format!("audio unavailable: {e}")),
         }
@@ -193,7 +205,11 @@ impl DetectView {
         self.models.poll();
         for event in self.source.poll() {
             match event {
-                ClipEvent::Loaded { name, clip } => self.set_clip(name, clip),
+                ClipEvent::Loaded { name, clip } => {
+                    // Another clip replaces the recording and its live track.
+                    self.live = None;
+                    self.set_clip(name, clip);
+                }
                 ClipEvent::Failed(e) => self.error = Some(e),
                 ClipEvent::Picked(path) => self.open_file(path, shared),
             }
@@ -221,12 +237,80 @@ impl DetectView {
             }
             None => false,
         };
+        self.feed_live();
         if recording_over {
             self.stop_recording();
         }
         self.player.poll();
         if self.player.is_playing() {
             ctx.request_repaint();
+        }
+    }
+
+    /// Send the newest complete window of the recording to the worker, unless one is still
+    /// there; windows completed meanwhile are counted as skipped. The copy of the window is
+    /// made here, on the UI thread, from the samples the recorder has drained (never in the
+    /// audio callback).
+    fn feed_live(&mut self) {
+        let (Some(r), Some(live)) = (&self.recorder, &mut self.live) else {
+            return;
+        };
+        if live.in_flight || live.error.is_some() {
+            return;
+        }
+        let rate_hz = r.device_rate_hz();
+        let rate = f64::from(rate_hz);
+        let window = ((live.window_s * rate).round() as usize).max(1);
+        let hop = ((live.hop_s * rate).round() as usize).max(1);
+        let captured = r.captured();
+        if captured.len() < window {
+            return;
+        }
+        let newest = (captured.len() - window) / hop;
+        if newest < live.next_window {
+            return;
+        }
+        live.stats.windows_skipped += newest - live.next_window;
+        let start = newest * hop;
+        let Some(samples) = captured.get(start..start + window) else {
+            return;
+        };
+        let cmd = WorkerCommand::LiveWindow(LiveWindow {
+            session: live.session,
+            start_s: start as f64 / rate,
+            samples: samples.to_vec(),
+            rate_hz,
+            captured_at: Instant::now(),
+        });
+        live.next_window = newest + 1;
+        live.in_flight = true;
+        if !self.send(cmd) {
+            if let Some(live) = &mut self.live {
+                live.in_flight = false;
+            }
+        }
+    }
+
+    fn apply_live(&mut self, score: LiveScore) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        if live.session != score.session {
+            return;
+        }
+        live.in_flight = false;
+        match score.result {
+            Ok(s) => {
+                live.points.push((score.start_s, s));
+                let stats = &mut live.stats;
+                stats.windows_scored += 1;
+                stats.real_time_factor = Some(score.scoring_s / score.audio_s.max(1e-9));
+                let latency_s = score.captured_at.elapsed().as_secs_f64();
+                stats.latency_s = Some(latency_s);
+                stats.max_latency_s =
+                    Some(stats.max_latency_s.map_or(latency_s, |m| m.max(latency_s)));
+            }
+            Err(e) => live.error = Some(format!("live scoring failed: {e}")),
         }
     }
 
@@ -264,10 +348,21 @@ impl DetectView {
                     return;
                 }
                 match result {
-                    Ok((score, track)) => self.result = Some(ClipResult { score, track }),
+                    Ok(ScoredClip {
+                        score,
+                        track,
+                        warnings,
+                    }) => {
+                        self.result = Some(ClipResult {
+                            score,
+                            track,
+                            warnings,
+                        })
+                    }
                     Err(e) => self.error = Some(format!("scoring failed: {e}")),
                 }
             }
+            WorkerEvent::LiveScored(score) => self.apply_live(score),
             WorkerEvent::FolderProgress { done, total } => {
                 self.folder_progress = Some((done, total))
             }

@@ -5,7 +5,10 @@
 //! current run's best, any run folder, a `.safetensors` file or a released PyTorch
 //! AASIST/AASIST-L `.pth`), see the score (the bona fide logit), the decision against a movable
 //! threshold that starts at the checkpoint's stored dev-set EER threshold, and a per-window score
-//! track under the spectrogram. A whole folder can be scored to a score file with progress.
+//! track under the spectrogram. Input warnings (silence, too short, clipping, low level, window
+//! disagreement) make the verdict read "unreliable: …". While recording, a live score track
+//! grows window by window, with the real-time factor and latency of scoring. A whole folder can
+//! be scored to a score file with progress.
 //!
 //! - `state`: settings, the model, the clip and its score ([`DetectView`]).
 //! - `logic`: per-frame work and [`DetectView::apply`], the one place that starts work.
@@ -22,7 +25,7 @@ mod worker;
 
 use super::clip_panel::ClipCommand;
 
-pub use state::{CheckpointKind, DetectSettings, DetectView, CAVEAT};
+pub use state::{CheckpointKind, DetectSettings, DetectView, LiveStats, CAVEAT};
 
 /// What the user asked for in the detect view.
 #[derive(Clone, Debug, PartialEq)]

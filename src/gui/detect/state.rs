@@ -12,7 +12,7 @@ use super::super::clip_panel::ClipSource;
 use super::super::tasks::Task;
 use super::models::ModelsPanel;
 use super::worker::ModelWorker;
-use crate::inference::{ModelInfo, ScoreTrack};
+use crate::inference::{check_windows, InputWarning, ModelInfo, ScoreTrack};
 
 pub(super) const STORAGE_KEY: &str = "dpda.detect_view";
 
@@ -86,6 +86,43 @@ impl Default for DetectSettings {
 pub(super) struct ClipResult {
     pub(super) score: f64,
     pub(super) track: ScoreTrack,
+    /// Warnings found on the samples (the window check runs at drawing time: it depends on the
+    /// movable threshold).
+    pub(super) warnings: Vec<InputWarning>,
+}
+
+/// Scoring while recording: a window is sent each time a hop's worth of new audio completes
+/// one; while the worker is busy with one window, the ones completed meanwhile are skipped
+/// (only the newest is sent next), so the track never falls behind the microphone.
+pub(super) struct LiveTrack {
+    /// Which recording this is (results of an earlier one are ignored).
+    pub(super) session: u64,
+    pub(super) window_s: f64,
+    pub(super) hop_s: f64,
+    /// Index of the next window to score: window `j` spans `[j·hop, j·hop + window)`.
+    pub(super) next_window: usize,
+    /// Whether a window is with the worker.
+    pub(super) in_flight: bool,
+    /// `(window start in seconds, bona fide logit)`, in time order.
+    pub(super) points: Vec<(f64, f64)>,
+    pub(super) stats: LiveStats,
+    pub(super) error: Option<String>,
+}
+
+/// Figures of live scoring, shown in the view.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LiveStats {
+    /// Windows scored.
+    pub windows_scored: usize,
+    /// Windows skipped because the model was still busy with an earlier one.
+    pub windows_skipped: usize,
+    /// Scoring time / audio time of the last window (resampling included).
+    pub real_time_factor: Option<f64>,
+    /// Seconds from the last window's final sample reaching the view to its score shown (the
+    /// device's own buffering, up to one frame, comes on top).
+    pub latency_s: Option<f64>,
+    /// The largest latency seen, in seconds.
+    pub max_latency_s: Option<f64>,
 }
 
 /// The detect view's state.
@@ -113,6 +150,9 @@ pub struct DetectView {
     pub(super) dialog: Option<(DialogTarget, Task<Option<PathBuf>>)>,
     pub(super) backend: AudioBackend,
     pub(super) recorder: Option<Recorder>,
+    /// Live scoring of the recording in progress (kept after it stops, until another clip).
+    pub(super) live: Option<LiveTrack>,
+    pub(super) live_session: u64,
     pub(super) player: Player,
     pub(super) error: Option<String>,
     pub(super) audio_error: Option<String>,
@@ -148,6 +188,8 @@ impl Default for DetectView {
             player: Player::new(backend.clone()),
             backend,
             recorder: None,
+            live: None,
+            live_session: 0,
             error: None,
             audio_error: None,
             ctx: None,
@@ -219,6 +261,34 @@ impl DetectView {
             .iter()
             .map(|e| e.candidate.label.clone())
             .collect()
+    }
+
+    /// Reasons not to trust the current clip's score: the warnings on its samples and, against
+    /// the current threshold, whole-clip vs window disagreement. Empty before scoring.
+    pub fn warnings(&self) -> Vec<InputWarning> {
+        let Some(r) = &self.result else {
+            return Vec::new();
+        };
+        let scores: Vec<f64> = r.track.points.iter().map(|p| p.1).collect();
+        let mut warnings = r.warnings.clone();
+        warnings.extend(check_windows(r.score, &scores, self.threshold));
+        warnings
+    }
+
+    /// The live score track of the recording in progress (or the last one): `(window start in
+    /// seconds, score)`.
+    pub fn live_points(&self) -> Option<&[(f64, f64)]> {
+        self.live.as_ref().map(|l| l.points.as_slice())
+    }
+
+    /// Figures of live scoring (real-time factor, latency, skipped windows).
+    pub fn live_stats(&self) -> Option<LiveStats> {
+        self.live.as_ref().map(|l| l.stats)
+    }
+
+    /// Whether a recording is in progress.
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
     }
 
     /// The message of the last folder run.

@@ -10,6 +10,7 @@ use super::super::{theme, Shared};
 use super::state::{CheckpointKind, CAVEAT};
 use super::{DetectCommand, DetectView};
 use crate::inference::scorer::is_bonafide;
+use crate::inference::unreliable_reason;
 use crate::nn::registry::ModelKind;
 
 impl DetectView {
@@ -227,6 +228,10 @@ impl DetectView {
         if let Some(e) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
+        if self.live.is_some() {
+            self.live_ui(ui);
+            ui.separator();
+        }
         let Some(clip) = &self.clip else {
             ui.label("Record, open or drop a clip to score it.");
             return;
@@ -276,23 +281,47 @@ impl DetectView {
             return;
         };
         let bonafide = is_bonafide(result.score, self.threshold);
+        let score = result.score;
+        let warnings = self.warnings();
+        let unreliable = unreliable_reason(&warnings);
         ui.horizontal(|ui| {
             ui.label(
-                egui::RichText::new(format!("score {:.3}", result.score))
-                    .size(theme::VERDICT_TEXT_SIZE),
+                egui::RichText::new(format!("score {score:.3}")).size(theme::VERDICT_TEXT_SIZE),
             );
             let (text, colour) = if bonafide {
                 ("likely bona fide", theme::BONAFIDE)
             } else {
                 ("likely spoofed", theme::SPOOFED)
             };
-            ui.label(
-                egui::RichText::new(text)
-                    .size(theme::VERDICT_TEXT_SIZE)
-                    .color(colour)
-                    .strong(),
-            );
+            match &unreliable {
+                // The input is outside what the score can speak for: the warning leads, the
+                // model's decision follows in small print.
+                Some(why) => {
+                    ui.label(
+                        egui::RichText::new(why)
+                            .size(theme::VERDICT_TEXT_SIZE)
+                            .color(ui.visuals().warn_fg_color)
+                            .strong(),
+                    );
+                    ui.small("the model alone says:");
+                    ui.label(egui::RichText::new(text).color(colour));
+                }
+                None => {
+                    ui.label(
+                        egui::RichText::new(text)
+                            .size(theme::VERDICT_TEXT_SIZE)
+                            .color(colour)
+                            .strong(),
+                    );
+                }
+            }
         });
+        for w in &warnings {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("warning: {}", w.message),
+            );
+        }
         ui.small(
             "The score is the model's bona fide logit: higher means more bona fide, lower more \
              likely spoofed.",
@@ -307,6 +336,59 @@ impl DetectView {
                 .italics()
                 .color(ui.visuals().weak_text_color()),
         );
+    }
+
+    /// The live score track while recording: one point per scored window, with the real-time
+    /// factor and latency of scoring.
+    fn live_ui(&self, ui: &mut egui::Ui) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        ui.strong(if self.recorder.is_some() {
+            "Live score (recording)"
+        } else {
+            "Live score (last recording)"
+        });
+        let stats = live.stats;
+        let mut figures = format!(
+            "{} windows of {:.1} s every {:.2} s scored",
+            stats.windows_scored, live.window_s, live.hop_s
+        );
+        if let Some(rtf) = stats.real_time_factor {
+            figures.push_str(&format!("; real-time factor {rtf:.2}"));
+        }
+        if let Some(latency_s) = stats.latency_s {
+            figures.push_str(&format!("; latency {:.0} ms", 1000.0 * latency_s));
+        }
+        ui.label(figures);
+        if stats.windows_skipped > 0 {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} windows skipped: scoring a window takes longer than the hop",
+                    stats.windows_skipped
+                ),
+            );
+        }
+        if let Some(e) = &live.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        let half = live.window_s / 2.0;
+        let points: Vec<[f64; 2]> = live.points.iter().map(|&(t, s)| [t + half, s]).collect();
+        let threshold = self.threshold;
+        Plot::new("live score track")
+            .height(theme::SCORE_TRACK_HEIGHT)
+            .include_x(0.0)
+            .include_x(self.settings.record_limit_s)
+            .include_y(threshold)
+            .allow_scroll(false)
+            .x_axis_label("time (s), window centres")
+            .y_axis_label("score")
+            .show(ui, |plot_ui| {
+                plot_ui
+                    .line(Line::new("live windows", PlotPoints::from(points)).color(theme::WAVE));
+                plot_ui.hline(HLine::new("threshold", threshold).color(theme::MARK));
+            });
     }
 
     fn track_ui(&self, ui: &mut egui::Ui, link: egui::Id, duration_s: f64) {

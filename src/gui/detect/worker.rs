@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use super::super::tasks::{Emitter, Worker};
 use super::super::theme;
-use crate::audio::Clip;
+use std::time::Instant;
+
+use crate::audio::{resample, Clip, TARGET_SAMPLE_RATE_HZ};
 use crate::inference::{
-    collect_trials, FolderScores, ModelInfo, ModelRequest, ScoreTrack, Scorer, Windows,
+    check_samples, collect_trials, FolderScores, InputWarning, ModelInfo, ModelRequest, ScoreTrack,
+    Scorer, Windows,
 };
 
 /// Events the worker may have outstanding before it waits for the UI to drain them.
@@ -30,6 +33,33 @@ pub(super) enum WorkerCommand {
         out: PathBuf,
         cancel: Arc<AtomicBool>,
     },
+    /// One window of live recording, at the device rate.
+    LiveWindow(LiveWindow),
+}
+
+/// A window of the recording in progress, sent when its last sample has arrived.
+pub(super) struct LiveWindow {
+    /// Which recording it belongs to.
+    pub(super) session: u64,
+    /// Where the window starts in the recording, in seconds.
+    pub(super) start_s: f64,
+    /// Mono samples at `rate_hz`.
+    pub(super) samples: Vec<f32>,
+    pub(super) rate_hz: u32,
+    /// When the UI found the window complete (its last sample captured).
+    pub(super) captured_at: Instant,
+}
+
+/// The score of a [`LiveWindow`].
+pub(super) struct LiveScore {
+    pub(super) session: u64,
+    pub(super) start_s: f64,
+    pub(super) result: Result<f64, String>,
+    /// Seconds the worker spent resampling and scoring the window.
+    pub(super) scoring_s: f64,
+    /// Seconds of audio in the window.
+    pub(super) audio_s: f64,
+    pub(super) captured_at: Instant,
 }
 
 /// What the worker reports.
@@ -37,13 +67,21 @@ pub(super) enum WorkerEvent {
     Loaded(Result<ModelInfo, String>),
     Scored {
         clip_id: u64,
-        result: Result<(f64, ScoreTrack), String>,
+        result: Result<ScoredClip, String>,
     },
+    LiveScored(LiveScore),
     FolderProgress {
         done: usize,
         total: usize,
     },
     FolderDone(Result<FolderScores, String>),
+}
+
+/// A clip's whole-clip score, its score track and the warnings found on its samples.
+pub(super) struct ScoredClip {
+    pub(super) score: f64,
+    pub(super) track: ScoreTrack,
+    pub(super) warnings: Vec<InputWarning>,
 }
 
 pub(super) type ModelWorker = Worker<WorkerCommand, WorkerEvent>;
@@ -82,17 +120,26 @@ fn run(commands: std::sync::mpsc::Receiver<WorkerCommand>, out: Emitter<WorkerEv
                     None => Err("no model loaded".to_string()),
                     Some(d) => d
                         .score(&samples.samples)
-                        .and_then(|s| {
+                        .and_then(|score| {
                             let windows = Windows::from_seconds(
                                 window_s,
                                 hop_s,
                                 ("score-track window", "score-track hop"),
                             )?;
-                            d.score_track(&samples.samples, windows).map(|t| (s, t))
+                            let track = d.score_track(&samples.samples, windows)?;
+                            let warnings = check_samples(&samples.samples, d.info().num_samples);
+                            Ok(ScoredClip {
+                                score,
+                                track,
+                                warnings,
+                            })
                         })
                         .map_err(|e| e.to_string()),
                 };
                 WorkerEvent::Scored { clip_id, result }
+            }
+            WorkerCommand::LiveWindow(window) => {
+                WorkerEvent::LiveScored(score_live(detector.as_ref(), window))
             }
             WorkerCommand::ScoreFolder {
                 folder,
@@ -110,6 +157,44 @@ fn run(commands: std::sync::mpsc::Receiver<WorkerCommand>, out: Emitter<WorkerEv
             return;
         }
     }
+}
+
+/// Resample a live window to 16 kHz and score it as one window; times the work.
+fn score_live(detector: Option<&Scorer>, window: LiveWindow) -> LiveScore {
+    let started = Instant::now();
+    let audio_s = window.samples.len() as f64 / f64::from(window.rate_hz.max(1));
+    let result = match detector {
+        None => Err("no model loaded".to_string()),
+        Some(d) => score_one_window(d, &window.samples, window.rate_hz),
+    };
+    LiveScore {
+        session: window.session,
+        start_s: window.start_s,
+        result,
+        scoring_s: started.elapsed().as_secs_f64(),
+        audio_s,
+        captured_at: window.captured_at,
+    }
+}
+
+fn score_one_window(d: &Scorer, samples: &[f32], rate_hz: u32) -> Result<f64, String> {
+    let samples = if rate_hz == TARGET_SAMPLE_RATE_HZ {
+        samples.to_vec()
+    } else {
+        resample(samples, rate_hz, TARGET_SAMPLE_RATE_HZ).map_err(|e| e.to_string())?
+    };
+    let len = samples.len().max(1);
+    let windows = Windows {
+        window_len: len,
+        hop_len: len,
+    };
+    let scores = d
+        .score_windows(&samples, windows)
+        .map_err(|e| e.to_string())?;
+    scores
+        .first()
+        .map(|&(_, s)| s)
+        .ok_or_else(|| "the window gave no score".to_string())
 }
 
 fn score_folder(
