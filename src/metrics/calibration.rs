@@ -620,3 +620,55 @@ mod tests {
         assert_eq!(posterior_bonafide(1e4, 0.5), 1.0);
     }
 }
+
+/// Fits against scikit-learn's `LogisticRegression` on the same objective
+/// (`scripts/calibration_reference.py` writes `tests/fixtures/calibration/reference.json`).
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn vec_of(v: &Value) -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    }
+
+    fn close(what: &str, got: f64, want: f64) {
+        assert!(
+            (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{what}: got {got:e}, scikit-learn {want:e}"
+        );
+    }
+
+    #[test]
+    fn fits_match_scikit_learn() {
+        let text = include_str!("../../tests/fixtures/calibration/reference.json");
+        let reference: Value = serde_json::from_str(text).unwrap();
+        let cases = reference["cases"].as_array().unwrap();
+        assert!(cases.len() >= 9);
+        for c in cases {
+            let name = c["name"].as_str().unwrap();
+            let settings = FitSettings {
+                prior: c["prior"].as_f64().unwrap(),
+                ridge: c["ridge"].as_f64().unwrap(),
+            };
+            let cal = Calibration::fit(
+                &vec_of(&c["bonafide"]),
+                &vec_of(&c["spoof"]),
+                &settings,
+                name.into(),
+                None,
+            )
+            .unwrap();
+            close(&format!("{name} a"), cal.a, c["a"].as_f64().unwrap());
+            close(&format!("{name} b"), cal.b, c["b"].as_f64().unwrap());
+            let probes = vec_of(&c["probe_scores"]);
+            for (s, want) in probes.iter().zip(vec_of(&c["probe_llrs"])) {
+                close(&format!("{name} LLR({s})"), cal.llr(*s), want);
+            }
+        }
+    }
+}
