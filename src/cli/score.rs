@@ -7,14 +7,16 @@ use anyhow::Context;
 
 use super::{print_line, ClosedPipe};
 use crate::data::protocol::encode_trial_field;
-use crate::inference::{collect_trials, ModelRequest, Scorer, Windows};
+use crate::inference::{collect_trials, CalibrationRequest, ModelRequest, Scorer, Windows};
 use crate::metrics::scores::ScoreRow;
 
 /// Arguments of `dpda score`.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "The score of a clip is the model's bona fide logit: higher means more bona fide \
-                  (more likely genuine speech), lower more likely spoofed.\n\n\
+                  (more likely genuine speech), lower more likely spoofed. With a calibration \
+                  (--calibration, or a run folder's own calibration.json) it is the calibrated \
+                  log-likelihood ratio a·logit + b instead.\n\n\
                   Trials are named by their path relative to the folder given (FoR: \
                   fake/file1848…), a single file by its stem; whitespace in a name is written \
                   as %20 (and % as %25), which `dpda eval` reads back."
@@ -49,6 +51,13 @@ pub struct Args {
     /// Write the score file here as well as printing it (written whole, at the end).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write calibrated LLRs (`dpda calibrate` writes the file); a run folder's own
+    /// calibration.json is applied without it.
+    #[arg(long, conflicts_with = "raw")]
+    pub calibration: Option<PathBuf>,
+    /// Write the raw bona fide logit even when the run has a calibration.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Refuse an `--out` that is one of the inputs or an audio file to be scored.
@@ -102,6 +111,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         path: args.checkpoint.clone(),
         model: args.model.clone(),
         num_samples: args.num_samples,
+        calibration: match (&args.calibration, args.raw) {
+            (Some(path), _) => CalibrationRequest::File(path.clone()),
+            (None, true) => CalibrationRequest::Raw,
+            (None, false) => CalibrationRequest::RunOwn,
+        },
     };
     let trials = collect_trials(&args.inputs)?;
     if let Some(out) = &args.out {
@@ -119,6 +133,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             w.hop_len
         ),
     }
+    match &info.calibration {
+        Some(c) => {
+            eprintln!("scores are calibrated LLRs: {} (--raw for the logit)", c.describe());
+            if let Some(why) = &c.mismatch {
+                eprintln!(
+                    "warning: calibration {} was {why}; its LLRs may be wrong for this model",
+                    c.path.display()
+                );
+            }
+        }
+        None => eprintln!("scores are raw bona fide logits (uncalibrated)"),
+    }
     let mut rows = Vec::new();
     let mut num_failed = 0usize;
     let mut out = Printer { printing: true };
@@ -126,9 +152,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let result = crate::audio::load_mono_16k(&trial.path)
             .map_err(anyhow::Error::from)
             .and_then(|clip| match windows {
-                None => Ok((scorer.score(&clip.samples)?, Vec::new())),
+                None => Ok((info.output_score(scorer.score(&clip.samples)?), Vec::new())),
                 Some(w) => {
-                    let per = scorer.score_windows(&clip.samples, w)?;
+                    let per: Vec<(usize, f64)> = scorer
+                        .score_windows(&clip.samples, w)?
+                        .into_iter()
+                        .map(|(start, s)| (start, info.output_score(s)))
+                        .collect();
                     let mean = per.iter().map(|(_, s)| s).sum::<f64>() / per.len() as f64;
                     Ok((mean, per))
                 }

@@ -26,7 +26,9 @@ use std::path::PathBuf;
 
 pub use layout::RunLayout;
 pub use scorer::{window_starts, FolderScores, ScoreTrack, Scorer, Windows};
-pub use source::{ModelInfo, ModelRequest, StoredThreshold};
+pub use source::{
+    AppliedCalibration, CalibrationRequest, ModelInfo, ModelRequest, StoredThreshold,
+};
 pub use trials::{collect_trials, Trial};
 
 /// Errors of loading a model for scoring, of naming trials and of scoring.
@@ -44,6 +46,8 @@ pub enum InferenceError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Scores(#[from] crate::metrics::scores::ScoreError),
+    #[error(transparent)]
+    Calibration(#[from] crate::metrics::calibration::CalibrationError),
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("{path}: {source}")]
