@@ -55,6 +55,7 @@ impl DetectView {
             })?;
             request.num_samples = Some(n);
         }
+        request.calibration = self.calibration_request();
         Ok(request)
     }
 
@@ -77,6 +78,7 @@ impl DetectView {
                 path,
                 model: (!model.is_empty() && model != "auto").then_some(model),
                 num_samples: None,
+                calibration: Default::default(),
             }),
         }
     }

@@ -59,6 +59,10 @@ pub struct DetectSettings {
     pub folder: String,
     /// Score file to write (default: `scores.txt` in the folder).
     pub scores_out: String,
+    /// Calibration file to apply; empty: the run's own `calibration.json` when present.
+    pub calibration_path: String,
+    /// Prior P(bona fide) at which the posterior of a calibrated score is shown.
+    pub prior: f64,
 }
 
 impl Default for DetectSettings {
@@ -74,6 +78,8 @@ impl Default for DetectSettings {
             clip_path: String::new(),
             folder: String::new(),
             scores_out: String::new(),
+            calibration_path: String::new(),
+            prior: crate::metrics::calibration::DEFAULT_PRIOR,
         }
     }
 }
