@@ -22,7 +22,10 @@ struct DetectState {
 fn step_until<S>(harness: &mut Harness<'_, S>, limit: Duration, done: impl Fn(&S) -> bool) {
     let start = Instant::now();
     while !done(harness.state()) {
-        assert!(start.elapsed() < limit, "condition not reached in {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached in {limit:?}"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -99,7 +102,9 @@ fn detect_view_shows_the_llr_and_posterior_of_the_runs_calibration() {
     let cal = Calibration::read(&run.join("calibration.json")).unwrap();
 
     let mut view = DetectView::load(None);
-    view.set_audio_backend(AudioBackend::Unavailable("no sound card in this test".into()));
+    view.set_audio_backend(AudioBackend::Unavailable(
+        "no sound card in this test".into(),
+    ));
     view.settings.kind = CheckpointKind::CurrentRun;
     view.settings.prior = 0.2;
     let mut harness = harness(view, &run);
@@ -124,15 +129,15 @@ fn detect_view_shows_the_llr_and_posterior_of_the_runs_calibration() {
     let (llr_again, p_again) = harness.state().view.calibrated().unwrap();
     assert_eq!(llr_again, llr);
     assert!(p_again > shown_p);
-    assert!(harness
-        .query_by_label_contains("at prior 0.900")
-        .is_some());
+    assert!(harness.query_by_label_contains("at prior 0.900").is_some());
 
     // The same weights outside their run: no calibration, said plainly.
     let alone = dir.path().join("alone.safetensors");
     std::fs::copy(run.join("checkpoints/final.safetensors"), &alone).unwrap();
     let mut view = DetectView::load(None);
-    view.set_audio_backend(AudioBackend::Unavailable("no sound card in this test".into()));
+    view.set_audio_backend(AudioBackend::Unavailable(
+        "no sound card in this test".into(),
+    ));
     view.settings.kind = CheckpointKind::Safetensors;
     view.settings.checkpoint_path = alone.display().to_string();
     view.settings.model_name = "tiny".into();

@@ -143,7 +143,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, Some(checkpoint)) => {
             let (scores, model) = score_inputs(&args, checkpoint)?;
-            let by = format!("{} clips scored with {}", scores.entries.len(), model.weights);
+            let by = format!(
+                "{} clips scored with {}",
+                scores.entries.len(),
+                model.weights
+            );
             (scores, Some(model), by)
         }
         (None, None) => anyhow::bail!("give --checkpoint with INPUTs, or --scores"),

@@ -135,7 +135,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     match &info.calibration {
         Some(c) => {
-            eprintln!("scores are calibrated LLRs: {} (--raw for the logit)", c.describe());
+            eprintln!(
+                "scores are calibrated LLRs: {} (--raw for the logit)",
+                c.describe()
+            );
             if let Some(why) = &c.mismatch {
                 eprintln!(
                     "warning: calibration {} was {why}; its LLRs may be wrong for this model",

@@ -173,8 +173,7 @@ fn resolve_calibration(
             let (final_weights, _) = run.checkpoint("final");
             let path = run.calibration();
             let same = |p: &Path| p.canonicalize().ok();
-            if !path.is_file() || same(weights).is_none() || same(weights) != same(&final_weights)
-            {
+            if !path.is_file() || same(weights).is_none() || same(weights) != same(&final_weights) {
                 return Ok(None);
             }
             (path, "the run's own, fitted on its dev set".to_string())

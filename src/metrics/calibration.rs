@@ -533,7 +533,10 @@ mod tests {
         let bona = [3.0, 4.0, 5.0];
         let spoof = [-1.0, -2.0];
         let fit = fit_affine(&bona, &spoof, &FitSettings::default()).unwrap();
-        assert!(fit.a.is_finite() && fit.b.is_finite() && fit.a > 1.0, "{fit:?}");
+        assert!(
+            fit.a.is_finite() && fit.b.is_finite() && fit.a > 1.0,
+            "{fit:?}"
+        );
         // The calibrated LLRs separate the classes at 0.
         assert!(bona.iter().all(|&s| fit.a * s + fit.b > 0.0));
         assert!(spoof.iter().all(|&s| fit.a * s + fit.b < 0.0));

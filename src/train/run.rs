@@ -317,7 +317,14 @@ fn finish(
     }
     let final_path = checkpoint::save(&ckpt_dir, "final", model.as_ref(), &side)?;
     recorder.checkpoint(side.epoch, side.step, final_path.clone(), false);
-    let message = calibrate_on_dev(plan, model.as_ref(), &dev_set, &final_path, run_dir, &device)?;
+    let message = calibrate_on_dev(
+        plan,
+        model.as_ref(),
+        &dev_set,
+        &final_path,
+        run_dir,
+        &device,
+    )?;
     recorder.notice(message);
     let scores = if plan.data.score_eval {
         score_test_splits(plan, model.as_ref(), run_dir, &device)?
@@ -392,7 +399,9 @@ fn calibrate_on_dev(
                 cal.fit_set.act_dcf_after
             ))
         }
-        Err(e) => Ok(format!("no calibration.json: the dev scores cannot be calibrated ({e})")),
+        Err(e) => Ok(format!(
+            "no calibration.json: the dev scores cannot be calibrated ({e})"
+        )),
     }
 }
 
