@@ -124,8 +124,8 @@ pub struct ModelInfo {
     pub best: Option<BestKind>,
     /// The threshold stored with the checkpoint, when the trainer wrote one.
     pub threshold: Option<StoredThreshold>,
-    /// The calibration applied to its scores, if any.
-    pub calibration: Option<AppliedCalibration>,
+    /// The calibration applied to its scores, if any (boxed: it is large and usually absent).
+    pub calibration: Option<Box<AppliedCalibration>>,
 }
 
 impl ModelInfo {
@@ -161,7 +161,7 @@ fn resolve_calibration(
     weights: &Path,
     name: &str,
     num_samples: usize,
-) -> Result<Option<AppliedCalibration>, InferenceError> {
+) -> Result<Option<Box<AppliedCalibration>>, InferenceError> {
     use crate::metrics::calibration::Calibration;
     let (path, origin) = match request {
         CalibrationRequest::Raw => return Ok(None),
@@ -181,12 +181,12 @@ fn resolve_calibration(
     };
     let calibration = Calibration::read(&path)?;
     let mismatch = calibration.mismatch(name, num_samples);
-    Ok(Some(AppliedCalibration {
+    Ok(Some(Box::new(AppliedCalibration {
         calibration,
         path,
         origin,
         mismatch,
-    }))
+    })))
 }
 
 /// The architecture to build: kind, `[model.options]`, seed.
