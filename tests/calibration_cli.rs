@@ -88,6 +88,13 @@ fn runs_store_a_calibration_that_score_calibrate_and_eval_use() {
             llr[name]
         );
     }
+    // So it is on the run's final checkpoint file.
+    let final_weights = run.join("checkpoints/final.safetensors");
+    let out = dpda()
+        .args(["score", "--checkpoint", s(&final_weights), s(&dev)])
+        .output()
+        .unwrap();
+    assert_eq!(scores_of(&success_stdout(out)), llr);
 
     // `dpda calibrate` scores the clips as `dpda score --raw` does: fitting on those scores
     // gives the same map.
