@@ -317,15 +317,19 @@ fn finish(
     }
     let final_path = checkpoint::save(&ckpt_dir, "final", model.as_ref(), &side)?;
     recorder.checkpoint(side.epoch, side.step, final_path.clone(), false);
-    let message = calibrate_on_dev(
+    // Only a calibration that could not be fitted is announced: a notice replaces the one the
+    // workbench shows (e.g. the device fallback), and `dpda score` says which calibration it
+    // applies anyway.
+    if let Err(message) = calibrate_on_dev(
         plan,
         model.as_ref(),
         &dev_set,
         &final_path,
         run_dir,
         &device,
-    )?;
-    recorder.notice(message);
+    )? {
+        recorder.notice(message);
+    }
     let scores = if plan.data.score_eval {
         score_test_splits(plan, model.as_ref(), run_dir, &device)?
     } else {
@@ -352,8 +356,8 @@ fn finish(
 }
 
 /// Fit the score calibration on the final model's dev scores and write `calibration.json`
-/// (see [`crate::metrics::calibration`]); returns the line to show. A dev set the fit refuses
-/// (one class only) leaves the run without a calibration and says why.
+/// (see [`crate::metrics::calibration`]); returns its summary line, or why the dev scores could
+/// not be calibrated (one class only), in which case the run has no calibration.
 fn calibrate_on_dev(
     plan: &Plan,
     model: &dyn Model,
@@ -361,7 +365,7 @@ fn calibrate_on_dev(
     final_path: &Path,
     run_dir: &Path,
     device: &Device,
-) -> Result<String, TrainError> {
+) -> Result<Result<String, String>, TrainError> {
     use crate::metrics::calibration::{CalibratedModel, Calibration, FitSettings};
     let ev = evaluate(
         model,
@@ -389,7 +393,7 @@ fn calibrate_on_dev(
         Ok(cal) => {
             cal.write(&path)
                 .map_err(|e| TrainError::Metric(e.to_string()))?;
-            Ok(format!(
+            Ok(Ok(format!(
                 "calibration {}: {}; dev CLLR {:.4} → {:.4} bits, actDCF {:.4} → {:.4}",
                 path.display(),
                 cal.describe(),
@@ -397,11 +401,11 @@ fn calibrate_on_dev(
                 cal.fit_set.cllr_after,
                 cal.fit_set.act_dcf_before,
                 cal.fit_set.act_dcf_after
-            ))
+            )))
         }
-        Err(e) => Ok(format!(
+        Err(e) => Ok(Err(format!(
             "no calibration.json: the dev scores cannot be calibrated ({e})"
-        )),
+        ))),
     }
 }
 
