@@ -7,7 +7,8 @@
 //!
 //! Run folder layout: `config.toml` (resolved), `metrics.jsonl`, `layer_cos.jsonl`,
 //! `epochs.jsonl`, `checkpoints/{last,epoch-NNN,final}.{safetensors,json}`, `scores-eval.txt`,
-//! `scores-wild.txt` (the demo corpus's wild split, scored with eval), `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
+//! `scores-wild.txt` (the demo corpus's wild split, scored with eval), `calibration.json` (fitted on
+//! the final model's dev scores), `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
 //! checkpoint's step and continues at the same batch of the same epoch, so an interrupted and
 //! resumed CPU run writes the same metrics as an uninterrupted one.
 
