@@ -596,6 +596,7 @@ fn scorer_scores_with_the_released_pth_as_the_imported_model_does() {
         path: path.clone(),
         model: Some("aasist-l".into()),
         num_samples: None,
+        ..ModelRequest::default()
     })
     .unwrap();
     assert_eq!(scorer.info().name, "aasist-l");

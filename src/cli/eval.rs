@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use super::print_line;
 use crate::data::protocol::{load_key, KeyFormat};
-use crate::data::OnProblem;
+use crate::data::{Label, OnProblem};
+use crate::metrics::calibration::{before_after, Calibration};
 use crate::metrics::report::{evaluate, select_subset, GroupReport};
 use crate::metrics::scores::{join_scores, load_asv_scores, load_scores, JoinPolicy, ScoreFormat};
 
@@ -43,6 +44,10 @@ pub struct Args {
     /// Also print the EER of each attack (pooled bona fide) and of each condition.
     #[arg(long)]
     pub breakdown: bool,
+    /// A calibration file (`dpda calibrate`): also report CLLR and actDCF of the calibrated
+    /// LLRs a·score + b next to those of the scores as given.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
     /// Print one JSON object (EER as a fraction) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +124,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     })?;
 
+    let calibrated = match &args.calibration {
+        None => None,
+        Some(path) => {
+            let cal = Calibration::read(path)?;
+            let (bona, spoof): (Vec<f64>, Vec<f64>) = {
+                let mut b = Vec::new();
+                let mut s = Vec::new();
+                for t in &trials {
+                    match t.label {
+                        Label::Bonafide => b.push(t.score),
+                        Label::Spoof => s.push(t.score),
+                    }
+                }
+                (b, s)
+            };
+            let m = before_after(&bona, &spoof, |x| cal.llr(x))
+                .with_context(|| format!("evaluating with calibration {}", path.display()))?;
+            Some((path, cal, m))
+        }
+    };
+
     if args.json {
         let mut out = json!({
             "scores": args.scores.display().to_string(),
@@ -154,6 +180,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "pfa_spoof_asv": t.rates.pfa_spoof_asv,
             });
         }
+        if let Some((path, cal, m)) = &calibrated {
+            out["calibration"] = json!({
+                "path": path.display().to_string(),
+                "a": cal.a,
+                "b": cal.b,
+                "source": cal.source,
+                "cllr_bits_before": m.cllr_before,
+                "cllr_bits_after": m.cllr_after,
+                "act_dcf_before": m.act_dcf_before,
+                "act_dcf_after": m.act_dcf_after,
+            });
+        }
         if args.breakdown {
             out["breakdown"] = json!({
                 "attack": report.attacks,
@@ -187,6 +225,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print_line(&format!(
             "min t-DCF: {:.5} (ASVspoof 2021; C0 {:.5}, C1 {:.5}, C2 {:.5})  legacy 2019: {:.5}",
             t.min_tdcf, t.c0, t.c1, t.c2, t.min_tdcf_legacy
+        ))?;
+    }
+    if let Some((path, cal, m)) = &calibrated {
+        print_line(&format!(
+            "calibration {}: {}",
+            path.display(),
+            cal.describe()
+        ))?;
+        print_line(&format!(
+            "  before → after: CLLR {:.5} → {:.5} bits  actDCF {:.5} → {:.5}",
+            m.cllr_before, m.cllr_after, m.act_dcf_before, m.act_dcf_after
         ))?;
     }
     print_groups("per attack (pooled bona fide)", &report.attacks)?;

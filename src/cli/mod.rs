@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod augment;
+mod calibrate;
 mod corpus;
 mod demo;
 mod demo_story;
@@ -41,6 +42,8 @@ pub enum Command {
     Augment(augment::Args),
     /// Evaluate a score file against a key: EER, thresholds, t-DCF, minDCF.
     Eval(eval::Args),
+    /// Fit a score → log-likelihood-ratio calibration on labelled clips or a score file.
+    Calibrate(calibrate::Args),
     /// The built-in demo corpus.
     #[command(subcommand)]
     Corpus(corpus::CorpusCommand),
@@ -101,6 +104,7 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Augment(a)) => augment::run(a),
         Some(Command::Eval(a)) => eval::run(a),
+        Some(Command::Calibrate(a)) => calibrate::run(a),
         Some(Command::Corpus(c)) => corpus::run(c),
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Demo(a)) => demo::run(a),

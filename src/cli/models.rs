@@ -1,5 +1,5 @@
-//! `dpda models`: list the models folder — each entry's architecture, input length and stored
-//! threshold, as `dpda score` would load it. A thin front end over [`crate::inference::models`].
+//! `dpda models`: list the models folder — each entry's architecture, input length, stored
+//! threshold and calibration, as `dpda score` would load it. A thin front end over [`crate::inference::models`].
 
 use std::path::PathBuf;
 
@@ -22,6 +22,14 @@ pub struct Args {
     /// Print one JSON object per model instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Which calibration scoring would apply, in a few words.
+pub(crate) fn calibration_words(info: &crate::inference::ModelInfo) -> String {
+    match &info.calibration {
+        Some(c) => format!("calibrated ({}, {})", c.origin, c.path.display()),
+        None => "uncalibrated".to_string(),
+    }
 }
 
 /// Run `dpda models`.
@@ -51,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "num_samples": info.num_samples,
                     "input_s": info.num_samples as f64 / f64::from(crate::audio::TARGET_SAMPLE_RATE_HZ),
                     "threshold": info.threshold.as_ref().map(|t| t.value),
+                    "calibration": info.calibration.as_ref().map(|c| c.path.display().to_string()),
                     "error": null,
                 }),
                 Err(e) => json!({
@@ -65,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         match &entry.info {
             Ok(info) => print_line(&format!(
-                "{}\t{}\t{} samples ({:.2} s)\t{}\t{}",
+                "{}\t{}\t{} samples ({:.2} s)\t{}\t{}\t{}",
                 c.label,
                 info.name,
                 info.num_samples,
@@ -74,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     || "no stored threshold".to_string(),
                     |t| format!("threshold {:.4}", t.value)
                 ),
+                calibration_words(info),
                 c.kind.describe(),
             ))?,
             Err(e) => print_line(&format!("{}\tdoes not load: {e}", c.label))?,

@@ -8,7 +8,8 @@ use anyhow::Context;
 use super::{print_line, ClosedPipe};
 use crate::data::protocol::encode_trial_field;
 use crate::inference::{
-    check_samples, check_windows, collect_trials, InputWarning, ModelRequest, Scorer, Windows,
+    check_samples, check_windows, collect_trials, CalibrationRequest, InputWarning, ModelRequest,
+    Scorer, Windows,
 };
 use crate::metrics::scores::ScoreRow;
 
@@ -16,7 +17,9 @@ use crate::metrics::scores::ScoreRow;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "The score of a clip is the model's bona fide logit: higher means more bona fide \
-                  (more likely genuine speech), lower more likely spoofed.\n\n\
+                  (more likely genuine speech), lower more likely spoofed. With a calibration \
+                  (--calibration, or a run folder's own calibration.json) it is the calibrated \
+                  log-likelihood ratio a·logit + b instead.\n\n\
                   Trials are named by their path relative to the folder given (FoR: \
                   fake/file1848…), a single file by its stem; whitespace in a name is written \
                   as %20 (and % as %25), which `dpda eval` reads back.\n\n\
@@ -60,6 +63,13 @@ pub struct Args {
     /// (`[{start_s, score}]`).
     #[arg(long)]
     pub json: bool,
+    /// Write calibrated LLRs (`dpda calibrate` writes the file); a run folder's own
+    /// calibration.json is applied without it.
+    #[arg(long, conflicts_with = "raw")]
+    pub calibration: Option<PathBuf>,
+    /// Write the raw bona fide logit even when the run has a calibration.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Refuse an `--out` that is one of the inputs or an audio file to be scored.
@@ -113,6 +123,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         path: args.checkpoint.clone(),
         model: args.model.clone(),
         num_samples: args.num_samples,
+        calibration: match (&args.calibration, args.raw) {
+            (Some(path), _) => CalibrationRequest::File(path.clone()),
+            (None, true) => CalibrationRequest::Raw,
+            (None, false) => CalibrationRequest::RunOwn,
+        },
     };
     let trials = collect_trials(&args.inputs)?;
     if let Some(out) = &args.out {
@@ -129,6 +144,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             scorer.window_len(w),
             w.hop_len
         ),
+    }
+    match &info.calibration {
+        Some(c) => {
+            eprintln!(
+                "scores are calibrated LLRs: {} (--raw for the logit)",
+                c.describe()
+            );
+            if let Some(why) = &c.mismatch {
+                eprintln!(
+                    "warning: calibration {} was {why}; its LLRs may be wrong for this model",
+                    c.path.display()
+                );
+            }
+        }
+        None => eprintln!("scores are raw bona fide logits (uncalibrated)"),
     }
     let mut rows = Vec::new();
     let mut num_failed = 0usize;
@@ -206,8 +236,15 @@ fn score_checked(
 ) -> anyhow::Result<Checked> {
     let info = scorer.info();
     let mut warnings = check_samples(samples, info.num_samples);
+    // The checks compare raw logits with the stored threshold (a logit too); what is written is
+    // the output score (the calibrated LLR when a calibration applies, an affine map, so the mean
+    // of window LLRs is the LLR of the mean logit).
     match windows {
-        None => Ok((scorer.score(samples)?, Vec::new(), warnings)),
+        None => Ok((
+            info.output_score(scorer.score(samples)?),
+            Vec::new(),
+            warnings,
+        )),
         Some(w) => {
             let per = scorer.score_windows(samples, w)?;
             let scores: Vec<f64> = per.iter().map(|(_, s)| *s).collect();
@@ -215,7 +252,11 @@ fn score_checked(
             let whole = scorer.score(samples)?;
             let threshold = info.threshold.as_ref().map_or(0.0, |t| t.value);
             warnings.extend(check_windows(whole, &scores, threshold));
-            Ok((mean, per, warnings))
+            let per = per
+                .into_iter()
+                .map(|(start, s)| (start, info.output_score(s)))
+                .collect();
+            Ok((info.output_score(mean), per, warnings))
         }
     }
 }

@@ -105,6 +105,11 @@ impl RunLayout {
         self.root.join(format!("scores-{name}.txt"))
     }
 
+    /// The score calibration fitted on the dev scores of the final model.
+    pub fn calibration(&self) -> PathBuf {
+        self.root.join("calibration.json")
+    }
+
     /// The test sets' results.
     pub fn tests_summary(&self) -> PathBuf {
         self.root.join("tests.json")
@@ -241,7 +246,12 @@ impl RunLayout {
     /// Remove what a previous run wrote (configuration, metrics, checkpoints, scores, summaries),
     /// before a run that was told to overwrite it. Other files in the folder are left alone.
     pub fn clear_run_files(&self) -> std::io::Result<()> {
-        let mut files = vec![self.config(), self.summary(), self.tests_summary()];
+        let mut files = vec![
+            self.config(),
+            self.summary(),
+            self.tests_summary(),
+            self.calibration(),
+        ];
         files.extend(self.jsonl_files());
         for path in files {
             if path.exists() {

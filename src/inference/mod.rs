@@ -31,7 +31,9 @@ use std::path::PathBuf;
 
 pub use layout::RunLayout;
 pub use scorer::{window_starts, FolderScores, ScoreTrack, Scorer, Windows};
-pub use source::{ModelInfo, ModelRequest, StoredThreshold};
+pub use source::{
+    AppliedCalibration, CalibrationRequest, ModelInfo, ModelRequest, StoredThreshold,
+};
 pub use trials::{collect_trials, Trial};
 pub use warnings::{check_samples, check_windows, unreliable_reason, InputWarning, WarningCode};
 
@@ -50,6 +52,8 @@ pub enum InferenceError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Scores(#[from] crate::metrics::scores::ScoreError),
+    #[error(transparent)]
+    Calibration(#[from] crate::metrics::calibration::CalibrationError),
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("{path}: {source}")]

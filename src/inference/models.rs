@@ -1,6 +1,7 @@
 //! The models folder: weights a user places in one folder — released `.pth` files, our
 //! `.safetensors` checkpoints, whole run folders — listed with what scoring would use (the
-//! architecture, the input length, the stored threshold), so that a first-time user picks a real
+//! architecture, the input length, the stored threshold, the calibration — a run's own, or
+//! `<stem>.calibration.json` beside a weights file), so that a first-time user picks a real
 //! detector from a list instead of typing paths and model names.
 //!
 //! The folder is `$DPDA_MODELS_DIR` when set, else `models` in the working folder. Only its

@@ -47,6 +47,46 @@ pub struct ModelRequest {
     pub model: Option<String>,
     /// The whole-clip input length in samples, overriding the model's own.
     pub num_samples: Option<usize>,
+    /// Which calibration turns the raw logit into an LLR.
+    pub calibration: CalibrationRequest,
+}
+
+/// Which calibration to apply to the scores of a loaded model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum CalibrationRequest {
+    /// The checkpoint's own: a run folder's `calibration.json` when its final model is loaded,
+    /// `<stem>.calibration.json` beside a weights file outside a run; none otherwise.
+    #[default]
+    RunOwn,
+    /// This calibration file (`dpda calibrate` writes them).
+    File(PathBuf),
+    /// None: scores are the raw bona fide logit.
+    Raw,
+}
+
+/// A calibration applied to a loaded model's scores, and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppliedCalibration {
+    /// The map and its record.
+    pub calibration: crate::metrics::calibration::Calibration,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Why it applies, e.g. "the run's own" or "as requested".
+    pub origin: String,
+    /// Set when it was fitted for another model or input length than the one loaded.
+    pub mismatch: Option<String>,
+}
+
+impl AppliedCalibration {
+    /// One line: the file, why it applies and the map.
+    pub fn describe(&self) -> String {
+        format!(
+            "calibration {} ({}): {}",
+            self.path.display(),
+            self.origin,
+            self.calibration.describe()
+        )
+    }
 }
 
 impl ModelRequest {
@@ -85,6 +125,8 @@ pub struct ModelInfo {
     pub best: Option<BestKind>,
     /// The threshold stored with the checkpoint, when the trainer wrote one.
     pub threshold: Option<StoredThreshold>,
+    /// The calibration applied to its scores, if any (boxed: it is large and usually absent).
+    pub calibration: Option<Box<AppliedCalibration>>,
 }
 
 impl ModelInfo {
@@ -103,6 +145,70 @@ impl ModelInfo {
             self.weights.display()
         )
     }
+
+    /// The score to report for a raw bona fide logit: the calibrated LLR when a calibration is
+    /// applied, else the logit itself.
+    pub fn output_score(&self, raw_logit: f64) -> f64 {
+        self.calibration
+            .as_ref()
+            .map_or(raw_logit, |c| c.calibration.llr(raw_logit))
+    }
+}
+
+/// Where a weights file outside a run keeps its own calibration: `<stem>.calibration.json` in
+/// its folder.
+pub fn calibration_beside(weights: &Path) -> PathBuf {
+    weights.with_extension("calibration.json")
+}
+
+/// The calibration `request` asks for, for `weights` of model `name` at `num_samples`.
+fn resolve_calibration(
+    request: &CalibrationRequest,
+    run: Option<&RunLayout>,
+    weights: &Path,
+    name: &str,
+    num_samples: usize,
+) -> Result<Option<Box<AppliedCalibration>>, InferenceError> {
+    use crate::metrics::calibration::Calibration;
+    let (path, origin) = match request {
+        CalibrationRequest::Raw => return Ok(None),
+        CalibrationRequest::File(path) => (path.clone(), "as requested".to_string()),
+        CalibrationRequest::RunOwn => {
+            // The run's calibration was fitted on its final model's dev scores: it is applied
+            // only when that model is the one loaded.
+            let Some(run) = run else {
+                // A weights file outside a run (a models folder's released `.pth`) carries its
+                // calibration beside it, e.g. `AASIST-L.calibration.json`.
+                let beside = calibration_beside(weights);
+                if !beside.is_file() {
+                    return Ok(None);
+                }
+                let calibration = Calibration::read(&beside)?;
+                let mismatch = calibration.mismatch(name, num_samples);
+                return Ok(Some(Box::new(AppliedCalibration {
+                    calibration,
+                    path: beside,
+                    origin: "beside the weights".to_string(),
+                    mismatch,
+                })));
+            };
+            let (final_weights, _) = run.checkpoint("final");
+            let path = run.calibration();
+            let same = |p: &Path| p.canonicalize().ok();
+            if !path.is_file() || same(weights).is_none() || same(weights) != same(&final_weights) {
+                return Ok(None);
+            }
+            (path, "the run's own, fitted on its dev set".to_string())
+        }
+    };
+    let calibration = Calibration::read(&path)?;
+    let mismatch = calibration.mismatch(name, num_samples);
+    Ok(Some(Box::new(AppliedCalibration {
+        calibration,
+        path,
+        origin,
+        mismatch,
+    })))
 }
 
 /// The architecture to build: kind, `[model.options]`, seed.
@@ -395,7 +501,15 @@ pub fn load(request: &ModelRequest) -> Result<(Box<dyn Model>, ModelInfo), Infer
             ),
         });
     }
+    let calibration = resolve_calibration(
+        &request.calibration,
+        run.as_ref(),
+        &weights,
+        model.name(),
+        num_samples,
+    )?;
     let info = ModelInfo {
+        calibration,
         name: model.name().to_string(),
         name_origin: arch.origin,
         num_samples,

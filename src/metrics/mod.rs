@@ -8,6 +8,7 @@
 //! joined with keys in [`scores`].
 
 pub mod breakdown;
+pub mod calibration;
 pub mod dcf;
 pub mod eer;
 pub mod report;

@@ -465,7 +465,7 @@ pub fn prepare_batch(
     Ok(batch)
 }
 
-fn split_scores(set: &ClipSet, scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn split_scores(set: &ClipSet, scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut bonafide = Vec::new();
     let mut spoof = Vec::new();
     for (label, s) in set.labels.iter().zip(scores) {

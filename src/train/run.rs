@@ -7,7 +7,8 @@
 //!
 //! Run folder layout: `config.toml` (resolved), `metrics.jsonl`, `layer_cos.jsonl`,
 //! `epochs.jsonl`, `checkpoints/{last,epoch-NNN,final}.{safetensors,json}`, `scores-eval.txt`,
-//! `scores-wild.txt` (the demo corpus's wild split, scored with eval), `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
+//! `scores-wild.txt` (the demo corpus's wild split, scored with eval), `calibration.json` (fitted on
+//! the final model's dev scores), `summary.json`. Resuming reloads `checkpoints/last.*`, cuts the metrics files back to that
 //! checkpoint's step and continues at the same batch of the same epoch, so an interrupted and
 //! resumed CPU run writes the same metrics as an uninterrupted one.
 
@@ -23,7 +24,9 @@ use super::average::BestCheckpoints;
 use super::checkpoint::{self, Sidecar};
 use super::config::{CorpusPlan, DeviceKind, Plan};
 use super::control::{Control, FaultHooks};
-use super::data::{clip_cache_budget_from_env, demo_wild, eer_of, load_split, ClipSet};
+use super::data::{
+    clip_cache_budget_from_env, demo_wild, eer_of, load_split, split_scores, ClipSet,
+};
 use super::error::{io_err, TrainError};
 use super::events::{RunSummary, StopReason, TrainEvent};
 use super::recorder::{truncate_jsonl, Recorder};
@@ -268,6 +271,7 @@ fn resumed_sidecar(
         final_side,
         layout.summary(),
         layout.tests_summary(),
+        layout.calibration(),
     ] {
         if path.exists() {
             std::fs::remove_file(&path).map_err(io_err(&path))?;
@@ -294,6 +298,7 @@ fn finish(
         side,
         control,
         mut recorder,
+        dev_set,
         ..
     } = run_loop;
     let t = &plan.train;
@@ -313,6 +318,19 @@ fn finish(
     }
     let final_path = checkpoint::save(&ckpt_dir, "final", model.as_ref(), &side)?;
     recorder.checkpoint(side.epoch, side.step, final_path.clone(), false);
+    // Only a calibration that could not be fitted is announced: a notice replaces the one the
+    // workbench shows (e.g. the device fallback), and `dpda score` says which calibration it
+    // applies anyway.
+    if let Err(message) = calibrate_on_dev(
+        plan,
+        model.as_ref(),
+        &dev_set,
+        &final_path,
+        run_dir,
+        &device,
+    )? {
+        recorder.notice(message);
+    }
     let scores = if plan.data.score_eval {
         score_test_splits(plan, model.as_ref(), run_dir, &device)?
     } else {
@@ -336,6 +354,60 @@ fn finish(
     let s = summary(run_dir, &side, averaged, scores, reason);
     recorder.finished(&s)?;
     Ok(s)
+}
+
+/// Fit the score calibration on the final model's dev scores and write `calibration.json`
+/// (see [`crate::metrics::calibration`]); returns its summary line, or why the dev scores could
+/// not be calibrated (one class only), in which case the run has no calibration.
+fn calibrate_on_dev(
+    plan: &Plan,
+    model: &dyn Model,
+    dev_set: &ClipSet,
+    final_path: &Path,
+    run_dir: &Path,
+    device: &Device,
+) -> Result<Result<String, String>, TrainError> {
+    use crate::metrics::calibration::{CalibratedModel, Calibration, FitSettings};
+    let ev = evaluate(
+        model,
+        dev_set,
+        plan.data.num_samples,
+        plan.train.eval_batch_size,
+        plan.train.class_weights,
+        device,
+    )?;
+    let (bonafide, spoof) = split_scores(dev_set, &ev.scores);
+    let layout = RunLayout::new(run_dir);
+    let path = layout.calibration();
+    let fitted = Calibration::fit(
+        &bonafide,
+        &spoof,
+        &FitSettings::default(),
+        format!("dev set of run {}", run_dir.display()),
+        Some(CalibratedModel {
+            name: plan.model.kind.name().to_string(),
+            weights: final_path.display().to_string(),
+            num_samples: plan.data.num_samples,
+        }),
+    );
+    match fitted {
+        Ok(cal) => {
+            cal.write(&path)
+                .map_err(|e| TrainError::Metric(e.to_string()))?;
+            Ok(Ok(format!(
+                "calibration {}: {}; dev CLLR {:.4} → {:.4} bits, actDCF {:.4} → {:.4}",
+                path.display(),
+                cal.describe(),
+                cal.fit_set.cllr_before,
+                cal.fit_set.cllr_after,
+                cal.fit_set.act_dcf_before,
+                cal.fit_set.act_dcf_after
+            )))
+        }
+        Err(e) => Ok(Err(format!(
+            "no calibration.json: the dev scores cannot be calibrated ({e})"
+        ))),
+    }
 }
 
 /// What scoring the corpus's own test splits gave.
@@ -431,6 +503,8 @@ fn test_sets(
         weights: final_path.to_path_buf(),
         best: Some(crate::inference::layout::BestKind::Final),
         threshold: None,
+        // Test-set score files hold raw logits, as scores-eval.txt does.
+        calibration: None,
     };
     let scorer = crate::inference::Scorer::from_model(model, info, device.clone());
     let layout = crate::inference::RunLayout::new(run_dir);

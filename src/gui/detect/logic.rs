@@ -56,6 +56,7 @@ impl DetectView {
             })?;
             request.num_samples = Some(n);
         }
+        request.calibration = self.calibration_request();
         Ok(request)
     }
 
@@ -78,6 +79,7 @@ impl DetectView {
                 path,
                 model: (!model.is_empty() && model != "auto").then_some(model),
                 num_samples: None,
+                calibration: Default::default(),
             }),
         }
     }

@@ -17,6 +17,7 @@
 //! - `worker`: the model worker, a [`super::tasks::Worker`] that owns the model; model loading
 //!   and scoring run there in order.
 
+mod calibration;
 mod logic;
 mod models;
 mod state;

@@ -1,5 +1,5 @@
 //! The detect view's models folder panel: the entries of the models folder
-//! ([`crate::inference::models`]) with their architecture, input length and stored threshold, each
+//! ([`crate::inference::models`]) with their architecture, input length, stored threshold and calibration, each
 //! with a button that loads it — a released detector in one click, a clip in the next.
 //!
 //! Describing an entry loads its weights, so the listing runs on a background task and the panel
@@ -146,12 +146,20 @@ fn entry_row(ui: &mut egui::Ui, entry: &ModelEntry, commands: &mut Vec<DetectCom
                 || "no stored threshold".into(),
                 |t| format!("threshold {:.3}", t.value),
             );
+            let calibration = match &info.calibration {
+                Some(c) => format!("calibrated ({})", c.origin),
+                None => "uncalibrated".to_string(),
+            };
+            let hover = match &info.calibration {
+                Some(c) => format!("{}\n{}", info.describe(), c.describe()),
+                None => info.describe(),
+            };
             ui.label(format!(
-                "{} · {:.2} s input · {threshold}",
+                "{} · {:.2} s input · {threshold} · {calibration}",
                 info.name,
                 info.num_samples as f64 / f64::from(crate::audio::TARGET_SAMPLE_RATE_HZ),
             ))
-            .on_hover_text(info.describe());
+            .on_hover_text(hover);
             if ui
                 .button("Use")
                 .on_hover_text(format!("load this {}", c.kind.describe()))

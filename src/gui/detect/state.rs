@@ -62,6 +62,10 @@ pub struct DetectSettings {
     pub scores_out: String,
     /// The models folder (empty: `$DPDA_MODELS_DIR`, else `models`).
     pub models_dir: String,
+    /// Calibration file to apply; empty: the run's own `calibration.json` when present.
+    pub calibration_path: String,
+    /// Prior P(bona fide) at which the posterior of a calibrated score is shown.
+    pub prior: f64,
 }
 
 impl Default for DetectSettings {
@@ -78,6 +82,8 @@ impl Default for DetectSettings {
             folder: String::new(),
             scores_out: String::new(),
             models_dir: String::new(),
+            calibration_path: String::new(),
+            prior: crate::metrics::calibration::DEFAULT_PRIOR,
         }
     }
 }

@@ -23,6 +23,7 @@ impl DetectView {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.model_ui(ui, shared, &mut commands);
+                    self.calibration_controls_ui(ui, &mut commands);
                     ui.separator();
                     self.input_ui(ui, &mut commands);
                     ui.separator();
@@ -248,6 +249,7 @@ impl DetectView {
         });
         ui.separator();
         self.verdict_ui(ui);
+        self.calibrated_score_ui(ui);
         ui.separator();
         let Some(clip) = &self.clip else {
             return;
