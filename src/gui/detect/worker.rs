@@ -1,5 +1,5 @@
 //! The detect view's model worker: a [`Worker`] that owns the loaded model and answers load,
-//! score and folder-scoring commands in order, so that a clip is never scored by a model that is
+//! score, folder-scoring and explain commands in order, so that a clip is never scored by a model that is
 //! still loading.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,8 @@ use super::super::tasks::{Emitter, Worker};
 use super::super::theme;
 use crate::audio::Clip;
 use crate::inference::{
-    collect_trials, FolderScores, ModelInfo, ModelRequest, ScoreTrack, Scorer, Windows,
+    collect_trials, ExplainConfig, Explanation, FolderScores, ModelInfo, ModelRequest, ScoreTrack,
+    Scorer, Windows,
 };
 
 /// Events the worker may have outstanding before it waits for the UI to drain them.
@@ -30,6 +31,13 @@ pub(super) enum WorkerCommand {
         out: PathBuf,
         cancel: Arc<AtomicBool>,
     },
+    /// Occlusion explanation of the clip's score (see [`crate::inference::explain`]).
+    Explain {
+        clip_id: u64,
+        samples: Arc<Clip>,
+        config: ExplainConfig,
+        cancel: Arc<AtomicBool>,
+    },
 }
 
 /// What the worker reports.
@@ -44,6 +52,16 @@ pub(super) enum WorkerEvent {
         total: usize,
     },
     FolderDone(Result<FolderScores, String>),
+    ExplainProgress {
+        clip_id: u64,
+        done: usize,
+        total: usize,
+    },
+    /// `Ok(None)`: stopped before the end.
+    Explained {
+        clip_id: u64,
+        result: Result<Option<Explanation>, String>,
+    },
 }
 
 pub(super) type ModelWorker = Worker<WorkerCommand, WorkerEvent>;
@@ -105,6 +123,18 @@ fn run(commands: std::sync::mpsc::Receiver<WorkerCommand>, out: Emitter<WorkerEv
                 };
                 WorkerEvent::FolderDone(result)
             }
+            WorkerCommand::Explain {
+                clip_id,
+                samples,
+                config,
+                cancel,
+            } => {
+                let result = match &detector {
+                    None => Err("no model loaded".to_string()),
+                    Some(d) => explain(d, clip_id, &samples, &config, &cancel, &out),
+                };
+                WorkerEvent::Explained { clip_id, result }
+            }
         };
         if !out.emit(event) {
             return;
@@ -130,6 +160,31 @@ fn score_folder(
             if done == total || last_sent.elapsed() >= theme::PROGRESS_INTERVAL {
                 last_sent = std::time::Instant::now();
                 events.emit(WorkerEvent::FolderProgress { done, total });
+            }
+            !cancel.load(Ordering::Relaxed)
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn explain(
+    detector: &Scorer,
+    clip_id: u64,
+    clip: &Clip,
+    config: &ExplainConfig,
+    cancel: &AtomicBool,
+    events: &Emitter<WorkerEvent>,
+) -> Result<Option<Explanation>, String> {
+    let mut last_sent = std::time::Instant::now();
+    detector
+        .explain(&clip.samples, config, &mut |done, total| {
+            // As for folders: at most one progress event per interval, and always the last.
+            if done == total || last_sent.elapsed() >= theme::PROGRESS_INTERVAL {
+                last_sent = std::time::Instant::now();
+                events.emit(WorkerEvent::ExplainProgress {
+                    clip_id,
+                    done,
+                    total,
+                });
             }
             !cancel.load(Ordering::Relaxed)
         })
