@@ -50,7 +50,7 @@ impl ResynthStft {
     /// Plan an STFT of `n_fft` samples every `hop_samples`; the hop must lie in `1..=n_fft/2`
     /// (beyond that some samples would sit under no window, or only under its zero end).
     pub fn new(n_fft: usize, hop_samples: usize) -> Result<Self, FeatureError> {
-        if n_fft < 4 || n_fft % 2 != 0 {
+        if n_fft < 4 || !n_fft.is_multiple_of(2) {
             return Err(FeatureError::InvalidConfig {
                 field: "n_fft",
                 message: format!("must be even and at least 4, got {n_fft}"),

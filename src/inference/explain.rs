@@ -293,6 +293,9 @@ pub fn speech_share(attributions: &[Vec<f64>], block_speech_fraction: &[f64]) ->
     (total.is_finite() && total > 0.0).then(|| (speech / total).clamp(0.0, 1.0))
 }
 
+/// Scores a batch of clips, one bona fide logit each (as [`Scorer::score_clips`]).
+pub type BatchScorer<'a> = dyn Fn(&[&[f32]]) -> Result<Vec<f64>, InferenceError> + 'a;
+
 /// Occlusion explanation of `samples` (16 kHz) for a model of `model_num_samples` input samples;
 /// `score` scores a batch of clips (repeating each to length, as [`Scorer::score_clips`]).
 /// `progress(done, total)` is called after each batch of forward passes; returning `false`
@@ -301,7 +304,7 @@ pub fn occlusion(
     samples: &[f32],
     model_num_samples: usize,
     config: &ExplainConfig,
-    score: &dyn Fn(&[&[f32]]) -> Result<Vec<f64>, InferenceError>,
+    score: &BatchScorer,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Option<Explanation>, InferenceError> {
     let explained = &samples[..samples.len().min(model_num_samples)];
