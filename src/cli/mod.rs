@@ -20,6 +20,7 @@ mod corpus;
 mod demo;
 mod demo_story;
 mod eval;
+mod explain;
 mod import_weights;
 mod info;
 mod models;
@@ -57,6 +58,8 @@ pub enum Command {
     Models(models::Args),
     /// Score audio files with a trained model (score = bona fide logit).
     Score(score::Args),
+    /// Explain a clip's score: occlusion attribution over time × frequency, speech vs non-speech.
+    Explain(explain::Args),
     /// Evaluate a run's [[test]] sets with its best model.
     Test(test_sets::Args),
     /// Compare training conditions over several seeds (see experiments/studies/).
@@ -111,6 +114,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Models(a)) => models::run(a),
         Some(Command::Score(a)) => score::run(a),
+        Some(Command::Explain(a)) => explain::run(a),
         Some(Command::Test(a)) => test_sets::run(a),
         Some(Command::Study(a)) => study::run(a),
         Some(Command::ImportWeights(a)) => import_weights::run(a),

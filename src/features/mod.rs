@@ -8,6 +8,7 @@
 //! outside the clip; an empty clip gives zero frames.
 
 pub mod lfcc;
+pub mod resynth;
 pub mod spectrogram;
 mod stft;
 

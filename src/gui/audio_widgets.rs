@@ -182,6 +182,26 @@ pub fn clip_plots_ui(
     display: &ClipDisplay,
     playhead_s: Option<f64>,
 ) -> Option<f64> {
+    clip_plots_overlay_ui(ui, id, link, display, playhead_s, None)
+}
+
+/// An image drawn over the spectrogram, spanning `0..width_s` seconds and `0..height_hz` Hz
+/// (e.g. an attribution map over the part of the clip a model sees).
+pub struct PlotOverlay {
+    pub texture: TextureHandle,
+    pub width_s: f64,
+    pub height_hz: f64,
+}
+
+/// [`clip_plots_ui`] with an optional overlay on the spectrogram.
+pub fn clip_plots_overlay_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    link: egui::Id,
+    display: &ClipDisplay,
+    playhead_s: Option<f64>,
+    overlay: Option<&PlotOverlay>,
+) -> Option<f64> {
     let duration_s = display.duration_s().max(1e-3);
     let mut clicked = None;
     let wave = Plot::new(format!("{id} wave"))
@@ -226,6 +246,14 @@ pub fn clip_plots_ui(
                     texture.id(),
                     PlotPoint::new(duration_s / 2.0, display.max_freq_hz / 2.0),
                     [duration_s as f32, display.max_freq_hz as f32],
+                ));
+            }
+            if let Some(o) = overlay {
+                plot_ui.image(PlotImage::new(
+                    "overlay",
+                    o.texture.id(),
+                    PlotPoint::new(o.width_s / 2.0, o.height_hz / 2.0),
+                    [o.width_s as f32, o.height_hz as f32],
                 ));
             }
             if let Some(t) = playhead_s {

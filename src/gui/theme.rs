@@ -139,3 +139,8 @@ pub const STUDY_EVENT_CAPACITY: usize = 64;
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 /// The window's size when it opens (logical points).
 pub const WINDOW_SIZE: [f32; 2] = [1280.0, 820.0];
+
+/// Opacity of the strongest tile in the attribution overlay (weaker tiles fade out).
+pub const ATTRIBUTION_MAX_ALPHA: f32 = 0.7;
+/// Size of the attribution overlay's legend bar.
+pub const ATTRIBUTION_LEGEND_SIZE: egui::Vec2 = egui::vec2(160.0, 12.0);

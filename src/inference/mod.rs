@@ -8,6 +8,8 @@
 //!   released AASIST/AASIST-L `.pth` or a dpda_ga XLS-R `.pth` — and the input length the model
 //!   was trained on (AASIST family 64,600 samples as clovaai's `nb_samp`; dpda_ga models 66,800;
 //!   a run's own `data.num_samples`), which the caller may override.
+//! - [`explain`]: occlusion attributions of a clip's score over time × frequency, and the share
+//!   resting on non-speech audio.
 //! - [`scorer`]: scores with no autograd graph (see [`crate::nn::no_grad`]), in batches whose
 //!   size is bounded by a sample budget, whole-clip or as windows that cover the whole clip.
 //! - [`trials`]: the trial names of scored files (paths relative to the scored root, without the
@@ -19,6 +21,7 @@
 //!
 //! Scores are the bona fide logit: higher means more bona fide.
 
+pub mod explain;
 pub mod layout;
 pub mod models;
 pub mod scorer;
@@ -29,6 +32,7 @@ pub mod warnings;
 
 use std::path::PathBuf;
 
+pub use explain::{ExplainConfig, Explanation};
 pub use layout::RunLayout;
 pub use scorer::{window_starts, FolderScores, ScoreTrack, Scorer, Windows};
 pub use source::{

@@ -84,7 +84,7 @@ impl DetectView {
         }
     }
 
-    fn send(&mut self, cmd: WorkerCommand) -> bool {
+    pub(super) fn send(&mut self, cmd: WorkerCommand) -> bool {
         if self.worker.is_none() {
             match worker::spawn(self.ctx.as_ref()) {
                 Ok(w) => self.worker = Some(w),
@@ -386,6 +386,12 @@ impl DetectView {
                     Err(e) => format!("folder scoring failed: {e}"),
                 });
             }
+            WorkerEvent::ExplainProgress {
+                clip_id,
+                done,
+                total,
+            } => self.explain_progress(clip_id, done, total),
+            WorkerEvent::Explained { clip_id, result } => self.explained(clip_id, result),
         }
     }
 
@@ -447,6 +453,8 @@ impl DetectView {
                 }
             }
             DetectCommand::StopPlayback => self.player.stop(),
+            DetectCommand::Explain => self.start_explain(),
+            DetectCommand::StopExplain => self.stop_explain(),
         }
     }
 

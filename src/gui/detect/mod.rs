@@ -14,10 +14,13 @@
 //! - `logic`: per-frame work and [`DetectView::apply`], the one place that starts work.
 //! - `ui`: drawing; it returns [`DetectCommand`]s.
 //! - `models`: the models folder panel (entries listed on a background task).
+//! - `explain`: the occlusion explanation of the scored clip, drawn over the spectrogram with the
+//!   speech vs non-speech shares.
 //! - `worker`: the model worker, a [`super::tasks::Worker`] that owns the model; model loading
 //!   and scoring run there in order.
 
 mod calibration;
+mod explain;
 mod logic;
 mod models;
 mod state;
@@ -57,4 +60,8 @@ pub enum DetectCommand {
     /// Play the clip from its start.
     Play,
     StopPlayback,
+    /// Explain the clip's score by occlusion (see [`crate::inference::explain`]).
+    Explain,
+    /// Stop the explanation after the current batch.
+    StopExplain,
 }

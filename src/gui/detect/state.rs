@@ -163,6 +163,8 @@ pub struct DetectView {
     pub(super) error: Option<String>,
     pub(super) audio_error: Option<String>,
     pub(super) ctx: Option<egui::Context>,
+    /// The occlusion explanation of the clip's score.
+    pub(super) explain: super::explain::ExplainPanel,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +201,7 @@ impl Default for DetectView {
             error: None,
             audio_error: None,
             ctx: None,
+            explain: Default::default(),
         }
     }
 }

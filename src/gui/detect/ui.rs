@@ -250,6 +250,7 @@ impl DetectView {
         ui.separator();
         self.verdict_ui(ui);
         self.calibrated_score_ui(ui);
+        self.explain_ui(ui, commands);
         ui.separator();
         let Some(clip) = &self.clip else {
             return;
@@ -261,7 +262,8 @@ impl DetectView {
                 ui.set_width(
                     (ui.available_width() - theme::COLOUR_BAR_ROOM).max(theme::MIN_PLOT_WIDTH),
                 );
-                let _ = widgets::clip_plots_ui(ui, "detect", link, clip, playhead);
+                let overlay = self.attribution_overlay();
+                let _ = widgets::clip_plots_overlay_ui(ui, "detect", link, clip, playhead, overlay);
                 self.track_ui(ui, link, clip.duration_s());
             });
             widgets::colour_bar_ui(ui, clip.db_range);

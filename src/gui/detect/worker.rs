@@ -1,5 +1,5 @@
 //! The detect view's model worker: a [`Worker`] that owns the loaded model and answers load,
-//! score and folder-scoring commands in order, so that a clip is never scored by a model that is
+//! score, folder-scoring and explain commands in order, so that a clip is never scored by a model that is
 //! still loading.
 
 use std::path::{Path, PathBuf};
@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use crate::audio::{resample, Clip, TARGET_SAMPLE_RATE_HZ};
 use crate::inference::{
-    check_samples, collect_trials, FolderScores, InputWarning, ModelInfo, ModelRequest, ScoreTrack,
-    Scorer, Windows,
+    check_samples, collect_trials, ExplainConfig, Explanation, FolderScores, InputWarning,
+    ModelInfo, ModelRequest, ScoreTrack, Scorer, Windows,
 };
 
 /// Events the worker may have outstanding before it waits for the UI to drain them.
@@ -35,6 +35,13 @@ pub(super) enum WorkerCommand {
     },
     /// One window of live recording, at the device rate.
     LiveWindow(LiveWindow),
+    /// Occlusion explanation of the clip's score (see [`crate::inference::explain`]).
+    Explain {
+        clip_id: u64,
+        samples: Arc<Clip>,
+        config: ExplainConfig,
+        cancel: Arc<AtomicBool>,
+    },
 }
 
 /// A window of the recording in progress, sent when its last sample has arrived.
@@ -75,6 +82,16 @@ pub(super) enum WorkerEvent {
         total: usize,
     },
     FolderDone(Result<FolderScores, String>),
+    ExplainProgress {
+        clip_id: u64,
+        done: usize,
+        total: usize,
+    },
+    /// `Ok(None)`: stopped before the end.
+    Explained {
+        clip_id: u64,
+        result: Result<Option<Explanation>, String>,
+    },
 }
 
 /// A clip's whole-clip score, its score track and the warnings found on its samples.
@@ -152,6 +169,18 @@ fn run(commands: std::sync::mpsc::Receiver<WorkerCommand>, out: Emitter<WorkerEv
                 };
                 WorkerEvent::FolderDone(result)
             }
+            WorkerCommand::Explain {
+                clip_id,
+                samples,
+                config,
+                cancel,
+            } => {
+                let result = match &detector {
+                    None => Err("no model loaded".to_string()),
+                    Some(d) => explain(d, clip_id, &samples, &config, &cancel, &out),
+                };
+                WorkerEvent::Explained { clip_id, result }
+            }
         };
         if !out.emit(event) {
             return;
@@ -215,6 +244,31 @@ fn score_folder(
             if done == total || last_sent.elapsed() >= theme::PROGRESS_INTERVAL {
                 last_sent = std::time::Instant::now();
                 events.emit(WorkerEvent::FolderProgress { done, total });
+            }
+            !cancel.load(Ordering::Relaxed)
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn explain(
+    detector: &Scorer,
+    clip_id: u64,
+    clip: &Clip,
+    config: &ExplainConfig,
+    cancel: &AtomicBool,
+    events: &Emitter<WorkerEvent>,
+) -> Result<Option<Explanation>, String> {
+    let mut last_sent = std::time::Instant::now();
+    detector
+        .explain(&clip.samples, config, &mut |done, total| {
+            // As for folders: at most one progress event per interval, and always the last.
+            if done == total || last_sent.elapsed() >= theme::PROGRESS_INTERVAL {
+                last_sent = std::time::Instant::now();
+                events.emit(WorkerEvent::ExplainProgress {
+                    clip_id,
+                    done,
+                    total,
+                });
             }
             !cancel.load(Ordering::Relaxed)
         })
