@@ -355,7 +355,12 @@ impl SweepGrid {
         }
         if let Some(codec) = &file.codec {
             non_empty("codec.kinds", codec.kinds.len())?;
-            conditions.extend(codec.kinds.iter().map(|&kind| SweepCondition::Codec { kind }));
+            conditions.extend(
+                codec
+                    .kinds
+                    .iter()
+                    .map(|&kind| SweepCondition::Codec { kind }),
+            );
         }
         if let Some(duration) = &file.duration {
             let values = checked(
@@ -490,7 +495,10 @@ mod tests {
             ]
         );
         for (text, field) in [
-            ("[noise]\nkinds = [\"white\"]\nsnr_db = [10, 99]\n", "noise.snr_db[1]"),
+            (
+                "[noise]\nkinds = [\"white\"]\nsnr_db = [10, 99]\n",
+                "noise.snr_db[1]",
+            ),
             ("[reverb]\nrt60_s = []\n", "reverb.rt60_s"),
             ("[duration]\nduration_s = [0.0]\n", "duration.duration_s[0]"),
             ("[level]\ngain_db = [-100]\n", "level.gain_db[0]"),
@@ -499,7 +507,10 @@ mod tests {
             ("[level]\ngain_db = [3, 3]\n", "level"),
         ] {
             let e = SweepGrid::from_toml(text, p).unwrap_err().to_string();
-            assert!(e.contains("grid.toml") && e.contains(&format!("`{field}`")), "{e}");
+            assert!(
+                e.contains("grid.toml") && e.contains(&format!("`{field}`")),
+                "{e}"
+            );
         }
         // Unknown fields and unknown kinds are refused by the parser, naming them.
         let e = SweepGrid::from_toml("[reverb]\nrt60 = [0.5]\n", p)

@@ -231,7 +231,8 @@ struct SweepTrial {
 
 /// The clips among `inputs` that the key names, with their labels, and the two mismatch counts.
 fn keyed_trials(plan: &SweepPlan) -> Result<(Vec<SweepTrial>, usize, usize), SweepError> {
-    let key = load_key(&plan.key, KeyFormat::Auto, OnProblem::Fail).map_err(InferenceError::from)?;
+    let key =
+        load_key(&plan.key, KeyFormat::Auto, OnProblem::Fail).map_err(InferenceError::from)?;
     let trials = collect_trials(&plan.inputs)?;
     if trials.is_empty() {
         return Err(SweepError::Invalid {
@@ -253,8 +254,8 @@ fn keyed_trials(plan: &SweepPlan) -> Result<(Vec<SweepTrial>, usize, usize), Swe
             })
             .collect(),
     };
-    let joined = join_scores(&names, &key, JoinPolicy::Intersection)
-        .map_err(|e| InferenceError::from(e))?;
+    let joined =
+        join_scores(&names, &key, JoinPolicy::Intersection).map_err(|e| InferenceError::from(e))?;
     let mut keyed: Vec<SweepTrial> = joined
         .trials
         .iter()
@@ -313,7 +314,8 @@ pub fn run_sweep(
     let conditions = &plan.grid.conditions;
     let num_ckpt = scorers.len();
     // scores[checkpoint][condition] = (label, score) of every scored clip.
-    let mut scores: Vec<Vec<Vec<(Label, f64)>>> = vec![vec![Vec::new(); conditions.len()]; num_ckpt];
+    let mut scores: Vec<Vec<Vec<(Label, f64)>>> =
+        vec![vec![Vec::new(); conditions.len()]; num_ckpt];
     let mut failures = Vec::new();
     let mut cancelled = false;
     let total = trials.len();
@@ -465,11 +467,7 @@ mod tests {
         ]);
         assert_eq!(
             labels,
-            [
-                "runs/a/final.safetensors",
-                "runs/b/final.safetensors",
-                "c"
-            ]
+            ["runs/a/final.safetensors", "runs/b/final.safetensors", "c"]
         );
     }
 }
