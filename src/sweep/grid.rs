@@ -326,9 +326,9 @@ impl SweepGrid {
 
     /// Read a grid file.
     pub fn load(path: &Path) -> Result<Self, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SweepError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| SweepError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_toml(&text, path)
     }

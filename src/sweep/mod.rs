@@ -31,11 +31,11 @@ const CLIPS_PER_GROUP: usize = 8;
 /// Why a sweep could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("{path}: {source}")]
+    // The causes are part of the messages (not `source`s), so a printed chain says them once.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("grid file {path}: {message}")]
     GridParse { path: PathBuf, message: String },
@@ -45,20 +45,18 @@ pub enum SweepError {
         field: String,
         message: String,
     },
-    #[error("checkpoint {path}: {source}")]
+    #[error("checkpoint {path}: {error}")]
     Checkpoint {
         path: PathBuf,
-        #[source]
-        source: Box<InferenceError>,
+        error: Box<InferenceError>,
     },
     #[error(transparent)]
     Inference(#[from] Box<InferenceError>),
-    #[error("{path}: condition `{condition}`: {source}")]
+    #[error("{path}: condition `{condition}`: {error}")]
     Condition {
         path: PathBuf,
         condition: String,
-        #[source]
-        source: ConditionError,
+        error: ConditionError,
     },
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
@@ -182,9 +180,9 @@ impl SweepResult {
 
     /// Write the result atomically: JSON when `path` ends in `.json`, else CSV.
     pub fn write(&self, path: &Path) -> Result<(), SweepError> {
-        let io = |source| SweepError::Io {
+        let io = |error| SweepError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let text = if path
             .extension()
@@ -289,9 +287,9 @@ pub fn run_sweep(
     let mut scorers = Vec::with_capacity(plan.checkpoints.len());
     for request in &plan.checkpoints {
         scorers.push(
-            Scorer::load(request).map_err(|source| SweepError::Checkpoint {
+            Scorer::load(request).map_err(|error| SweepError::Checkpoint {
                 path: request.path.clone(),
-                source: Box::new(source),
+                error: Box::new(error),
             })?,
         );
     }
@@ -342,10 +340,10 @@ pub fn run_sweep(
                     .collect();
                 conditions.iter().map(move |c| {
                     c.apply(samples, &t.name, &talkers)
-                        .map_err(|source| SweepError::Condition {
+                        .map_err(|error| SweepError::Condition {
                             path: t.path.clone(),
                             condition: c.name(),
-                            source,
+                            error,
                         })
                 })
             })
