@@ -253,7 +253,7 @@ fn keyed_trials(plan: &SweepPlan) -> Result<(Vec<SweepTrial>, usize, usize), Swe
             .collect(),
     };
     let joined =
-        join_scores(&names, &key, JoinPolicy::Intersection).map_err(|e| InferenceError::from(e))?;
+        join_scores(&names, &key, JoinPolicy::Intersection).map_err(InferenceError::from)?;
     let mut keyed: Vec<SweepTrial> = joined
         .trials
         .iter()
