@@ -149,7 +149,11 @@ fn two_tiny_runs_are_swept_over_the_wild_split() {
 
     // The table: a row per condition with the same numbers to two decimals (the degraded audio
     // is the same on a second run).
-    let table = success_stdout(sweep(&[]));
+    let out_json = dir.path().join("sweep.json");
+    let table = success_stdout(sweep(&["--out", out_json.to_str().unwrap()]));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
+    assert_eq!(written["eer"], v["eer"]);
     assert!(
         table.contains("[1] EER %") && table.contains("diff pp"),
         "{table}"
