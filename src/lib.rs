@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod nn;
 pub mod rng;
 pub mod study;
+pub mod sweep;
 pub mod train;

@@ -26,6 +26,7 @@ mod info;
 mod models;
 mod score;
 mod study;
+mod sweep;
 mod test_sets;
 mod train;
 
@@ -64,6 +65,8 @@ pub enum Command {
     Test(test_sets::Args),
     /// Compare training conditions over several seeds (see experiments/studies/).
     Study(study::Args),
+    /// Score a keyed set under a grid of conditions (noise, rooms, codecs, length, level): EER per condition and checkpoint.
+    Sweep(sweep::Args),
     /// Convert released PyTorch weights (AASIST, AASIST-L) into a safetensors checkpoint.
     ImportWeights(import_weights::Args),
 }
@@ -117,6 +120,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Explain(a)) => explain::run(a),
         Some(Command::Test(a)) => test_sets::run(a),
         Some(Command::Study(a)) => study::run(a),
+        Some(Command::Sweep(a)) => sweep::run(a),
         Some(Command::ImportWeights(a)) => import_weights::run(a),
         None => open_workbench(),
     };

@@ -1,4 +1,4 @@
-//! The workbench window: a tab bar over four views, persisted between launches. The app owns
+//! The workbench window: a tab bar over five views, persisted between launches. The app owns
 //! the views and what they share, runs every view's per-frame logic (also while the window is
 //! hidden), draws the view on screen and applies the commands its `ui` returned, hands dropped
 //! files to that view and saves settings through eframe.
@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::augment::AugmentView;
 use super::detect::DetectView;
 use super::studies::{StudiesCommand, StudiesView};
+use super::sweep::SweepView;
 use super::train::TrainView;
 use super::Shared;
 
 /// Key of the app's own settings in eframe's store.
 const STORAGE_KEY: &str = "dpda.app";
 
-/// The four views.
+/// The five views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Tab {
     #[default]
@@ -24,10 +25,17 @@ pub enum Tab {
     Augment,
     Detect,
     Studies,
+    Sweep,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Train, Tab::Augment, Tab::Detect, Tab::Studies];
+    const ALL: [Tab; 5] = [
+        Tab::Train,
+        Tab::Augment,
+        Tab::Detect,
+        Tab::Studies,
+        Tab::Sweep,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -35,10 +43,11 @@ impl Tab {
             Tab::Augment => "Augment",
             Tab::Detect => "Detect",
             Tab::Studies => "Studies",
+            Tab::Sweep => "Sweep",
         }
     }
 
-    /// The tab named `name` (`train`, `augment`, `detect`, `studies`; any case).
+    /// The tab named `name` (`train`, `augment`, `detect`, `studies`, `sweep`; any case).
     pub fn from_name(name: &str) -> Option<Tab> {
         Tab::ALL
             .into_iter()
@@ -71,6 +80,7 @@ pub struct Workbench {
     pub augment: AugmentView,
     pub detect: DetectView,
     pub studies: StudiesView,
+    pub sweep: SweepView,
 }
 
 impl Workbench {
@@ -90,6 +100,7 @@ impl Workbench {
             augment: AugmentView::load(storage),
             detect: DetectView::load(storage),
             studies: StudiesView::load(storage),
+            sweep: SweepView::load(storage),
         }
     }
 
@@ -109,12 +120,14 @@ impl Workbench {
                 Tab::Augment => self.augment.open_file(path, &mut self.shared),
                 Tab::Detect => self.detect.open_file(path, &mut self.shared),
                 Tab::Studies => self.studies.open_file(path, &mut self.shared),
+                Tab::Sweep => self.sweep.open_file(path, &mut self.shared),
             }
         }
         self.train.logic(ctx, &mut self.shared);
         self.augment.logic(ctx, &mut self.shared);
         self.detect.logic(ctx, &mut self.shared);
         self.studies.logic(ctx, &mut self.shared);
+        self.sweep.logic(ctx, &mut self.shared);
     }
 
     /// Draws one frame into `ui`.
@@ -155,6 +168,11 @@ impl Workbench {
                     }
                 }
             }
+            Tab::Sweep => {
+                for cmd in self.sweep.ui(ui) {
+                    self.sweep.apply(cmd, &ctx);
+                }
+            }
         });
     }
 
@@ -176,6 +194,7 @@ impl Workbench {
         self.augment.save(storage);
         self.detect.save(storage);
         self.studies.save(storage);
+        self.sweep.save(storage);
     }
 }
 

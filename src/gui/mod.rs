@@ -1,9 +1,9 @@
-//! The desktop workbench: train, augment, detect and studies views over the library.
+//! The desktop workbench: train, augment, detect, studies and sweep views over the library.
 //!
 //! The GUI owns no training or signal code: it starts work on the library's worker, drains its
 //! events every frame without blocking, and draws. Views share only [`Shared`].
 //!
-//! Each view is a folder ([`train`], [`augment`], [`detect`], [`studies`]) of the same four parts: `mod.rs`
+//! Each view is a folder ([`train`], [`augment`], [`detect`], [`studies`], [`sweep`]) of the same four parts: `mod.rs`
 //! (its docs and its `Command` enum), `state.rs` (what it shows and keeps), `logic.rs` (per-frame
 //! work and `apply`, the one place that carries out its commands) and `ui.rs` (drawing, which
 //! returns commands). [`app`](Workbench) runs every view's `logic`, then draws the one on screen
@@ -22,6 +22,7 @@ pub mod heatmap;
 pub mod plots;
 pub mod shared;
 pub mod studies;
+pub mod sweep;
 pub mod tasks;
 pub mod theme;
 pub mod train;
@@ -32,7 +33,7 @@ pub use app::{Tab, Workbench};
 pub use shared::Shared;
 
 /// Launch settings read from the environment (hidden; used by `scripts/screenshots.sh`):
-/// `DPDA_GUI_TAB` (train, augment, detect, studies), `DPDA_GUI_EXPERIMENT` (a TOML file loaded into the
+/// `DPDA_GUI_TAB` (train, augment, detect, studies, sweep), `DPDA_GUI_EXPERIMENT` (a TOML file loaded into the
 /// form), `DPDA_GUI_RUNS_DIR`, `DPDA_GUI_AUTOSTART=1` (press Start), `DPDA_GUI_OVERLAY_ALL=1`
 /// (overlay every previous run) and `DPDA_GUI_OPEN` (files opened in the shown view, as if
 /// dropped on it, in order; separated like `PATH`).
@@ -83,6 +84,7 @@ impl LaunchOptions {
                 Tab::Augment => app.augment.open_file(path.clone(), shared),
                 Tab::Detect => app.detect.open_file(path.clone(), shared),
                 Tab::Studies => app.studies.open_file(path.clone(), shared),
+                Tab::Sweep => app.sweep.open_file(path.clone(), shared),
             }
         }
     }
