@@ -1,5 +1,6 @@
 //! The models folder: `dpda models` lists run folders and weights files with what scoring would
-//! use, and lists a file that does not load with its reason; the Detect view lists the same
+//! use (a calibration beside a weights file included), and lists a file that does not load with
+//! its reason; the Detect view lists the same
 //! folder and scores a demo clip with a listed model in two clicks ("Use", then the clip).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -102,6 +103,57 @@ fn dpda_models_lists_what_scoring_would_use() {
     if with_released {
         assert_eq!(entries[0]["model"], "aasist-l");
         assert_eq!(entries[0]["num_samples"], 64_600);
+    }
+
+    // A calibration beside a weights file (`<stem>.calibration.json`) is listed and applied.
+    if with_released {
+        let scores = dir.path().join("fit scores.txt");
+        let key = dir.path().join("fit key.csv");
+        std::fs::write(&scores, "a 2.0\nb 1.0\nc -1.5\nd 0.5\ne -0.2\nf -2.0\n").unwrap();
+        std::fs::write(
+            &key,
+            "file,label\na,bona-fide\nb,bona-fide\nc,spoof\nd,spoof\ne,bona-fide\nf,spoof\n",
+        )
+        .unwrap();
+        let beside = models.join("AASIST-L.calibration.json");
+        success_stdout(
+            dpda()
+                .args(["calibrate", "--scores"])
+                .arg(&scores)
+                .arg("--key")
+                .arg(&key)
+                .arg("--out")
+                .arg(&beside)
+                .output()
+                .unwrap(),
+        );
+        let listed = success_stdout(dpda().arg("models").arg(&models).output().unwrap());
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with("AASIST-L.pth"))
+            .unwrap();
+        assert!(line.contains("calibrated (beside the weights"), "{line}");
+        let cal: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&beside).unwrap()).unwrap();
+        let (a, b) = (cal["a"].as_f64().unwrap(), cal["b"].as_f64().unwrap());
+        let clip = manifest().join("assets/demo_bonafide.wav");
+        let weights = models.join("AASIST-L.pth");
+        let score_of = |extra: &[&str]| -> f64 {
+            let out = success_stdout(
+                dpda()
+                    .arg("score")
+                    .arg("--checkpoint")
+                    .arg(&weights)
+                    .args(extra)
+                    .arg(&clip)
+                    .output()
+                    .unwrap(),
+            );
+            out.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        let raw = score_of(&["--raw"]);
+        let llr = score_of(&[]);
+        assert!((llr - (a * raw + b)).abs() < 1e-9, "{llr} vs {a}·{raw}+{b}");
     }
 
     // A folder that does not exist is named in the error.

@@ -24,7 +24,7 @@ use crate::metrics::scores::ScoreRow;
                   fake/file1848…), a single file by its stem; whitespace in a name is written \
                   as %20 (and % as %25), which `dpda eval` reads back.\n\n\
                   Input warnings go to stderr as `warning: <file>: <message>` (and into \
-                  `--json`): digital silence or no speech, shorter than the model's input, \
+                  `--json`): digital silence or no speech, under half the model's input, \
                   clipping, very low level, and — with --window-s, which also scores the whole \
                   clip for this — whole-clip and window decisions that disagree."
 )]
