@@ -73,10 +73,10 @@ fn explain_prints_top_tiles_shares_and_the_json_grid() {
         .sum();
     assert!((sum - e["attribution_sum"].as_f64().unwrap()).abs() < 1e-9);
 
-    // The explained score is the clip's score at that input length.
+    // The explained score is the clip's raw logit at that input length.
     let out = dpda()
         .args(["score", "--checkpoint", run_dir.to_str().unwrap()])
-        .args(["--num-samples", "16000"])
+        .args(["--num-samples", "16000", "--raw"])
         .arg(&clip)
         .output()
         .unwrap();

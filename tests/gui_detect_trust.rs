@@ -1,10 +1,14 @@
-//! The Detect view's trust aids, headless through egui_kittest: a silent clip's verdict reads
-//! "unreliable: …" with the warning listed, and — through a PulseAudio null sink
-//! (`eval "$(scripts/null_sink.sh)"`, which sets `DPDA_AUDIO_LOOPBACK`) — the live score track
-//! grows window by window while recording, with its real-time factor and latency shown. The
-//! live test is skipped, with a message, without that setup; with the released AASIST-L weights
-//! at `../shared/data/pretrained/AASIST-L.pth` it also scores live with them and prints the
-//! real-time factor.
+//! The Detect view's trust aids, headless through egui_kittest:
+//! - a silent clip's verdict reads "unreliable: …" with the warning listed;
+//! - a run's own calibration gives the clip's LLR and posterior at the prior set, and says where
+//!   it came from; a checkpoint without one says it is uncalibrated;
+//! - Explain on a clip of half silence and half tone draws the overlay, its legend and the speech
+//!   vs non-speech shares, which agree with the library's explanation;
+//! - through a PulseAudio null sink (`eval "$(scripts/null_sink.sh)"`, which sets
+//!   `DPDA_AUDIO_LOOPBACK`) the live score track grows window by window while recording, with its
+//!   real-time factor and latency shown. The live test is skipped, with a message, without that
+//!   setup; with the released AASIST-L weights at `../shared/data/pretrained/AASIST-L.pth` it also
+//!   scores live with them and prints the real-time factor.
 #![cfg(all(feature = "gui", feature = "audio"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -13,79 +17,19 @@ use std::time::{Duration, Instant};
 
 use dpda::audio::device::{AudioBackend, Player};
 use dpda::gui::detect::{CheckpointKind, DetectView, LiveStats};
-use dpda::gui::Shared;
+use dpda::inference::{ExplainConfig, ModelRequest, Scorer};
+use dpda::metrics::calibration::Calibration;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
-struct DetectState {
-    view: DetectView,
-    shared: Shared,
-}
+mod common;
 
-fn harness(view: DetectView) -> Harness<'static, DetectState> {
-    let mut harness = Harness::new_ui_state(
-        |ui, s: &mut DetectState| {
-            let ctx = ui.ctx().clone();
-            s.view.logic(&ctx, &mut s.shared);
-            let commands = s.view.ui(ui, &s.shared);
-            s.view.apply_all(commands, &mut s.shared);
-        },
-        DetectState {
-            view,
-            shared: Shared::default(),
-        },
-    );
-    harness.set_size(egui::vec2(1400.0, 1400.0));
-    harness
-}
+use common::detect::{
+    detect_harness, load_model, quiet_view, score_clip, step_until, train_tiny_run, DetectState,
+};
 
-/// Step the harness until `done` holds (background threads need real time), with a deadline.
-fn step_until<S>(harness: &mut Harness<'_, S>, limit: Duration, done: impl Fn(&S) -> bool) {
-    let start = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            start.elapsed() < limit,
-            "condition not reached within {limit:?}"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.step();
-}
-
-/// One training step of the tiny model on the tiny demo corpus; returns the run folder.
-fn train_tiny_run(dir: &Path) -> PathBuf {
-    let config = r#"
-[data]
-corpus = "demo"
-demo_size = "tiny"
-num_samples = 1600
-[model]
-name = "tiny"
-[train]
-mode = "plain"
-batch_size = 4
-epochs = 1
-max_steps = 1
-seed = 5
-[optim]
-lr = 0.01
-"#;
-    let plan = dpda::train::plan_from_str(config, "test config", &[]).unwrap();
-    let run_dir = dir.join("run");
-    let mut handle = dpda::train::spawn(plan, run_dir.clone()).unwrap();
-    handle.join();
-    assert!(run_dir.join("checkpoints/final.safetensors").is_file());
-    run_dir
-}
-
-fn load_model(harness: &mut Harness<'_, DetectState>) {
-    harness.step();
-    harness.get_by_label("Load model").click();
-    step_until(harness, Duration::from_secs(60), |s| {
-        (s.view.model().is_some() && !s.view.is_busy()) || s.view.error().is_some()
-    });
-    assert_eq!(harness.state().view.error(), None);
+fn demo_clip() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_spoof_D05.wav")
 }
 
 #[test]
@@ -94,13 +38,10 @@ fn a_silent_clip_reads_unreliable_with_its_warning() {
     let run_dir = train_tiny_run(dir.path());
     let silent = dir.path().join("silent.wav");
     dpda::audio::write_wav(&silent, &[0.0; 8000], 16_000, dpda::audio::WavFormat::Int16).unwrap();
-    let mut view = DetectView::load(None);
-    view.set_audio_backend(AudioBackend::Unavailable(
-        "no sound card in this test".into(),
-    ));
+    let mut view = quiet_view();
     view.settings.kind = CheckpointKind::RunFolder;
     view.settings.checkpoint_path = run_dir.display().to_string();
-    let mut harness = harness(view);
+    let mut harness = detect_harness(view, None);
     load_model(&mut harness);
     {
         let s = harness.state_mut();
@@ -224,7 +165,7 @@ fn the_live_score_track_grows_while_recording_through_a_null_sink() {
     view.settings.checkpoint_path = run_dir.display().to_string();
     view.settings.window_s = 0.5;
     view.settings.hop_s = 0.25;
-    let mut harness = harness(view);
+    let mut harness = detect_harness(view, None);
     load_model(&mut harness);
     let (stats, num_points, during) = record_live(&mut harness, 3.0);
     eprintln!("tiny model live: {num_points} windows, {stats:?}");
@@ -271,4 +212,149 @@ fn the_live_score_track_grows_while_recording_through_a_null_sink() {
         1000.0 * stats.max_latency_s.unwrap()
     );
     assert!(during, "no live AASIST-L score arrived while recording");
+}
+
+#[test]
+fn detect_view_shows_the_llr_and_posterior_of_the_runs_calibration() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_tiny_run(dir.path());
+    let cal = Calibration::read(&run.join("calibration.json")).unwrap();
+
+    let mut view = quiet_view();
+    view.settings.kind = CheckpointKind::CurrentRun;
+    view.settings.prior = 0.2;
+    let mut harness = detect_harness(view, Some(run.clone()));
+    load_model(&mut harness);
+    score_clip(&mut harness, &demo_clip());
+
+    let score = harness.state().view.score().unwrap();
+    let llr = cal.a * score + cal.b;
+    // P = σ(LLR + logit 0.2).
+    let posterior = 1.0 / (1.0 + (-(llr + (0.2f64 / 0.8).ln())).exp());
+    let (shown_llr, shown_p) = harness.state().view.calibrated().unwrap();
+    assert!((shown_llr - llr).abs() < 1e-12 && (shown_p - posterior).abs() < 1e-12);
+    let line = format!("LLR {llr:+.3}   P(bona fide | clip) = {posterior:.3} at prior 0.200");
+    assert!(harness.query_by_label(&line).is_some(), "{line}");
+    assert!(harness
+        .query_by_label_contains("(the run's own, fitted on its dev set)")
+        .is_some());
+    assert!(harness.query_by_label_contains("uncalibrated").is_none());
+
+    // The prior is the user's: another one moves the posterior only.
+    harness.state_mut().view.settings.prior = 0.9;
+    harness.run_steps(2);
+    let (llr_again, p_again) = harness.state().view.calibrated().unwrap();
+    assert_eq!(llr_again, llr);
+    assert!(p_again > shown_p);
+    assert!(harness.query_by_label_contains("at prior 0.900").is_some());
+
+    // The same weights outside their run: no calibration, said plainly.
+    let alone = dir.path().join("alone.safetensors");
+    std::fs::copy(run.join("checkpoints/final.safetensors"), &alone).unwrap();
+    let mut view = quiet_view();
+    view.settings.kind = CheckpointKind::Safetensors;
+    view.settings.checkpoint_path = alone.display().to_string();
+    view.settings.model_name = "tiny".into();
+    view.settings.num_samples = "1600".into();
+    let mut harness = detect_harness(view, Some(run.clone()));
+    load_model(&mut harness);
+    score_clip(&mut harness, &demo_clip());
+    assert_eq!(harness.state().view.calibrated(), None);
+    assert!(harness
+        .query_by_label_contains("uncalibrated: raw logit")
+        .is_some());
+}
+
+#[test]
+fn explain_draws_the_overlay_and_the_speech_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = train_tiny_run(dir.path());
+    let clip_path = dir.path().join("half.wav");
+    let mut samples = vec![0.0f32; 8000];
+    samples.extend(
+        (0..8000).map(|i| 0.3 * (std::f32::consts::TAU * 440.0 * i as f32 / 16_000.0).sin()),
+    );
+    dpda::audio::write_wav(
+        &clip_path,
+        &samples,
+        16_000,
+        dpda::audio::WavFormat::Float32,
+    )
+    .unwrap();
+
+    let mut view = quiet_view();
+    view.settings.kind = CheckpointKind::RunFolder;
+    view.settings.checkpoint_path = run_dir.display().to_string();
+    // The whole second is the model's input: 4 time blocks of the default 0.25 s.
+    view.settings.num_samples = "16000".into();
+    view.settings.window_s = 0.5;
+    view.settings.hop_s = 0.5;
+    let mut harness = detect_harness(view, None);
+    harness.step();
+    assert!(harness.query_by_label("Explain").is_none());
+    load_model(&mut harness);
+    score_clip(&mut harness, &clip_path);
+    assert!(!harness.state().view.shows_attribution_overlay());
+
+    harness.get_by_label("Explain").click();
+    harness.step();
+    // The worker's answer is drained at the next frame at the earliest.
+    assert!(harness.state().view.is_explaining());
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        !s.view.is_explaining()
+    });
+    assert!(harness
+        .query_by_label_contains("explanation failed")
+        .is_none());
+    harness.run_steps(2);
+    let view = &harness.state().view;
+    let e = view.explanation().expect("an explanation").clone();
+    assert!(view.shows_attribution_overlay());
+    assert_eq!((e.num_blocks(), e.num_bands()), (4, 8));
+
+    // The same numbers as the library's explanation with the same model.
+    let scorer = Scorer::load(&ModelRequest {
+        num_samples: Some(16_000),
+        ..ModelRequest::new(&run_dir)
+    })
+    .unwrap();
+    let expected = scorer
+        .explain(&samples, &ExplainConfig::default(), &mut |_, _| true)
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.attributions, expected.attributions);
+
+    let s = &e.shares;
+    assert_eq!(s.speech_time_fraction, 0.5);
+    let shares_line = match s.non_speech_share {
+        Some(n) => format!(
+            "attribution on speech {:.0}%, on non-speech {:.0}%",
+            100.0 * (1.0 - n),
+            100.0 * n
+        ),
+        None => "no tile changes the score".to_string(),
+    };
+    assert!(
+        harness.query_by_label_contains(&shares_line).is_some(),
+        "{shares_line}"
+    );
+    assert_eq!(
+        harness
+            .query_by_label_contains("rests mostly on non-speech audio")
+            .is_some(),
+        s.mostly_non_speech
+    );
+    let max_abs = e.max_abs();
+    assert!(harness
+        .query_by_label(&format!("{max_abs:+.3} towards bona fide"))
+        .is_some());
+    assert!(harness
+        .query_by_label(&format!("{:+.3} towards spoofed", -max_abs))
+        .is_some());
+
+    // Unticking "overlay" hides it; the numbers stay.
+    harness.get_by_label("overlay").click();
+    harness.run_steps(2);
+    assert!(!harness.state().view.shows_attribution_overlay());
+    assert!(harness.state().view.explanation().is_some());
 }

@@ -165,56 +165,25 @@ fn dpda_models_lists_what_scoring_would_use() {
 #[cfg(all(feature = "gui", feature = "audio"))]
 #[test]
 fn detect_view_scores_a_clip_with_a_listed_model_in_two_clicks() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use dpda::audio::device::AudioBackend;
-    use dpda::gui::detect::DetectView;
-    use dpda::gui::Shared;
+    use common::detect::{detect_harness, quiet_view, step_until};
     use egui_kittest::kittest::Queryable;
-    use egui_kittest::Harness;
 
-    struct State {
-        view: DetectView,
-        shared: Shared,
-    }
-    fn step_until(h: &mut Harness<'_, State>, done: impl Fn(&State) -> bool) {
-        let start = Instant::now();
-        while !done(h.state()) {
-            assert!(start.elapsed() < Duration::from_secs(60), "timed out");
-            h.step();
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        h.step();
-    }
-
+    let limit = Duration::from_secs(60);
     let dir = tempfile::tempdir().unwrap();
     let models = models_folder(dir.path());
-    let mut view = DetectView::load(None);
-    view.set_audio_backend(AudioBackend::Unavailable(
-        "no sound card in this test".into(),
-    ));
+    let mut view = quiet_view();
     view.settings.models_dir = models.display().to_string();
-    let mut h = Harness::new_ui_state(
-        |ui, s: &mut State| {
-            let ctx = ui.ctx().clone();
-            s.view.logic(&ctx, &mut s.shared);
-            let commands = s.view.ui(ui, &s.shared);
-            s.view.apply_all(commands, &mut s.shared);
-        },
-        State {
-            view,
-            shared: Shared::default(),
-        },
-    );
-    h.set_size(egui::vec2(1400.0, 1400.0));
-    step_until(&mut h, |s| s.view.model_entries().len() == 2);
+    let mut h = detect_harness(view, None);
+    step_until(&mut h, limit, |s| s.view.model_entries().len() == 2);
     assert_eq!(h.state().view.model_entries(), ["broken.pth", "tiny run"]);
     assert!(h.query_by_label("does not load").is_some());
     assert!(h.query_by_label_contains("tiny · 0.10 s input").is_some());
 
     // Click one: the listed run loads.
     h.get_by_label("Use").click();
-    step_until(&mut h, |s| {
+    step_until(&mut h, limit, |s| {
         s.view.model().is_some() || s.view.error().is_some()
     });
     assert_eq!(h.state().view.error(), None);
@@ -224,7 +193,7 @@ fn detect_view_scores_a_clip_with_a_listed_model_in_two_clicks() {
 
     // Click two: a demo clip, scored by that model.
     h.get_by_label("demo_bonafide.wav").click();
-    step_until(&mut h, |s| {
+    step_until(&mut h, limit, |s| {
         (s.view.score().is_some() && !s.view.is_busy()) || s.view.error().is_some()
     });
     let scorer =

@@ -99,12 +99,15 @@ fn two_tiny_runs_are_swept_over_the_wild_split() {
         .iter()
         .all(|row| row.len() == 2 && row.iter().all(|e| (0.0..=1.0).contains(e))));
 
-    // The clean row is what `dpda score` + `dpda eval` give for each checkpoint.
+    // The clean row is what `dpda score --raw` + `dpda eval` give for each checkpoint (the sweep
+    // ranks raw logits; a run's calibration, an affine map, changes no EER unless its slope is
+    // negative, as it can be for these 2-step models).
     for (k, run) in [&run_a, &run_b].into_iter().enumerate() {
         let scores = dir.path().join(format!("scores-{k}.txt"));
         success_stdout(
             dpda()
                 .arg("score")
+                .arg("--raw")
                 .arg("--checkpoint")
                 .arg(run)
                 .arg("--out")

@@ -35,3 +35,6 @@ pub fn success_stdout(out: Output) -> String {
     );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
+
+#[cfg(all(feature = "gui", feature = "audio"))]
+pub mod detect;
