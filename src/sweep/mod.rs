@@ -270,7 +270,8 @@ fn keyed_trials(plan: &SweepPlan) -> Result<(Vec<SweepTrial>, usize, usize), Swe
     Ok((keyed, joined.missing.len(), joined.unknown.len()))
 }
 
-/// Run a sweep. `progress` is called after each group of clips; returning `false` stops early
+/// Run a sweep. `progress` is called once the models are loaded (0 clips done) and after each
+/// group of clips; returning `false` stops early
 /// (the result then covers the clips done and says it was cancelled). A clip that cannot be
 /// decoded is listed in the result; a condition that fails on a clip is an error naming both.
 pub fn run_sweep(
@@ -318,7 +319,17 @@ pub fn run_sweep(
     let mut cancelled = false;
     let total = trials.len();
     let mut done = 0usize;
+    // The models are loaded and the clips known: say how many before the first (slow) group.
+    if !progress(SweepProgress {
+        done_clips: 0,
+        total_clips: total,
+    }) {
+        cancelled = total > 0;
+    }
     for (group_index, group) in trials.chunks(CLIPS_PER_GROUP).enumerate() {
+        if cancelled {
+            break;
+        }
         let mut clips = Vec::with_capacity(group.len());
         for (j, t) in group.iter().enumerate() {
             match crate::audio::load_mono_16k(&t.path) {
