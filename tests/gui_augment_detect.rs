@@ -16,6 +16,10 @@ use dpda::rng::Rng;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
+mod common;
+
+use common::detect::{detect_harness, step_until, train_tiny_run};
+
 const NO_AUDIO: &str = "no sound card in this test";
 
 fn asset(name: &str) -> PathBuf {
@@ -27,25 +31,6 @@ fn asset(name: &str) -> PathBuf {
 struct AugmentState {
     view: AugmentView,
     shared: Shared,
-}
-
-struct DetectState {
-    view: DetectView,
-    shared: Shared,
-}
-
-/// Step the harness until `done` holds (background threads need real time), with a deadline.
-fn step_until<S>(harness: &mut Harness<'_, S>, limit: Duration, done: impl Fn(&S) -> bool) {
-    let start = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            start.elapsed() < limit,
-            "condition not reached within {limit:?}"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.step();
 }
 
 fn augment_harness(view: AugmentView) -> Harness<'static, AugmentState> {
@@ -138,30 +123,6 @@ fn augment_view_draws_and_shows_the_realised_figures() {
 }
 
 /// A one-epoch run of the tiny model on the tiny demo corpus; returns the run folder.
-fn train_tiny_run(dir: &Path) -> PathBuf {
-    let config = r#"
-[data]
-corpus = "demo"
-demo_size = "tiny"
-num_samples = 1600
-[model]
-name = "tiny"
-[train]
-mode = "plain"
-batch_size = 4
-epochs = 1
-seed = 5
-[optim]
-lr = 0.01
-"#;
-    let plan = dpda::train::plan_from_str(config, "test config", &[]).unwrap();
-    let run_dir = dir.join("run");
-    let mut handle = dpda::train::spawn(plan, run_dir.clone()).unwrap();
-    handle.join();
-    assert!(run_dir.join("checkpoints/final.safetensors").is_file());
-    run_dir
-}
-
 #[test]
 fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,23 +137,7 @@ fn detect_view_scores_a_demo_clip_with_the_current_runs_best() {
     view.settings.kind = CheckpointKind::CurrentRun;
     view.settings.window_s = 0.5;
     view.settings.hop_s = 0.25;
-    let state = DetectState {
-        view,
-        shared: Shared {
-            current_run: Some(run_dir.clone()),
-            ..Shared::default()
-        },
-    };
-    let mut harness = Harness::new_ui_state(
-        |ui, s: &mut DetectState| {
-            let ctx = ui.ctx().clone();
-            s.view.logic(&ctx, &mut s.shared);
-            let commands = s.view.ui(ui, &s.shared);
-            s.view.apply_all(commands, &mut s.shared);
-        },
-        state,
-    );
-    harness.set_size(egui::vec2(1400.0, 1400.0));
+    let mut harness = detect_harness(view, Some(run_dir.clone()));
     harness.step();
     harness.get_by_label("Load model").click();
     step_until(&mut harness, Duration::from_secs(20), |s| {
@@ -257,19 +202,7 @@ fn detect_view_scores_a_folder_to_a_score_file() {
     view.settings.kind = CheckpointKind::RunFolder;
     view.settings.checkpoint_path = run_dir.display().to_string();
     view.settings.folder = folder.display().to_string();
-    let mut harness = Harness::new_ui_state(
-        |ui, s: &mut DetectState| {
-            let ctx = ui.ctx().clone();
-            s.view.logic(&ctx, &mut s.shared);
-            let commands = s.view.ui(ui, &s.shared);
-            s.view.apply_all(commands, &mut s.shared);
-        },
-        DetectState {
-            view,
-            shared: Shared::default(),
-        },
-    );
-    harness.set_size(egui::vec2(1400.0, 1400.0));
+    let mut harness = detect_harness(view, None);
     harness.step();
     harness.get_by_label("Load model").click();
     step_until(&mut harness, Duration::from_secs(20), |s| {
@@ -380,19 +313,7 @@ fn detect_view_scores_with_released_weights_at_their_input_length() {
     view.settings.kind = CheckpointKind::Pth;
     view.settings.checkpoint_path = weights.display().to_string();
     view.settings.model_name = "auto".into();
-    let mut harness = Harness::new_ui_state(
-        |ui, s: &mut DetectState| {
-            let ctx = ui.ctx().clone();
-            s.view.logic(&ctx, &mut s.shared);
-            let commands = s.view.ui(ui, &s.shared);
-            s.view.apply_all(commands, &mut s.shared);
-        },
-        DetectState {
-            view,
-            shared: Shared::default(),
-        },
-    );
-    harness.set_size(egui::vec2(1400.0, 1400.0));
+    let mut harness = detect_harness(view, None);
     harness.step();
     for (length, key) in [("auto", "aasist_l"), ("66800", "aasist_l_66800")] {
         harness.state_mut().view.settings.num_samples = length.into();

@@ -631,13 +631,7 @@ mod reference_tests {
     use super::*;
     use serde_json::Value;
 
-    fn vec_of(v: &Value) -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    }
+    use crate::metrics::golden_tests::vec_of;
 
     fn close(what: &str, got: f64, want: f64) {
         assert!(

@@ -61,7 +61,7 @@ pub(crate) fn check_scores(bonafide: &[f64], spoof: &[f64]) -> Result<(), Metric
 /// AASIST's `evaluation.py`, the ASVspoof 2021 `eval-package` and the ASVspoof 5
 /// `evaluation-package` on seeded score sets and writes `tests/fixtures/metrics/golden.json`).
 #[cfg(test)]
-mod golden_tests {
+pub(crate) mod golden_tests {
     use super::*;
     use serde_json::Value;
 
@@ -72,7 +72,8 @@ mod golden_tests {
         serde_json::from_str(text).unwrap()
     }
 
-    fn vec_of(v: &Value) -> Vec<f64> {
+    /// A JSON array of numbers (the reference fixtures' lists).
+    pub(crate) fn vec_of(v: &Value) -> Vec<f64> {
         v.as_array()
             .unwrap()
             .iter()
