@@ -80,6 +80,21 @@ fn synthetic_events(wb: &mut Workbench) -> Duration {
             conflict_frac: Some(0.3),
             lr: 1e-3,
             step_time_ms: 10.0,
+            path_loss: None,
+            path_grad_norm: None,
+            // A three-path run, so the frame includes the pairwise cosine matrix.
+            pair_cos: Some(
+                [("clean|rawboost", cos), ("clean|noise", cos + 0.1), ("rawboost|noise", 0.5)]
+                    .into_iter()
+                    .map(|(k, c)| (k.to_string(), c))
+                    .collect(),
+            ),
+            pair_conflict: Some(
+                [("clean|rawboost", cos < 0.0), ("clean|noise", cos + 0.1 < 0.0), ("rawboost|noise", false)]
+                    .into_iter()
+                    .map(|(k, c)| (k.to_string(), c))
+                    .collect(),
+            ),
         }));
         if step % LAYER_EVERY == 0 {
             wb.train.apply_event(TrainEvent::LayerCos(LayerCos {
@@ -99,6 +114,7 @@ fn synthetic_events(wb: &mut Workbench) -> Duration {
                 dev_eer: 0.2 * (-2.0 * t).exp(),
                 dev_eer_threshold: 0.0,
                 conflict_frac: Some(0.3),
+                pair_conflict_frac: None,
                 m_sharpness: None,
                 is_best: true,
                 epoch_time_s: 60.0,

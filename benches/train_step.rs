@@ -1,6 +1,7 @@
 //! One training iteration of `augmented` against `dual` (joint and separate layouts) at the same
 //! number of clips per step, and the per-step cost of each alignment method plus its bookkeeping
-//! (cosine, norms) on a gradient of the model's size. Model: `lcnn-small`, 2 s crops.
+//! (cosine, norms) on a gradient of the model's size, and a step with K = 3 paths against K = 2.
+//! Model: `lcnn-small`, 2 s crops.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::hint::black_box;
@@ -20,9 +21,21 @@ const NUM_SAMPLES: usize = 32_000;
 const CLIPS_PER_STEP: usize = 8;
 
 fn plan(mode: &str, layout: &str) -> Plan {
-    let text = format!(
+    plan_k(mode, layout, 0)
+}
+
+/// `extra_paths` > 0: a dual run with the clean path, RawBoost, and that many more RawBoost
+/// paths (the augmentation's own cost is outside the step, so the kind does not matter here).
+fn plan_k(mode: &str, layout: &str, extra_paths: usize) -> Plan {
+    let mut text = format!(
         "[data]\nnum_samples = {NUM_SAMPLES}\n[model]\nname = \"lcnn-small\"\n[train]\nmode = \"{mode}\"\nlayout = \"{layout}\"\n[optim]\nlr = 1e-3\n"
     );
+    if extra_paths > 0 {
+        text.push_str("[[train.paths]]\nname = \"clean\"\n[[train.paths]]\nname = \"rawboost\"\n");
+        for k in 0..extra_paths {
+            text.push_str(&format!("[[train.paths]]\nname = \"rawboost{k}\"\n"));
+        }
+    }
     plan_from_str(&text, "bench", &[]).expect("bench config")
 }
 
@@ -47,6 +60,7 @@ fn bench_steps(c: &mut Criterion) {
         let batch = Batch {
             orig: (mode == "dual").then(|| noise(&mut rng, per_path * NUM_SAMPLES)),
             aug: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+            extra: Vec::new(),
             labels: (0..per_path as u32).map(|i| i % 2).collect(),
             num_samples: NUM_SAMPLES,
         };
@@ -74,6 +88,58 @@ fn bench_steps(c: &mut Criterion) {
                 .expect("step")
             })
         });
+    }
+    group.finish();
+}
+
+/// A step with K = 2 and K = 3 paths at the same clips per path (the bound: K = 3 costs
+/// at most 1.6× K = 2), in both layouts.
+fn bench_k_paths(c: &mut Criterion) {
+    dpda::nn::kernels::retain_freed_memory();
+    let device = Device::Cpu;
+    let per_path = CLIPS_PER_STEP / 2;
+    let mut group = c.benchmark_group("train_step_k_paths_lcnn_small_4_clips_per_path");
+    group.sample_size(10);
+    for layout in ["separate", "joint"] {
+        for k in [2usize, 3] {
+            let plan = plan_k("dual", layout, k - 2);
+            let model = build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32)
+                .expect("model");
+            let mut rng = Rng::new(2);
+            let batch = Batch {
+                orig: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+                aug: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+                extra: (2..k)
+                    .map(|_| noise(&mut rng, per_path * NUM_SAMPLES))
+                    .collect(),
+                labels: (0..per_path as u32).map(|i| i % 2).collect(),
+                num_samples: NUM_SAMPLES,
+            };
+            let mut optimizer = plan.optim.config.build().expect("optimizer");
+            let mut aligner = GradientAligner::new(plan.train.align);
+            let mut dropout_rng = Rng::new(3);
+            let mut state = StepState {
+                optimizer: &mut optimizer,
+                aligner: &mut aligner,
+                rng: &mut dropout_rng,
+            };
+            group.bench_function(format!("{layout}_k{k}"), |b| {
+                b.iter(|| {
+                    train_step(
+                        model.as_ref(),
+                        &plan,
+                        &mut state,
+                        black_box(&batch),
+                        1e-3,
+                        false,
+                        false,
+                        &device,
+                        (1, 0),
+                    )
+                    .expect("step")
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -111,5 +177,5 @@ fn bench_alignment(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_steps, bench_alignment);
+criterion_group!(benches, bench_steps, bench_k_paths, bench_alignment);
 criterion_main!(benches);

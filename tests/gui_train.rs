@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use dpda::gui::form::{CorpusChoice, ExperimentForm};
 use dpda::gui::train::RunStatus;
 use dpda::gui::{Tab, Workbench};
+use dpda::train::config::RawPath;
 use egui::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
@@ -113,6 +114,47 @@ fn start_shows_live_points_and_stop_ends_the_run() {
     for (a, b) in overlay.grad_cos.ys().iter().zip(live) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
     }
+}
+
+#[test]
+fn a_three_path_run_shows_the_pairwise_cosine_matrix() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut wb = tiny_workbench(runs.path());
+    wb.train.form.base.train.paths = ["clean", "rawboost", "rawboost-2"]
+        .map(|name| RawPath {
+            name: name.into(),
+            chain: None,
+            stages: Vec::new(),
+        })
+        .to_vec();
+    let mut h = harness(wb);
+    h.run();
+    // The form names the run's paths.
+    h.get_by_label("clean, rawboost, rawboost-2");
+    h.get_by_role_and_label(Role::Button, "▶ Start").click();
+    step_until(&mut h, Duration::from_secs(60), "three iterations", |wb| {
+        wb.train.live.pairs.pairs.values().all(|t| t.steps >= 3)
+            && wb.train.live.pairs.pairs.len() == 3
+    });
+    {
+        let pairs = &h.state().train.live.pairs;
+        assert_eq!(pairs.paths, ["clean", "rawboost", "rawboost-2"]);
+        for t in pairs.pairs.values() {
+            assert!(t.latest.abs() <= 1.0 + 1e-9);
+            assert!((0.0..=1.0).contains(&t.run_conflict_frac()));
+        }
+    }
+    h.run();
+    // The per-pair table lists every pair.
+    for pair in ["clean | rawboost", "clean | rawboost-2", "rawboost | rawboost-2"] {
+        h.get_by_label(pair);
+    }
+    if h.state().train.is_running() {
+        h.get_by_role_and_label(Role::Button, "⏹ Stop").click();
+    }
+    step_until(&mut h, Duration::from_secs(60), "the run to stop", |wb| {
+        !wb.train.is_running()
+    });
 }
 
 #[test]

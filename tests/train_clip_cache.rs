@@ -10,7 +10,7 @@ use dpda::augment::{RawBoostAlgo, RawBoostParams};
 use dpda::data::Label;
 use dpda::rng::Rng;
 use dpda::train::data::{
-    clip_cache_budget_from_env, epoch_order, prepare_batch, AugmentSpec, Batch, CacheBudget,
+    clip_cache_budget_from_env, epoch_order, prepare_batch, AugmentSpec, Batch, CacheBudget, PathAugment,
     ClipSet, CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_BYTES,
 };
 use dpda::train::TrainError;
@@ -60,14 +60,18 @@ fn write_clips(dir: &Path) -> (ClipSet, usize) {
 
 /// Every batch of two epochs (batch size 2), original and RawBoost paths.
 fn epochs(set: &ClipSet) -> Result<Vec<Batch>, TrainError> {
-    let params = RawBoostParams::default();
+    let paths = [PathAugment::RawBoost {
+        algo: RawBoostAlgo::LnlIsdSsi,
+        params: RawBoostParams::default(),
+    }];
+    let names = ["rawboost".to_string()];
     let mut out = Vec::new();
     for epoch in 0..2 {
         let order = epoch_order(set.len(), 9, epoch);
         for chunk in order.chunks(2) {
             let spec = AugmentSpec {
-                algo: RawBoostAlgo::LnlIsdSsi,
-                params: &params,
+                paths: &paths,
+                names: &names,
                 seed: 9,
                 epoch,
             };

@@ -3,6 +3,8 @@
 //! `conditions` holds recording and transmission conditions (noise, reverberation, telephone,
 //! codec, microphone, clipping, resampling) for domain-shifted test data.
 
+#[path = "chain_shim.rs"]
+pub mod chain;
 pub mod conditions;
 pub mod fir;
 pub mod normal;

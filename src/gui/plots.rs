@@ -203,8 +203,90 @@ pub struct RunCurves {
     pub dev_eer: Series,
     pub epoch_conflict_frac: Series,
     pub layers: LayerGrid,
+    /// Pairwise gradient cosines of the paths (`pair_cos` of dual runs).
+    pub pairs: PairCurves,
     window: VecDeque<bool>,
     window_conflicts: usize,
+}
+
+/// One pair of paths over a run.
+#[derive(Clone, Debug, Default)]
+pub struct PairTrack {
+    /// The pair's gradient cosine per iteration.
+    pub cos: Series,
+    /// The latest cosine.
+    pub latest: f64,
+    /// Steps seen and steps in conflict (cosine < 0) since the run started.
+    pub steps: u64,
+    pub conflicts: u64,
+    recent: VecDeque<f64>,
+}
+
+impl PairTrack {
+    /// Mean cosine over the last [`CONFLICT_WINDOW`] iterations.
+    pub fn recent_mean(&self) -> f64 {
+        self.recent.iter().sum::<f64>() / self.recent.len().max(1) as f64
+    }
+
+    /// Conflicting share of the last [`CONFLICT_WINDOW`] iterations.
+    pub fn recent_conflict_frac(&self) -> f64 {
+        self.recent.iter().filter(|&&c| c < 0.0).count() as f64 / self.recent.len().max(1) as f64
+    }
+
+    /// Conflicting share of every iteration seen.
+    pub fn run_conflict_frac(&self) -> f64 {
+        self.conflicts as f64 / self.steps.max(1) as f64
+    }
+}
+
+/// The pairwise cosines of a K-path run, by pair key `"a|b"`.
+#[derive(Clone, Debug, Default)]
+pub struct PairCurves {
+    /// Path names in the run's `train.paths` order.
+    pub paths: Vec<String>,
+    pub pairs: std::collections::BTreeMap<String, PairTrack>,
+}
+
+impl PairCurves {
+    /// Adds one iteration's pair cosines.
+    pub fn push(&mut self, step: u64, pair_cos: &crate::train::PathMap<f64>) {
+        for (key, &cos) in pair_cos {
+            let track = self.pairs.entry(key.clone()).or_default();
+            track.cos.push(step as f64, cos);
+            track.latest = cos;
+            track.steps += 1;
+            track.conflicts += u64::from(cos < 0.0);
+            track.recent.push_back(cos);
+            if track.recent.len() > CONFLICT_WINDOW {
+                track.recent.pop_front();
+            }
+        }
+        if self.paths.is_empty() || self.pairs.len() != pair_cos.len() {
+            self.paths = path_order(self.pairs.keys());
+        }
+    }
+
+    /// The track of paths `a` and `b`, whichever order the run lists them in.
+    pub fn track(&self, a: &str, b: &str) -> Option<&PairTrack> {
+        self.pairs
+            .get(&crate::train::pair_key(a, b))
+            .or_else(|| self.pairs.get(&crate::train::pair_key(b, a)))
+    }
+}
+
+/// Path names from pair keys `"a|b"` (a listed before b): path k of the run is the right-hand
+/// side of exactly k pairs, which restores the order the JSON object's sorted keys lost.
+fn path_order<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut right_count: std::collections::BTreeMap<&str, usize> = Default::default();
+    for key in keys {
+        if let Some((a, b)) = key.split_once('|') {
+            right_count.entry(a).or_insert(0);
+            *right_count.entry(b).or_insert(0) += 1;
+        }
+    }
+    let mut names: Vec<(&str, usize)> = right_count.into_iter().collect();
+    names.sort_by_key(|&(name, count)| (count, name));
+    names.into_iter().map(|(n, _)| n.to_string()).collect()
 }
 
 /// Errors reading a run folder for an overlay.
@@ -272,6 +354,9 @@ impl RunCurves {
         push(&mut self.grad_norm_orig, m.grad_norm_orig);
         push(&mut self.grad_norm_aug, m.grad_norm_aug);
         push(&mut self.conflict_frac_epoch, m.conflict_frac);
+        if let Some(pair_cos) = &m.pair_cos {
+            self.pairs.push(m.step, pair_cos);
+        }
         if let Some(conflict) = m.conflict {
             if conflict {
                 push(&mut self.conflicts, m.grad_cos);
@@ -331,6 +416,32 @@ impl RunCurves {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_curves_restore_the_path_order_and_count_conflicts() {
+        let mut pairs = PairCurves::default();
+        for step in 1..=4u64 {
+            let map: crate::train::PathMap<f64> = [
+                ("clean|zeta", -0.1 * step as f64),
+                ("clean|alpha", 0.2),
+                ("zeta|alpha", if step % 2 == 0 { -0.5 } else { 0.5 }),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            pairs.push(step, &map);
+        }
+        assert_eq!(pairs.paths, ["clean", "zeta", "alpha"]);
+        let t = pairs.track("alpha", "zeta").unwrap();
+        assert_eq!((t.steps, t.conflicts), (4, 2));
+        assert_eq!(t.run_conflict_frac(), 0.5);
+        assert_eq!(t.latest, -0.5);
+        let t = pairs.track("clean", "zeta").unwrap();
+        assert_eq!(t.recent_conflict_frac(), 1.0);
+        assert!((t.recent_mean() + 0.25).abs() < 1e-12);
+        assert_eq!(t.cos.len(), 4);
+        assert!(pairs.track("clean", "nothing").is_none());
+    }
 
     fn brute_min_max(ys: &[f64], lo: usize, hi: usize) -> Option<[f64; 2]> {
         let s = &ys[lo..hi.min(ys.len())];
@@ -407,6 +518,10 @@ mod tests {
                 conflict_frac: None,
                 lr: 1e-3,
                 step_time_ms: 1.0,
+                path_loss: None,
+                path_grad_norm: None,
+                pair_cos: None,
+                pair_conflict: None,
             });
         }
         assert_eq!(c.conflicts.len(), 10);

@@ -144,3 +144,7 @@ pub const WINDOW_SIZE: [f32; 2] = [1280.0, 820.0];
 pub const ATTRIBUTION_MAX_ALPHA: f32 = 0.7;
 /// Size of the attribution overlay's legend bar.
 pub const ATTRIBUTION_LEGEND_SIZE: egui::Vec2 = egui::vec2(160.0, 12.0);
+/// Side of one cell of the Train view's pairwise cosine matrix.
+pub const PAIR_CELL: f32 = 58.0;
+/// Width of the path-name column left of that matrix.
+pub const PAIR_LABEL_WIDTH: f32 = 90.0;

@@ -207,6 +207,29 @@ fn write_report(s: &mut String, r: &StudyResults) -> std::fmt::Result {
                 .map_or("—".into(), |x| num_mean_std(x, 1)),
         )?;
     }
+    // K-path runs: which augmentation conflicts with which, per condition.
+    let pairs: std::collections::BTreeSet<&String> = r
+        .conditions
+        .iter()
+        .flat_map(|c| c.pair_conflict_frac.keys())
+        .collect();
+    if !pairs.is_empty() {
+        writeln!(
+            s,
+            "\n### Conflict fraction per pair of paths (%)\n\nThe share of steps in which the \
+             two paths' gradients had a negative cosine, mean over epochs, mean ± sd over seeds.\n"
+        )?;
+        let head: Vec<String> = pairs.iter().map(|p| p.replace('|', " vs ")).collect();
+        writeln!(s, "| condition | {} |", head.join(" | "))?;
+        writeln!(s, "|---|{}", "---|".repeat(pairs.len()))?;
+        for c in r.conditions.iter().filter(|c| !c.pair_conflict_frac.is_empty()) {
+            let cells: Vec<String> = pairs
+                .iter()
+                .map(|p| c.pair_conflict_frac.get(*p).map_or("—".into(), pct_mean_std))
+                .collect();
+            writeln!(s, "| {} | {} |", c.name, cells.join(" | "))?;
+        }
+    }
     writeln!(s, "\n| condition | seed | status | epochs | best epoch | wall time (s) | run folder |\n|---|---|---|---|---|---|---|")?;
     for c in &r.conditions {
         for run in &c.runs {

@@ -117,6 +117,9 @@ pub struct RunResult {
     pub dev_eer_by_epoch: Vec<f64>,
     /// Conflict fraction per epoch (`None` for runs without two paths).
     pub conflict_frac_by_epoch: Vec<Option<f64>>,
+    /// Mean over epochs of each pair of paths' conflict fraction, keyed `"a|b"` (dual runs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pair_conflict_frac: BTreeMap<String, f64>,
 }
 
 /// Mean and standard deviation over seeds of a per-epoch figure; `None` where no run has it.
@@ -150,6 +153,9 @@ pub struct ConditionResults {
     /// Per test set, per recording condition.
     pub condition_eer: BTreeMap<String, BTreeMap<String, Summary>>,
     pub conflict_frac: Option<Summary>,
+    /// Per pair of paths (`"a|b"`), its conflict fraction over seeds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pair_conflict_frac: BTreeMap<String, Summary>,
     pub epochs_to_best: Option<Summary>,
     pub wall_time_s: Option<Summary>,
     pub curves: Curves,
@@ -432,6 +438,7 @@ pub fn run_result(
         errors: Vec::new(),
         dev_eer_by_epoch: Vec::new(),
         conflict_frac_by_epoch: Vec::new(),
+        pair_conflict_frac: BTreeMap::new(),
     };
     if let Some(message) = record.as_ref().and_then(|r| r.error.clone()) {
         if status == RunStatus::Failed {
@@ -446,6 +453,16 @@ pub fn run_result(
     result.conflict_frac = super::stats::mean(&fracs);
     result.dev_eer_by_epoch = epochs.iter().map(|e| e.dev_eer).collect();
     result.conflict_frac_by_epoch = epochs.iter().map(|e| e.conflict_frac).collect();
+    let mut pair_fracs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for e in &epochs {
+        for (pair, &frac) in e.pair_conflict_frac.iter().flatten() {
+            pair_fracs.entry(pair.clone()).or_default().push(frac);
+        }
+    }
+    result.pair_conflict_frac = pair_fracs
+        .into_iter()
+        .filter_map(|(pair, v)| super::stats::mean(&v).map(|m| (pair, m)))
+        .collect();
     if status != RunStatus::Finished {
         return result;
     }
@@ -565,6 +582,18 @@ pub fn condition_results(
         attack_eer: summarize_groups(&finished, |r| &r.attack_eer),
         condition_eer: summarize_groups(&finished, |r| &r.condition_eer),
         conflict_frac: pick(&|r| r.conflict_frac),
+        pair_conflict_frac: {
+            let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            for r in &finished {
+                for (pair, &frac) in &r.pair_conflict_frac {
+                    values.entry(pair.clone()).or_default().push(frac);
+                }
+            }
+            values
+                .into_iter()
+                .filter_map(|(pair, v)| summarize(&v).map(|s| (pair, s)))
+                .collect()
+        },
         epochs_to_best: pick(&|r| r.epochs_to_best.map(|e| e as f64)),
         wall_time_s: pick(&|r| r.wall_time_s),
         curves,
@@ -710,6 +739,7 @@ mod tests {
             errors: Vec::new(),
             dev_eer_by_epoch: vec![0.4, 0.2 + 0.01 * seed as f64],
             conflict_frac_by_epoch: vec![Some(0.3), None],
+            pair_conflict_frac: BTreeMap::from([("clean|noise".to_string(), 0.1 * seed as f64)]),
         }
     }
 
@@ -744,6 +774,9 @@ mod tests {
         assert!((dual.epochs_to_best.as_ref().unwrap().mean - 3.0).abs() < 1e-12);
         // Conflict fraction: 0.1, 0.2, 0.3.
         assert!((dual.conflict_frac.as_ref().unwrap().mean - 0.2).abs() < 1e-12);
+        let pair = &dual.pair_conflict_frac["clean|noise"];
+        assert_eq!(pair.n, 3);
+        assert!((pair.mean - 0.2).abs() < 1e-12);
         // Curves: epoch 1 dev EER 0.21, 0.22, 0.23; no conflict fraction at epoch 1.
         assert_eq!(dual.curves.epoch, vec![0, 1]);
         assert!((dual.curves.dev_eer.mean[1].unwrap() - 0.22).abs() < 1e-12);

@@ -40,6 +40,10 @@ pub struct Sidecar {
     /// Running counters of the current epoch.
     pub epoch_conflicts: u64,
     pub epoch_dual_steps: u64,
+    /// Conflicting steps of the current epoch per pair of paths (keyed `"a|b"`); absent in
+    /// checkpoints written before K-path training, which then count from zero.
+    #[serde(default)]
+    pub epoch_pair_conflicts: std::collections::BTreeMap<String, u64>,
     pub epoch_loss_sum: f64,
     pub epoch_loss_count: u64,
     /// SHA-256 of the weights file this sidecar belongs to (hex). A crash between writing the

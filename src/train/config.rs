@@ -12,6 +12,7 @@ use super::average::Averaging;
 use super::dev_loss::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
 use super::schedule::ScheduleConfig;
+use crate::augment::chain::{ChainSpec, StageSpec};
 use crate::augment::{RawBoostAlgo, RawBoostParams};
 use crate::data::demo::DemoSize;
 use crate::nn::registry::{ModelKind, ModelOptions};
@@ -156,6 +157,27 @@ pub struct RawTrain {
     /// Also save `checkpoints/last` when this many minutes have passed since the last save
     /// (0 = never by time). A run killed outright then loses at most this much work.
     pub checkpoint_every_minutes: f64,
+    /// K-path training (`mode = "dual"` only): the clean path first, then each augmentation
+    /// pipeline, every one named. Empty = the two paths of the paper: `clean` and `rawboost` (the
+    /// `[data]` RawBoost settings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<RawPath>,
+}
+
+/// One `[[train.paths]]` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPath {
+    /// 1–32 characters of `A–Z a–z 0–9 - _ . +`, unique within the run.
+    pub name: String,
+    /// A chain file (`[[stages]]`, as `dpda augment --chain` reads), relative to the working
+    /// directory as `data.root` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<PathBuf>,
+    /// The chain's stages inline. A path after the first with neither `chain` nor `stages` is
+    /// RawBoost with the `[data]` settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSpec>,
 }
 
 impl Default for RawTrain {
@@ -179,6 +201,7 @@ impl Default for RawTrain {
             cagrad_solver: "exact".into(),
             checkpoint_every_steps: 0,
             checkpoint_every_minutes: 10.0,
+            paths: Vec::new(),
         }
     }
 }
@@ -578,6 +601,143 @@ pub struct TrainPlan {
     pub dev_loss: DevLoss,
     /// How the kept checkpoints are averaged into the final model.
     pub averaging: Averaging,
+    /// The paths a step trains on, in order: `[clean]` for plain, `[rawboost]` for augmented,
+    /// the clean path and K ≥ 1 augmentation pipelines for dual.
+    pub paths: Vec<PathPlan>,
+}
+
+/// Most paths (clean included) a dual run may have: each costs a forward and a backward pass.
+pub const MAX_PATHS: usize = 8;
+
+/// What makes one path's input from a clip.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathSource {
+    /// The clip itself.
+    Clean,
+    /// RawBoost with the `[data]` algorithm and parameters.
+    RawBoost,
+    /// An augmentation chain.
+    Chain(ChainSpec),
+}
+
+/// One validated path of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathPlan {
+    pub name: String,
+    pub source: PathSource,
+}
+
+impl PathPlan {
+    fn new(name: &str, source: PathSource) -> Self {
+        PathPlan {
+            name: name.to_string(),
+            source,
+        }
+    }
+}
+
+fn check_path_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("'{name}' is not a path name (1–32 characters of A–Z a–z 0–9 - _ . +)"),
+        ))
+    }
+}
+
+/// The paths of a run from `train.mode` and `train.paths` (see [`RawTrain::paths`]).
+fn plan_paths(mode: TrainMode, mode_name: &str, raw: &[RawPath]) -> Result<Vec<PathPlan>, ConfigError> {
+    if raw.is_empty() {
+        return Ok(match mode {
+            TrainMode::Plain => vec![PathPlan::new("clean", PathSource::Clean)],
+            TrainMode::Augmented => vec![PathPlan::new("rawboost", PathSource::RawBoost)],
+            TrainMode::Dual => vec![
+                PathPlan::new("clean", PathSource::Clean),
+                PathPlan::new("rawboost", PathSource::RawBoost),
+            ],
+        });
+    }
+    if mode != TrainMode::Dual {
+        return Err(invalid(
+            "train.paths",
+            format!("paths need train.mode = \"dual\" (mode is \"{mode_name}\")"),
+        ));
+    }
+    if !(2..=MAX_PATHS).contains(&raw.len()) {
+        return Err(invalid(
+            "train.paths",
+            format!(
+                "{} paths listed; a dual run has the clean path and 1 to {} augmented ones",
+                raw.len(),
+                MAX_PATHS - 1
+            ),
+        ));
+    }
+    let mut plans: Vec<PathPlan> = Vec::with_capacity(raw.len());
+    for (k, p) in raw.iter().enumerate() {
+        let key = format!("train.paths[{k}]");
+        check_path_name(&format!("{key}.name"), &p.name)?;
+        if let Some(first) = plans.iter().position(|q| q.name == p.name) {
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("'{}' is also the name of train.paths[{first}]", p.name),
+            ));
+        }
+        let source = if k == 0 {
+            if p.chain.is_some() || !p.stages.is_empty() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "the first path ('{}') is the clean one: it takes no chain or stages",
+                        p.name
+                    ),
+                ));
+            }
+            PathSource::Clean
+        } else {
+            match (&p.chain, p.stages.is_empty()) {
+                (Some(_), false) => {
+                    return Err(invalid(
+                        key,
+                        format!("path '{}' has both chain and stages: give one", p.name),
+                    ))
+                }
+                (Some(file), true) => {
+                    let chain = read_chain(file).map_err(|m| invalid(format!("{key}.chain"), m))?;
+                    chain
+                        .validate()
+                        .map_err(|e| invalid(format!("{key}.chain"), format!("{}: {e}", file.display())))?;
+                    PathSource::Chain(chain)
+                }
+                (None, false) => {
+                    let chain = ChainSpec {
+                        stages: p.stages.clone(),
+                    };
+                    chain
+                        .validate()
+                        .map_err(|e| invalid(format!("{key}.stages"), e.to_string()))?;
+                    PathSource::Chain(chain)
+                }
+                (None, true) => PathSource::RawBoost,
+            }
+        };
+        plans.push(PathPlan::new(&p.name, source));
+    }
+    Ok(plans)
+}
+
+/// A chain file's stages; the message names the file.
+fn read_chain(file: &Path) -> Result<ChainSpec, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Everything a run needs, checked once.
@@ -917,6 +1077,7 @@ impl RawConfig {
             },
             dev_loss,
             averaging,
+            paths: plan_paths(mode, &t.mode, &t.paths)?,
         };
 
         let o = self.optim;

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 
 use super::config::{CorpusPlan, DataPlan};
 use super::error::TrainError;
+use crate::augment::chain::Chain;
 use crate::augment::{rawboost, RawBoostAlgo, RawBoostParams};
 use crate::data::corpus::Split;
 use crate::data::Label;
@@ -383,25 +384,58 @@ pub fn epoch_order(num_clips: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
-/// How a batch's augmented path is drawn.
+/// What makes one augmented path's input from a clip.
+#[derive(Clone, Debug)]
+pub enum PathAugment {
+    /// RawBoost with these settings.
+    RawBoost {
+        algo: RawBoostAlgo,
+        params: RawBoostParams,
+    },
+    /// A prepared augmentation chain (shared by the batch's worker threads).
+    Chain(Arc<Chain>),
+}
+
+/// How a batch's augmented paths are drawn: `paths[j]` makes augmented path `j` (path `j + 1` of
+/// the run, the clean path being path 0), with its own random stream.
 #[derive(Clone, Copy, Debug)]
 pub struct AugmentSpec<'a> {
-    pub algo: RawBoostAlgo,
-    pub params: &'a RawBoostParams,
+    pub paths: &'a [PathAugment],
+    /// Names of the augmented paths (for errors), as `paths`.
+    pub names: &'a [String],
     pub seed: u64,
     pub epoch: u64,
+}
+
+/// The seed of augmented path `j`'s stream. Path 0 keeps the stream dual-path runs always had,
+/// so two-path runs draw exactly what they drew before K paths existed; the others are spread by
+/// the golden-ratio constant.
+fn path_stream_seed(seed: u64, j: usize) -> u64 {
+    (seed ^ STREAM_AUGMENT) ^ (j as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A prepared batch: flat crops `[batch × num_samples]` and class indices.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     pub orig: Option<Vec<f32>>,
+    /// The first augmented path.
     pub aug: Option<Vec<f32>>,
+    /// Augmented paths 2, 3, … of a K-path run, in `train.paths` order.
+    pub extra: Vec<Vec<f32>>,
     pub labels: Vec<u32>,
     pub num_samples: usize,
 }
 
 impl Batch {
+    /// Augmented path `j` (0-based: `aug` is path 0).
+    pub fn augmented(&self, j: usize) -> Option<&[f32]> {
+        if j == 0 {
+            self.aug.as_deref()
+        } else {
+            self.extra.get(j - 1).map(Vec::as_slice)
+        }
+    }
+
     /// Number of clips per path.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -413,7 +447,35 @@ impl Batch {
     }
 }
 
-/// Crop (and, when `augment` is given, RawBoost) the clips `indices` in parallel.
+/// Augmented path `j` of clip `i` of `set` (the whole clip, before cropping).
+fn augment_clip(
+    set: &ClipSet,
+    i: usize,
+    clip: &[f32],
+    spec: &AugmentSpec<'_>,
+    j: usize,
+) -> Result<Vec<f32>, TrainError> {
+    let mut rng = Rng::for_item(path_stream_seed(spec.seed, j), spec.epoch, i as u64);
+    match &spec.paths[j] {
+        PathAugment::RawBoost { algo, params } => rawboost(clip, 16_000, *algo, params, &mut rng)
+            .map(|out| out.samples)
+            .map_err(|source| TrainError::RawBoost {
+                clip: set.ids[i].clone(),
+                source,
+            }),
+        PathAugment::Chain(chain) => chain
+            .apply(clip, 16_000, &mut rng)
+            .map(|(samples, _report)| samples)
+            .map_err(|source| TrainError::Augment {
+                path: spec.names.get(j).cloned().unwrap_or_default(),
+                clip: set.ids[i].clone(),
+                source,
+            }),
+    }
+}
+
+/// Crop (and, when `augment` is given, augment along each of its paths) the clips `indices` in
+/// parallel.
 pub fn prepare_batch(
     set: &ClipSet,
     indices: &[usize],
@@ -421,48 +483,46 @@ pub fn prepare_batch(
     want_orig: bool,
     augment: Option<AugmentSpec<'_>>,
 ) -> Result<Batch, TrainError> {
-    type Pair = (Option<Vec<f32>>, Option<Vec<f32>>);
-    let pairs: Vec<Result<Pair, TrainError>> = indices
+    let num_aug = augment.map_or(0, |a| a.paths.len());
+    type Crops = (Option<Vec<f32>>, Vec<Vec<f32>>);
+    let crops: Vec<Result<Crops, TrainError>> = indices
         .par_iter()
         .map(|&i| {
             let clip = set.samples(i)?;
             let orig = want_orig.then(|| crate::audio::repeat_pad(&clip, num_samples));
-            let aug = match augment {
-                Some(a) => {
-                    let mut rng = Rng::for_item(a.seed ^ STREAM_AUGMENT, a.epoch, i as u64);
-                    let out =
-                        rawboost(&clip, 16_000, a.algo, a.params, &mut rng).map_err(|source| {
-                            TrainError::RawBoost {
-                                clip: set.ids[i].clone(),
-                                source,
-                            }
-                        })?;
-                    Some(crate::audio::repeat_pad(&out.samples, num_samples))
+            let mut augmented = Vec::with_capacity(num_aug);
+            if let Some(spec) = &augment {
+                for j in 0..num_aug {
+                    let out = augment_clip(set, i, &clip, spec, j)?;
+                    augmented.push(crate::audio::repeat_pad(&out, num_samples));
                 }
-                None => None,
-            };
-            Ok((orig, aug))
+            }
+            Ok((orig, augmented))
         })
         .collect();
-    let mut batch = Batch {
-        orig: want_orig.then(|| Vec::with_capacity(indices.len() * num_samples)),
-        aug: augment.map(|_| Vec::with_capacity(indices.len() * num_samples)),
+    let per_path = indices.len() * num_samples;
+    let mut paths: Vec<Vec<f32>> = (0..num_aug).map(|_| Vec::with_capacity(per_path)).collect();
+    let mut orig = want_orig.then(|| Vec::with_capacity(per_path));
+    for crop in crops {
+        let (o, a) = crop?;
+        if let (Some(dst), Some(src)) = (orig.as_mut(), o) {
+            dst.extend(src);
+        }
+        for (dst, src) in paths.iter_mut().zip(a) {
+            dst.extend(src);
+        }
+    }
+    let mut paths = paths.into_iter();
+    Ok(Batch {
+        orig,
+        aug: paths.next(),
+        extra: paths.collect(),
         labels: indices
             .iter()
             .map(|&i| class_index(set.labels[i]))
             .collect(),
         num_samples,
-    };
-    for pair in pairs {
-        let (o, a) = pair?;
-        if let (Some(dst), Some(src)) = (batch.orig.as_mut(), o) {
-            dst.extend(src);
-        }
-        if let (Some(dst), Some(src)) = (batch.aug.as_mut(), a) {
-            dst.extend(src);
-        }
-    }
-    Ok(batch)
+    })
 }
 
 pub(super) fn split_scores(set: &ClipSet, scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -500,10 +560,14 @@ mod tests {
                 (0..500).map(|i| (i as f32 * 0.1).sin()).collect(),
             ],
         );
-        let params = RawBoostParams::default();
-        let spec = AugmentSpec {
+        let paths = [PathAugment::RawBoost {
             algo: RawBoostAlgo::Isd,
-            params: &params,
+            params: RawBoostParams::default(),
+        }];
+        let names = ["rawboost".to_string()];
+        let spec = AugmentSpec {
+            paths: &paths,
+            names: &names,
             seed: 5,
             epoch: 2,
         };

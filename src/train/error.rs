@@ -19,6 +19,17 @@ pub enum TrainError {
         clip: String,
         source: crate::augment::RawBoostError,
     },
+    #[error("path '{path}' on clip '{clip}': {source}")]
+    Augment {
+        path: String,
+        clip: String,
+        source: crate::augment::chain::ChainError,
+    },
+    #[error("train.paths: path '{path}': {source}")]
+    PathSetup {
+        path: String,
+        source: crate::augment::chain::ChainError,
+    },
     #[error("model: {0}")]
     Model(#[from] crate::nn::NnError),
     #[error("tensor computation: {}", crate::nn::candle_message(.0))]

@@ -26,6 +26,29 @@ pub struct StepMetrics {
     pub conflict_frac: Option<f64>,
     pub lr: f64,
     pub step_time_ms: f64,
+    /// Dual runs: each path's loss, keyed by path name (`train.paths`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_loss: Option<PathMap<f64>>,
+    /// Dual runs: each path's gradient norm, keyed by path name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_grad_norm: Option<PathMap<f64>>,
+    /// Dual runs: the gradient cosine of every pair of paths, keyed [`pair_key`]`(a, b)` = `"a|b"`
+    /// with `a` listed before `b` in `train.paths`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_cos: Option<PathMap<f64>>,
+    /// Dual runs: whether each pair's gradients conflict (cosine < 0), keyed as `pair_cos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_conflict: Option<PathMap<bool>>,
+}
+
+/// Figures keyed by path name or path pair. A JSON object; `metrics.jsonl` readers look keys up
+/// by name, so the (sorted) key order carries no meaning.
+pub type PathMap<T> = BTreeMap<String, T>;
+
+/// The key of the pair of paths `a` and `b` in [`StepMetrics::pair_cos`]: `"a|b"`. Path names
+/// cannot contain `|`, so the key splits back unambiguously.
+pub fn pair_key(a: &str, b: &str) -> String {
+    format!("{a}|{b}")
 }
 
 /// Per-epoch figures (`epochs.jsonl`).
@@ -40,6 +63,10 @@ pub struct EpochMetrics {
     pub dev_eer: f64,
     pub dev_eer_threshold: f64,
     pub conflict_frac: Option<f64>,
+    /// Dual runs: the fraction of this epoch's steps in which each pair of paths conflicted,
+    /// keyed as [`StepMetrics::pair_cos`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_conflict_frac: Option<PathMap<f64>>,
     pub m_sharpness: Option<f64>,
     pub is_best: bool,
     pub epoch_time_s: f64,

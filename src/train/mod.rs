@@ -23,6 +23,8 @@
 //! [`dev_loss`] the rules that turn per-clip dev losses into the number that picks the best epoch.
 
 pub mod align;
+#[path = "align_shim.rs"]
+pub mod align_k;
 pub mod average;
 pub mod checkpoint;
 pub mod config;
@@ -42,9 +44,12 @@ pub mod slsqp;
 pub mod step;
 pub mod worker;
 
-pub use config::{load_plan, plan_from_str, Plan};
+pub use align::AlignMethod;
+pub use config::{load_plan, plan_from_str, PathPlan, PathSource, Plan};
 pub use error::TrainError;
-pub use events::{EpochMetrics, LayerCos, RunSummary, StepMetrics, StopReason, TrainEvent};
+pub use events::{
+    pair_key, EpochMetrics, LayerCos, PathMap, RunSummary, StepMetrics, StopReason, TrainEvent,
+};
 pub use worker::{spawn, spawn_with, SpawnOptions, TrainHandle};
 #[doc(hidden)]
 pub use {control::FaultHooks, worker::spawn_with_faults};

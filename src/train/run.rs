@@ -22,10 +22,10 @@ use candle_core::Device;
 use super::align::GradientAligner;
 use super::average::BestCheckpoints;
 use super::checkpoint::{self, Sidecar};
-use super::config::{CorpusPlan, DeviceKind, Plan};
+use super::config::{CorpusPlan, DeviceKind, PathSource, Plan};
 use super::control::{Control, FaultHooks};
 use super::data::{
-    clip_cache_budget_from_env, demo_wild, eer_of, load_split, split_scores, ClipSet,
+    clip_cache_budget_from_env, demo_wild, eer_of, load_split, split_scores, ClipSet, PathAugment,
 };
 use super::error::{io_err, TrainError};
 use super::events::{RunSummary, StopReason, TrainEvent};
@@ -96,6 +96,9 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
     // A test set that cannot be found fails the run before it trains, not after.
     crate::inference::testsets::check_paths(&plan.tests)
         .map_err(|e| TrainError::TestSets(e.to_string()))?;
+    // Noise and impulse-response folders are read before the run folder is touched: a missing
+    // one fails the run with nothing written.
+    let augment_paths = augment_paths(plan)?;
     let _lock = open_run_folder(&layout, ctx.resume, ctx.overwrite)?;
 
     let (device, device_notice) = device_for(plan.device)?;
@@ -173,6 +176,7 @@ pub fn run(plan: &Plan, ctx: RunContext<'_>) -> Result<RunSummary, TrainError> {
         recorder,
         last_saved,
         epoch_start: Instant::now(),
+        augment_paths,
     };
     match run_loop.train()? {
         // Stopped: `last` is saved and resumable; no final model, no summary.json.
@@ -243,10 +247,34 @@ fn fresh_sidecar(plan: &Plan) -> Result<Sidecar, TrainError> {
         kept_best: BestCheckpoints::new(t.keep_best),
         epoch_conflicts: 0,
         epoch_dual_steps: 0,
+        epoch_pair_conflicts: BTreeMap::new(),
         epoch_loss_sum: 0.0,
         epoch_loss_count: 0,
         weights_sha256: None,
     })
+}
+
+/// What makes each augmented path of `plan` (every path but the clean one), chains prepared:
+/// their noise and impulse-response folders read, relative paths against the working directory.
+pub fn augment_paths(plan: &Plan) -> Result<Vec<PathAugment>, TrainError> {
+    plan.train
+        .paths
+        .iter()
+        .filter(|p| p.source != PathSource::Clean)
+        .map(|p| match &p.source {
+            PathSource::Clean | PathSource::RawBoost => Ok(PathAugment::RawBoost {
+                algo: plan.data.rawboost_algo,
+                params: plan.data.rawboost.clone(),
+            }),
+            PathSource::Chain(spec) => spec
+                .prepare(Path::new("."))
+                .map(|chain| PathAugment::Chain(std::sync::Arc::new(chain)))
+                .map_err(|source| TrainError::PathSetup {
+                    path: p.name.clone(),
+                    source,
+                }),
+        })
+        .collect()
 }
 
 /// The state of the run in `layout` from `checkpoints/last.*`, its weights loaded into `model`;

@@ -12,12 +12,14 @@ use candle_core::Device;
 
 use super::average::Offer;
 use super::checkpoint::{self, Sidecar};
-use super::config::{Plan, TrainMode};
+use super::config::{PathPlan, Plan, TrainMode};
 use super::control::{Control, FaultHooks};
 use super::data::eer_of;
-use super::data::{epoch_order, prepare_batch, AugmentSpec, ClipSet};
+use super::data::{epoch_order, prepare_batch, AugmentSpec, ClipSet, PathAugment};
 use super::error::TrainError;
-use super::events::{EpochMetrics, LayerCos, StepMetrics, StopReason, TrainEvent};
+use super::events::{
+    pair_key, EpochMetrics, LayerCos, PathMap, StepMetrics, StopReason, TrainEvent,
+};
 use super::recorder::Recorder;
 use super::schedule::LrSchedule;
 use super::step::{evaluate, m_sharpness, train_step, StepOutcome, StepState};
@@ -44,6 +46,8 @@ pub(super) struct RunLoop<'r, 'e> {
     /// When `last` was saved (for `train.checkpoint_every`).
     pub last_saved: Instant,
     pub epoch_start: Instant,
+    /// What makes each augmented path (all paths but the clean one, in `train.paths` order).
+    pub augment_paths: Vec<PathAugment>,
 }
 
 impl RunLoop<'_, '_> {
@@ -107,9 +111,15 @@ impl RunLoop<'_, '_> {
         let started = Instant::now();
         let lo = (self.side.batch_in_epoch as usize) * self.batch_size;
         let indices = &order[lo..lo + self.batch_size];
+        let names: Vec<String> = t
+            .paths
+            .iter()
+            .skip(usize::from(t.mode == TrainMode::Dual))
+            .map(|p| p.name.clone())
+            .collect();
         let augment = (t.mode != TrainMode::Plain).then_some(AugmentSpec {
-            algo: plan.data.rawboost_algo,
-            params: &plan.data.rawboost,
+            paths: &self.augment_paths,
+            names: &names,
             seed: t.seed,
             epoch,
         });
@@ -145,7 +155,7 @@ impl RunLoop<'_, '_> {
             &self.device,
             (step_number, epoch),
         )?;
-        let (metrics, layer_cos) = count_step(side, outcome, lr, started);
+        let (metrics, layer_cos) = count_step(side, &t.paths, outcome, lr, started);
         self.recorder.step(metrics)?;
         if let Some(layer_cos) = layer_cos {
             self.recorder.layer_cos(layer_cos)?;
@@ -202,6 +212,7 @@ impl RunLoop<'_, '_> {
             dev_eer_threshold: dev_threshold,
             conflict_frac: (side.epoch_dual_steps > 0)
                 .then(|| side.epoch_conflicts as f64 / side.epoch_dual_steps as f64),
+            pair_conflict_frac: pair_conflict_frac(side, &t.paths),
             m_sharpness: sharp,
             is_best,
             epoch_time_s: self.epoch_start.elapsed().as_secs_f64(),
@@ -211,6 +222,7 @@ impl RunLoop<'_, '_> {
         side.batch_in_epoch = 0;
         side.epoch_conflicts = 0;
         side.epoch_dual_steps = 0;
+        side.epoch_pair_conflicts.clear();
         side.epoch_loss_sum = 0.0;
         side.epoch_loss_count = 0;
         // Keep the k best epochs by dev loss (files named relative to the checkpoint folder, so
@@ -246,9 +258,27 @@ impl RunLoop<'_, '_> {
     }
 }
 
+/// This epoch's conflict fraction per pair of paths (dual runs that took a step this epoch).
+fn pair_conflict_frac(side: &Sidecar, paths: &[PathPlan]) -> Option<PathMap<f64>> {
+    if side.epoch_dual_steps == 0 || paths.len() < 2 {
+        return None;
+    }
+    let steps = side.epoch_dual_steps as f64;
+    let mut fracs = PathMap::new();
+    for (a, pa) in paths.iter().enumerate() {
+        for pb in &paths[a + 1..] {
+            let key = pair_key(&pa.name, &pb.name);
+            let count = side.epoch_pair_conflicts.get(&key).copied().unwrap_or(0);
+            fracs.insert(key, count as f64 / steps);
+        }
+    }
+    Some(fracs)
+}
+
 /// Count a finished step into the sidecar's position and epoch counters; its records.
 fn count_step(
     side: &mut Sidecar,
+    paths: &[PathPlan],
     outcome: StepOutcome,
     lr: f64,
     started: Instant,
@@ -256,7 +286,13 @@ fn count_step(
     let epoch = side.epoch;
     side.step += 1;
     side.batch_in_epoch += 1;
-    for l in [outcome.loss_orig, outcome.loss_aug].into_iter().flatten() {
+    // Every path's loss counts once (dual: the clean one first, then each augmented path).
+    let losses: Vec<f64> = if outcome.path_losses.is_empty() {
+        [outcome.loss_orig, outcome.loss_aug].into_iter().flatten().collect()
+    } else {
+        outcome.path_losses.clone()
+    };
+    for l in losses {
         side.epoch_loss_sum += l;
         side.epoch_loss_count += 1;
     }
@@ -265,6 +301,28 @@ fn count_step(
         side.epoch_dual_steps += 1;
         side.epoch_conflicts += u64::from(conflict == Some(true));
     }
+    let name = |k: usize| paths.get(k).map_or_else(|| format!("path{k}"), |p| p.name.clone());
+    let by_path = |values: &[f64]| -> Option<PathMap<f64>> {
+        (!values.is_empty() && !outcome.pair_cos.is_empty())
+            .then(|| values.iter().enumerate().map(|(k, &v)| (name(k), v)).collect())
+    };
+    let path_loss = by_path(&outcome.path_losses);
+    let path_grad_norm = by_path(&outcome.path_norms);
+    let (pair_cos, pair_conflict) = if outcome.pair_cos.is_empty() {
+        (None, None)
+    } else {
+        let mut cos = PathMap::new();
+        let mut conflicts = PathMap::new();
+        for &(a, b, c) in &outcome.pair_cos {
+            let key = pair_key(&name(a), &name(b));
+            if c < 0.0 {
+                *side.epoch_pair_conflicts.entry(key.clone()).or_insert(0) += 1;
+            }
+            cos.insert(key.clone(), c);
+            conflicts.insert(key, c < 0.0);
+        }
+        (Some(cos), Some(conflicts))
+    };
     let metrics = StepMetrics {
         step: side.step,
         epoch,
@@ -277,6 +335,10 @@ fn count_step(
         conflict_frac: conflict.map(|_| side.epoch_conflicts as f64 / side.epoch_dual_steps as f64),
         lr,
         step_time_ms: started.elapsed().as_secs_f64() * 1e3,
+        path_loss,
+        path_grad_norm,
+        pair_cos,
+        pair_conflict,
     };
     let layer_cos = outcome.layer_cos.map(|pairs| LayerCos {
         step: side.step,

@@ -33,13 +33,14 @@ use super::sam::{sam_epsilon, SharpnessAccumulator};
 use crate::nn::flat::{gather_grads, per_tensor_cosine, read_params, write_params, FlatLayout};
 use crate::nn::{Mode, Model};
 
+use crate::rng::Rng;
+
 fn norm(g: &[f32]) -> f64 {
     g.iter()
         .map(|&x| f64::from(x) * f64::from(x))
         .sum::<f64>()
         .sqrt()
 }
-use crate::rng::Rng;
 
 /// Mutable state carried from step to step, borrowed from the run's checkpoint sidecar (so what
 /// a checkpoint saves is always the state the next step would use).
@@ -55,20 +56,28 @@ pub struct StepState<'a> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepOutcome {
     pub loss_orig: Option<f64>,
+    /// The augmented path's loss; with several augmented paths, their mean.
     pub loss_aug: Option<f64>,
     pub grad_norm_orig: Option<f64>,
+    /// The augmented path's gradient norm; with several augmented paths, their mean.
     pub grad_norm_aug: Option<f64>,
+    /// The clean–augmented gradient cosine; with several augmented paths, the lowest one (a step
+    /// conflicts when any augmentation pulls against the clean data).
     pub grad_cos: Option<f64>,
-    /// `(tensor name, cosine)` when asked for.
+    /// `(tensor name, cosine)` of the clean path and the first augmented path, when asked for.
     pub layer_cos: Option<Vec<(String, f64)>>,
+    /// Dual runs: each path's loss, in `train.paths` order.
+    pub path_losses: Vec<f64>,
+    /// Dual runs: each path's gradient norm, in `train.paths` order.
+    pub path_norms: Vec<f64>,
+    /// Dual runs: `(a, b, cosine)` for every pair of paths `a < b` (indices into `train.paths`).
+    pub pair_cos: Vec<(usize, usize, f64)>,
 }
 
-/// Losses and flat gradients of the paths a mode runs.
+/// Losses and flat gradients of the paths a mode runs, in `train.paths` order.
 struct PathGrads {
-    loss_orig: Option<f64>,
-    loss_aug: Option<f64>,
-    g_orig: Option<Vec<f32>>,
-    g_aug: Option<Vec<f32>>,
+    losses: Vec<f64>,
+    grads: Vec<Vec<f32>>,
 }
 
 fn to_tensor(
@@ -92,6 +101,24 @@ fn loss_and_grads(
     Ok((value, grads))
 }
 
+/// The inputs of the mode's paths, in `train.paths` order: `[orig]` for plain, `[aug]` for
+/// augmented, `[orig, aug, extra…]` for dual.
+fn path_inputs<'b>(plan: &Plan, batch: &'b Batch) -> Result<Vec<&'b [f32]>, TrainError> {
+    let missing = || TrainError::Device("batch lacks a path the mode needs".into());
+    let orig = || batch.orig.as_deref().ok_or_else(missing);
+    Ok(match plan.train.mode {
+        TrainMode::Plain => vec![orig()?],
+        TrainMode::Augmented => vec![batch.augmented(0).ok_or_else(missing)?],
+        TrainMode::Dual => {
+            let mut inputs = vec![orig()?];
+            for j in 0..plan.train.paths.len() - 1 {
+                inputs.push(batch.augmented(j).ok_or_else(missing)?);
+            }
+            inputs
+        }
+    })
+}
+
 fn path_grads(
     model: &dyn Model,
     plan: &Plan,
@@ -103,70 +130,122 @@ fn path_grads(
     let b = batch.len();
     let n = batch.num_samples;
     let w = plan.train.class_weights;
-    let missing = || TrainError::Device("batch lacks a path the mode needs".into());
-    let single = |samples: &[f32], rng: &mut Rng| -> Result<(f64, Vec<f32>), TrainError> {
-        let x = to_tensor(samples, b, n, device)?;
-        let logits = model.forward(&x, mode, rng)?;
-        loss_and_grads(model, &logits, &batch.labels, w)
+    let inputs = path_inputs(plan, batch)?;
+    let results = if inputs.len() > 1 && plan.train.layout == Layout::Joint {
+        // [K·B, N]: the paths' crops one after the other, as the reference concatenates
+        // [orig; aug]; each path's half-loss is then backpropagated through the one graph.
+        let parts = inputs
+            .iter()
+            .map(|x| to_tensor(x, b, n, device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let logits = model.forward(&Tensor::cat(&parts, 0)?, mode, rng)?;
+        (0..inputs.len())
+            .map(|k| loss_and_grads(model, &logits.narrow(0, k * b, b)?, &batch.labels, w))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        let mut results = Vec::with_capacity(inputs.len());
+        for x in &inputs {
+            let logits = model.forward(&to_tensor(x, b, n, device)?, mode, rng)?;
+            results.push(loss_and_grads(model, &logits, &batch.labels, w)?);
+        }
+        results
     };
-    Ok(match plan.train.mode {
-        TrainMode::Plain => {
-            let (l, g) = single(batch.orig.as_deref().ok_or_else(missing)?, rng)?;
-            PathGrads {
-                loss_orig: Some(l),
-                loss_aug: None,
-                g_orig: Some(g),
-                g_aug: None,
-            }
-        }
-        TrainMode::Augmented => {
-            let (l, g) = single(batch.aug.as_deref().ok_or_else(missing)?, rng)?;
-            PathGrads {
-                loss_orig: None,
-                loss_aug: Some(l),
-                g_orig: None,
-                g_aug: Some(g),
-            }
-        }
-        TrainMode::Dual => {
-            let orig = batch.orig.as_deref().ok_or_else(missing)?;
-            let aug = batch.aug.as_deref().ok_or_else(missing)?;
-            let ((lo, go), (la, ga)) = match plan.train.layout {
-                Layout::Joint => {
-                    // [2B, N]: originals first, then their augmented versions.
-                    let x = Tensor::cat(
-                        &[
-                            to_tensor(orig, b, n, device)?,
-                            to_tensor(aug, b, n, device)?,
-                        ],
-                        0,
-                    )?;
-                    let logits = model.forward(&x, mode, rng)?;
-                    let first = loss_and_grads(model, &logits.narrow(0, 0, b)?, &batch.labels, w)?;
-                    let second = loss_and_grads(model, &logits.narrow(0, b, b)?, &batch.labels, w)?;
-                    (first, second)
-                }
-                Layout::Separate => (single(orig, rng)?, single(aug, rng)?),
-            };
-            PathGrads {
-                loss_orig: Some(lo),
-                loss_aug: Some(la),
-                g_orig: Some(go),
-                g_aug: Some(ga),
-            }
-        }
-    })
+    let (losses, grads) = results.into_iter().unzip();
+    Ok(PathGrads { losses, grads })
 }
 
-fn combine(aligner: &mut GradientAligner, p: &PathGrads) -> Result<Vec<f32>, TrainError> {
-    match (&p.g_orig, &p.g_aug) {
-        (Some(a), Some(b)) => {
-            let mut out = vec![0.0f32; a.len()];
-            aligner.combine(a, b, &mut out);
+/// The losses of the mode's paths at the model's current weights, without gradients: FAMO's
+/// update after the step. BatchNorm uses the batch's statistics without updating its running
+/// ones, so the extra pass leaves the model as the step left it.
+fn path_losses_only(
+    model: &dyn Model,
+    plan: &Plan,
+    batch: &Batch,
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<Vec<f64>, TrainError> {
+    let b = batch.len();
+    let n = batch.num_samples;
+    let w = plan.train.class_weights;
+    let mut losses = Vec::new();
+    for x in path_inputs(plan, batch)? {
+        let x = to_tensor(x, b, n, device)?;
+        let loss = crate::nn::no_grad(|| {
+            let logits = model.forward(&x, Mode::TrainFrozenStats, rng)?;
+            Ok::<_, TrainError>(weighted_cross_entropy(&logits, &batch.labels, w)?)
+        })?;
+        losses.push(loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?);
+    }
+    Ok(losses)
+}
+
+fn combine(
+    aligner: &mut GradientAligner,
+    p: &PathGrads,
+    layout: &FlatLayout,
+) -> Result<Vec<f32>, TrainError> {
+    match p.grads.as_slice() {
+        [] => Err(TrainError::Device("no gradient computed".into())),
+        [g] => Ok(g.clone()),
+        grads => {
+            let views: Vec<&[f32]> = grads.iter().map(Vec::as_slice).collect();
+            let mut out = vec![0.0f32; grads[0].len()];
+            aligner.combine_paths(&views, &p.losses, layout, &mut out);
             Ok(out)
         }
-        (Some(g), None) | (None, Some(g)) => Ok(g.clone()),
-        (None, None) => Err(TrainError::Device("no gradient computed".into())),
+    }
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The step's figures from its paths' losses and gradients.
+fn outcome_of(plan: &Plan, p: &PathGrads, layout: &FlatLayout, want_layer_cos: bool) -> StepOutcome {
+    let norms: Vec<f64> = p.grads.iter().map(|g| norm(g)).collect();
+    match plan.train.mode {
+        TrainMode::Plain => StepOutcome {
+            loss_orig: p.losses.first().copied(),
+            grad_norm_orig: norms.first().copied(),
+            ..StepOutcome::default()
+        },
+        TrainMode::Augmented => StepOutcome {
+            loss_aug: p.losses.first().copied(),
+            grad_norm_aug: norms.first().copied(),
+            ..StepOutcome::default()
+        },
+        TrainMode::Dual => {
+            let k = p.grads.len();
+            let mut pair_cos = Vec::with_capacity(k * (k - 1) / 2);
+            for a in 0..k {
+                for b in a + 1..k {
+                    let c = f64::from(crate::nn::flat::cosine(&p.grads[a], &p.grads[b]));
+                    pair_cos.push((a, b, c));
+                }
+            }
+            let grad_cos = pair_cos
+                .iter()
+                .filter(|(a, _, _)| *a == 0)
+                .map(|&(_, _, c)| c)
+                .reduce(f64::min);
+            let layer_cos = want_layer_cos.then(|| {
+                per_tensor_cosine(layout, &p.grads[0], &p.grads[1])
+                    .into_iter()
+                    .map(|(name, c)| (name, f64::from(c)))
+                    .collect()
+            });
+            StepOutcome {
+                loss_orig: p.losses.first().copied(),
+                loss_aug: mean(&p.losses[1..]),
+                grad_norm_orig: norms.first().copied(),
+                grad_norm_aug: mean(&norms[1..]),
+                grad_cos,
+                layer_cos,
+                path_losses: p.losses.clone(),
+                path_norms: norms,
+                pair_cos,
+            }
+        }
     }
 }
 
@@ -188,67 +267,56 @@ pub fn train_step(
     let rng_before = state.rng.clone();
     let mut p = path_grads(model, plan, batch, Mode::Train, state.rng, device)?;
     if poison {
-        p.loss_orig = Some(f64::NAN);
-    }
-    let non_finite = |what: &str| TrainError::NonFinite {
-        what: what.to_string(),
-        step,
-        epoch,
-    };
-    for (name, loss) in [("loss_orig", p.loss_orig), ("loss_aug", p.loss_aug)] {
-        if loss.is_some_and(|l| !l.is_finite()) {
-            return Err(non_finite(name));
+        if let Some(first) = p.losses.first_mut() {
+            *first = f64::NAN;
         }
     }
-    let mut outcome = StepOutcome {
-        loss_orig: p.loss_orig,
-        loss_aug: p.loss_aug,
-        grad_norm_orig: p.g_orig.as_deref().map(norm),
-        grad_norm_aug: p.g_aug.as_deref().map(norm),
-        ..StepOutcome::default()
-    };
-    for (name, n) in [
-        ("gradient (original path)", outcome.grad_norm_orig),
-        ("gradient (augmented path)", outcome.grad_norm_aug),
-    ] {
-        if n.is_some_and(|n| !n.is_finite()) {
-            return Err(non_finite(name));
+    let non_finite = |what: String| TrainError::NonFinite { what, step, epoch };
+    let names = &plan.train.paths;
+    let path_name = |k: usize| names.get(k).map_or("?", |p| p.name.as_str());
+    for (k, loss) in p.losses.iter().enumerate() {
+        if !loss.is_finite() {
+            return Err(non_finite(format!("loss (path '{}')", path_name(k))));
         }
     }
-    if let (Some(a), Some(b)) = (&p.g_orig, &p.g_aug) {
-        outcome.grad_cos = Some(f64::from(crate::nn::flat::cosine(a, b)));
-        if want_layer_cos {
-            let layout = FlatLayout::new(model.trainable());
-            outcome.layer_cos = Some(
-                per_tensor_cosine(&layout, a, b)
-                    .into_iter()
-                    .map(|(name, c)| (name, f64::from(c)))
-                    .collect(),
-            );
+    let layout = FlatLayout::new(model.trainable());
+    let outcome = outcome_of(plan, &p, &layout, want_layer_cos);
+    for (k, g) in p.grads.iter().enumerate() {
+        if !norm(g).is_finite() {
+            return Err(non_finite(format!("gradient (path '{}')", path_name(k))));
         }
     }
-    let grad = combine(state.aligner, &p)?;
+    let grad = combine(state.aligner, &p, &layout)?;
     let mut params = read_params(model.trainable())?;
     let grad = if let Some(sam) = &plan.sam {
         let eps = sam_epsilon(&params, &grad, sam.rho as f32, sam.adaptive, sam.eta as f32);
         let perturbed: Vec<f32> = params.iter().zip(&eps).map(|(w, e)| w + e).collect();
         write_params(model.trainable(), &perturbed)?;
-        let mut rng = rng_before;
+        let mut rng = rng_before.clone();
         let second = path_grads(model, plan, batch, Mode::TrainFrozenStats, &mut rng, device);
         write_params(model.trainable(), &params)?;
-        combine(state.aligner, &second?)?
+        combine(state.aligner, &second?, &layout)?
     } else {
         grad
     };
     // Clipping (train.clip_grad_norm) happens inside the optimizer, on this final gradient.
     if !global_norm(&grad).is_finite() {
-        return Err(non_finite("combined gradient"));
+        return Err(non_finite("combined gradient".into()));
     }
     state
         .optimizer
         .step(&mut params, &grad, lr as f32)
         .map_err(|e| TrainError::Device(format!("optimizer: {e}")))?;
     write_params(model.trainable(), &params)?;
+    if p.grads.len() > 1 && state.aligner.needs_losses_after_step() {
+        // FAMO learns its weights from how each path's loss moved over the step: the same batch
+        // and dropout masks at the new weights.
+        let mut rng = rng_before;
+        let after = path_losses_only(model, plan, batch, &mut rng, device)?;
+        if after.iter().all(|l| l.is_finite()) {
+            state.aligner.after_step(&after);
+        }
+    }
     Ok(outcome)
 }
 

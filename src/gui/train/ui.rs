@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
 
-use super::super::plots::{RunCurves, Series, CONFLICT_WINDOW};
+use super::super::plots::{PairCurves, RunCurves, Series, CONFLICT_WINDOW};
+use super::super::heatmap;
 use super::super::{theme, Shared};
 use super::state::RunStatus;
 use super::{TrainCommand, TrainView};
@@ -280,12 +281,108 @@ impl TrainView {
             curves.extend(extra);
             curve_plot(ui, "Dev EER (%)", link, half, &curves, PlotExtras::None);
         });
+        if self.live.pairs.paths.len() >= 2 {
+            pairs_ui(ui, &self.live.pairs);
+        }
         ui.strong("Per-layer gradient cosine (red: the paths disagree)");
         let rows = live.layers.num_layers().max(1) as f32;
         let height = (rows * theme::HEATMAP_ROW_HEIGHT)
             .clamp(theme::HEATMAP_MIN_HEIGHT, theme::HEATMAP_MAX_HEIGHT);
         self.heatmap.ui(ui, &self.live.layers, link, height);
     }
+}
+
+/// The K×K matrix of pairwise gradient cosines (mean of the last [`CONFLICT_WINDOW`]
+/// iterations, red where two paths pull apart) and, per pair, its conflict fractions.
+fn pairs_ui(ui: &mut egui::Ui, pairs: &PairCurves) {
+    ui.strong(format!(
+        "Pairwise gradient cosine (mean of the last {CONFLICT_WINDOW} it.; red: conflict)"
+    ));
+    ui.horizontal_top(|ui| {
+        egui::Grid::new("pair-cos-matrix")
+            .spacing([2.0, 2.0])
+            .show(ui, |ui| {
+                ui.add_sized([theme::PAIR_LABEL_WIDTH, 18.0], egui::Label::new(""));
+                for name in &pairs.paths {
+                    ui.add_sized([theme::PAIR_CELL, 18.0], egui::Label::new(name).truncate());
+                }
+                ui.end_row();
+                for a in &pairs.paths {
+                    ui.add_sized(
+                        [theme::PAIR_LABEL_WIDTH, theme::PAIR_CELL],
+                        egui::Label::new(a).truncate(),
+                    );
+                    for b in &pairs.paths {
+                        let (rect, response) = ui.allocate_exact_size(
+                            egui::vec2(theme::PAIR_CELL, theme::PAIR_CELL),
+                            egui::Sense::hover(),
+                        );
+                        let (cos, text) = if a == b {
+                            (1.0, "1".to_string())
+                        } else if let Some(t) = pairs.track(a, b) {
+                            let m = t.recent_mean();
+                            (m, format!("{m:+.2}"))
+                        } else {
+                            (0.0, "–".to_string())
+                        };
+                        let fill = heatmap::diverging(cos as f32);
+                        ui.painter().rect_filled(rect, 2.0, fill);
+                        let ink = if cos.abs() > 0.6 {
+                            Color32::WHITE
+                        } else {
+                            Color32::BLACK
+                        };
+                        ui.painter().text(
+                            rect.center(),
+                            egui::Align2::CENTER_CENTER,
+                            text,
+                            egui::FontId::proportional(13.0),
+                            ink,
+                        );
+                        if let Some(t) = (a != b).then(|| pairs.track(a, b)).flatten() {
+                            response.on_hover_text(format!(
+                                "{a} vs {b}: latest {:+.3}, conflicts {:.0} % of the last {} it., \
+                                 {:.0} % of the run",
+                                t.latest,
+                                100.0 * t.recent_conflict_frac(),
+                                CONFLICT_WINDOW,
+                                100.0 * t.run_conflict_frac()
+                            ));
+                        }
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.add_space(12.0);
+        egui::Grid::new("pair-conflicts")
+            .striped(true)
+            .num_columns(5)
+            .show(ui, |ui| {
+                for head in ["pair", "latest cos", "mean cos", "conflict (recent)", "conflict (run)"]
+                {
+                    ui.strong(head);
+                }
+                ui.end_row();
+                for (i, a) in pairs.paths.iter().enumerate() {
+                    for b in &pairs.paths[i + 1..] {
+                        let Some(t) = pairs.track(a, b) else {
+                            continue;
+                        };
+                        ui.label(format!("{a} | {b}"));
+                        let colour = if t.latest < 0.0 {
+                            theme::CONFLICT
+                        } else {
+                            theme::OK
+                        };
+                        ui.colored_label(colour, format!("{:+.3}", t.latest));
+                        ui.label(format!("{:+.3}", t.recent_mean()));
+                        ui.label(format!("{:.0} %", 100.0 * t.recent_conflict_frac()));
+                        ui.label(format!("{:.0} %", 100.0 * t.run_conflict_frac()));
+                        ui.end_row();
+                    }
+                }
+            });
+    });
 }
 
 /// The curve `pick` of every overlaid run, named after the run.
