@@ -84,16 +84,24 @@ fn synthetic_events(wb: &mut Workbench) -> Duration {
             path_grad_norm: None,
             // A three-path run, so the frame includes the pairwise cosine matrix.
             pair_cos: Some(
-                [("clean|rawboost", cos), ("clean|noise", cos + 0.1), ("rawboost|noise", 0.5)]
-                    .into_iter()
-                    .map(|(k, c)| (k.to_string(), c))
-                    .collect(),
+                [
+                    ("clean|rawboost", cos),
+                    ("clean|noise", cos + 0.1),
+                    ("rawboost|noise", 0.5),
+                ]
+                .into_iter()
+                .map(|(k, c)| (k.to_string(), c))
+                .collect(),
             ),
             pair_conflict: Some(
-                [("clean|rawboost", cos < 0.0), ("clean|noise", cos + 0.1 < 0.0), ("rawboost|noise", false)]
-                    .into_iter()
-                    .map(|(k, c)| (k.to_string(), c))
-                    .collect(),
+                [
+                    ("clean|rawboost", cos < 0.0),
+                    ("clean|noise", cos + 0.1 < 0.0),
+                    ("rawboost|noise", false),
+                ]
+                .into_iter()
+                .map(|(k, c)| (k.to_string(), c))
+                .collect(),
             ),
         }));
         if step % LAYER_EVERY == 0 {

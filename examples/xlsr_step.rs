@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
     let batch = Batch {
         orig: Some(noise(CLIPS_PER_PATH * NUM_SAMPLES)),
         aug: Some(noise(CLIPS_PER_PATH * NUM_SAMPLES)),
+        extra: Vec::new(),
         labels: (0..CLIPS_PER_PATH as u32).map(|i| i % 2).collect(),
         num_samples: NUM_SAMPLES,
     };

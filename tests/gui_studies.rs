@@ -40,6 +40,7 @@ fn run(condition: &str, seed: u64, eer: f64) -> RunResult {
         } else {
             vec![Some(0.3), Some(0.25), Some(0.2)]
         },
+        pair_conflict_frac: BTreeMap::new(),
     }
 }
 

@@ -129,8 +129,8 @@ fn a_three_path_run_shows_the_pairwise_cosine_matrix() {
         .to_vec();
     let mut h = harness(wb);
     h.run();
-    // The form names the run's paths.
-    h.get_by_label("clean, rawboost, rawboost-2");
+    // The controls name the run's paths.
+    h.get_by_label("Paths: clean, rawboost, rawboost-2");
     h.get_by_role_and_label(Role::Button, "▶ Start").click();
     step_until(&mut h, Duration::from_secs(60), "three iterations", |wb| {
         wb.train.live.pairs.pairs.values().all(|t| t.steps >= 3)
@@ -144,9 +144,13 @@ fn a_three_path_run_shows_the_pairwise_cosine_matrix() {
             assert!((0.0..=1.0).contains(&t.run_conflict_frac()));
         }
     }
-    h.run();
+    h.run_steps(2);
     // The per-pair table lists every pair.
-    for pair in ["clean | rawboost", "clean | rawboost-2", "rawboost | rawboost-2"] {
+    for pair in [
+        "clean | rawboost",
+        "clean | rawboost-2",
+        "rawboost | rawboost-2",
+    ] {
         h.get_by_label(pair);
     }
     if h.state().train.is_running() {

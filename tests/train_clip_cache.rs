@@ -10,8 +10,8 @@ use dpda::augment::{RawBoostAlgo, RawBoostParams};
 use dpda::data::Label;
 use dpda::rng::Rng;
 use dpda::train::data::{
-    clip_cache_budget_from_env, epoch_order, prepare_batch, AugmentSpec, Batch, CacheBudget, PathAugment,
-    ClipSet, CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_BYTES,
+    clip_cache_budget_from_env, epoch_order, prepare_batch, AugmentSpec, Batch, CacheBudget,
+    ClipSet, PathAugment, CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_BYTES,
 };
 use dpda::train::TrainError;
 

@@ -77,7 +77,10 @@ fn two_paths_listed_explicitly_are_the_default_dual_run_exactly() {
     );
     for align in ["pcgrad", "gradvac", "cagrad"] {
         let set = format!("train.align={align}");
-        let (a, b) = (dir.path().join(format!("a-{align}")), dir.path().join(format!("b-{align}")));
+        let (a, b) = (
+            dir.path().join(format!("a-{align}")),
+            dir.path().join(format!("b-{align}")),
+        );
         success_stdout(train(&default, &a, &["--set", &set]));
         success_stdout(train(&explicit, &b, &["--set", &set]));
         assert_eq!(weights(&a, "final"), weights(&b, "final"), "{align}");
@@ -126,9 +129,8 @@ fn three_paths_log_every_pair_with_every_aligner() {
             assert_eq!(m["conflict"], worst < 0.0);
             let losses = m["path_loss"].as_object().unwrap();
             assert_eq!(losses.len(), 3);
-            let aug_mean = (losses["rawboost"].as_f64().unwrap()
-                + losses["noise"].as_f64().unwrap())
-                / 2.0;
+            let aug_mean =
+                (losses["rawboost"].as_f64().unwrap() + losses["noise"].as_f64().unwrap()) / 2.0;
             assert!((m["loss_aug"].as_f64().unwrap() - aug_mean).abs() < 1e-12);
             assert_eq!(m["path_grad_norm"].as_object().unwrap().len(), 3);
         }
@@ -221,8 +223,16 @@ fn bad_path_lists_are_refused_naming_the_key() {
     }
     // Paths need dual mode.
     let config = write_config(dir.path(), "plain.toml", THREE_PATHS);
-    let out = train(&config, &dir.path().join("plain"), &["--set", "train.mode=plain", "--set", "train.align=none"]);
-    assert!(stderr(&out).contains("train.paths: paths need train.mode = \"dual\""), "{}", stderr(&out));
+    let out = train(
+        &config,
+        &dir.path().join("plain"),
+        &["--set", "train.mode=plain", "--set", "train.align=none"],
+    );
+    assert!(
+        stderr(&out).contains("train.paths: paths need train.mode = \"dual\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -238,7 +248,10 @@ fn a_missing_noise_folder_fails_before_the_run_folder_is_made() {
     let out = train(&config, &run, &[]);
     assert!(!out.status.success());
     let text = stderr(&out);
-    assert!(text.contains("street") && text.contains("no/such/noises"), "{text}");
+    assert!(
+        text.contains("street") && text.contains("no/such/noises"),
+        "{text}"
+    );
     assert!(!run.exists());
 }
 

@@ -418,26 +418,9 @@ impl ExperimentForm {
                     combo_ui(ui, "align", label.id, &mut self.align, &methods);
                     ui.end_row();
                     error_row(ui, errors, "train.align");
-                    if self.mode == "dual" {
-                        // K-path lists come from the experiment file (`[[train.paths]]`).
-                        ui.label("Paths");
-                        let paths = &self.base.train.paths;
-                        let text = if paths.is_empty() {
-                            "clean, rawboost".to_string()
-                        } else {
-                            paths
-                                .iter()
-                                .map(|p| p.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        };
-                        ui.label(text).on_hover_text(
-                            "The clean path and the augmentation pipelines, from the \
-                             experiment file's [[train.paths]]",
-                        );
-                        ui.end_row();
-                        error_row(ui, errors, "train.paths");
-                    }
+                    // K-path lists come from the experiment file (`[[train.paths]]`); the
+                    // controls above the plots name them.
+                    error_row(ui, errors, "train.paths");
                     let label = ui.label("Optimizer");
                     let optims = ["adam", "adamw", "sgd"].map(|m| (m.to_string(), m));
                     combo_ui(ui, "optim", label.id, &mut self.optimizer, &optims);

@@ -222,10 +222,18 @@ fn write_report(s: &mut String, r: &StudyResults) -> std::fmt::Result {
         let head: Vec<String> = pairs.iter().map(|p| p.replace('|', " vs ")).collect();
         writeln!(s, "| condition | {} |", head.join(" | "))?;
         writeln!(s, "|---|{}", "---|".repeat(pairs.len()))?;
-        for c in r.conditions.iter().filter(|c| !c.pair_conflict_frac.is_empty()) {
+        for c in r
+            .conditions
+            .iter()
+            .filter(|c| !c.pair_conflict_frac.is_empty())
+        {
             let cells: Vec<String> = pairs
                 .iter()
-                .map(|p| c.pair_conflict_frac.get(*p).map_or("—".into(), pct_mean_std))
+                .map(|p| {
+                    c.pair_conflict_frac
+                        .get(*p)
+                        .map_or("—".into(), pct_mean_std)
+                })
                 .collect();
             writeln!(s, "| {} | {} |", c.name, cells.join(" | "))?;
         }

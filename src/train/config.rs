@@ -653,7 +653,11 @@ fn check_path_name(key: &str, name: &str) -> Result<(), ConfigError> {
 }
 
 /// The paths of a run from `train.mode` and `train.paths` (see [`RawTrain::paths`]).
-fn plan_paths(mode: TrainMode, mode_name: &str, raw: &[RawPath]) -> Result<Vec<PathPlan>, ConfigError> {
+fn plan_paths(
+    mode: TrainMode,
+    mode_name: &str,
+    raw: &[RawPath],
+) -> Result<Vec<PathPlan>, ConfigError> {
     if raw.is_empty() {
         return Ok(match mode {
             TrainMode::Plain => vec![PathPlan::new("clean", PathSource::Clean)],
@@ -711,9 +715,9 @@ fn plan_paths(mode: TrainMode, mode_name: &str, raw: &[RawPath]) -> Result<Vec<P
                 }
                 (Some(file), true) => {
                     let chain = read_chain(file).map_err(|m| invalid(format!("{key}.chain"), m))?;
-                    chain
-                        .validate()
-                        .map_err(|e| invalid(format!("{key}.chain"), format!("{}: {e}", file.display())))?;
+                    chain.validate().map_err(|e| {
+                        invalid(format!("{key}.chain"), format!("{}: {e}", file.display()))
+                    })?;
                     PathSource::Chain(chain)
                 }
                 (None, false) => {

@@ -288,7 +288,10 @@ fn count_step(
     side.batch_in_epoch += 1;
     // Every path's loss counts once (dual: the clean one first, then each augmented path).
     let losses: Vec<f64> = if outcome.path_losses.is_empty() {
-        [outcome.loss_orig, outcome.loss_aug].into_iter().flatten().collect()
+        [outcome.loss_orig, outcome.loss_aug]
+            .into_iter()
+            .flatten()
+            .collect()
     } else {
         outcome.path_losses.clone()
     };
@@ -301,10 +304,19 @@ fn count_step(
         side.epoch_dual_steps += 1;
         side.epoch_conflicts += u64::from(conflict == Some(true));
     }
-    let name = |k: usize| paths.get(k).map_or_else(|| format!("path{k}"), |p| p.name.clone());
+    let name = |k: usize| {
+        paths
+            .get(k)
+            .map_or_else(|| format!("path{k}"), |p| p.name.clone())
+    };
     let by_path = |values: &[f64]| -> Option<PathMap<f64>> {
-        (!values.is_empty() && !outcome.pair_cos.is_empty())
-            .then(|| values.iter().enumerate().map(|(k, &v)| (name(k), v)).collect())
+        (!values.is_empty() && !outcome.pair_cos.is_empty()).then(|| {
+            values
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (name(k), v))
+                .collect()
+        })
     };
     let path_loss = by_path(&outcome.path_losses);
     let path_grad_norm = by_path(&outcome.path_norms);

@@ -201,7 +201,12 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// The step's figures from its paths' losses and gradients.
-fn outcome_of(plan: &Plan, p: &PathGrads, layout: &FlatLayout, want_layer_cos: bool) -> StepOutcome {
+fn outcome_of(
+    plan: &Plan,
+    p: &PathGrads,
+    layout: &FlatLayout,
+    want_layer_cos: bool,
+) -> StepOutcome {
     let norms: Vec<f64> = p.grads.iter().map(|g| norm(g)).collect();
     match plan.train.mode {
         TrainMode::Plain => StepOutcome {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
 
-use super::super::plots::{PairCurves, RunCurves, Series, CONFLICT_WINDOW};
 use super::super::heatmap;
+use super::super::plots::{PairCurves, RunCurves, Series, CONFLICT_WINDOW};
 use super::super::{theme, Shared};
 use super::state::RunStatus;
 use super::{TrainCommand, TrainView};
@@ -104,6 +104,16 @@ impl TrainView {
     }
 
     fn controls_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<TrainCommand>) {
+        if let Some(plan) = self
+            .check
+            .plan
+            .as_ref()
+            .filter(|p| p.train.paths.len() >= 2)
+        {
+            let names: Vec<&str> = plan.train.paths.iter().map(|p| p.name.as_str()).collect();
+            ui.label(format!("Paths: {}", names.join(", ")))
+                .on_hover_text("the clean path and the augmentation pipelines (train.paths)");
+        }
         ui.horizontal(|ui| {
             let can_start = !self.is_running() && self.check.plan.is_some();
             if ui
@@ -358,8 +368,13 @@ fn pairs_ui(ui: &mut egui::Ui, pairs: &PairCurves) {
             .striped(true)
             .num_columns(5)
             .show(ui, |ui| {
-                for head in ["pair", "latest cos", "mean cos", "conflict (recent)", "conflict (run)"]
-                {
+                for head in [
+                    "pair",
+                    "latest cos",
+                    "mean cos",
+                    "conflict (recent)",
+                    "conflict (run)",
+                ] {
                     ui.strong(head);
                 }
                 ui.end_row();
