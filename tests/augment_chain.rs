@@ -250,8 +250,15 @@ fn bad_chains_missing_folders_and_flag_mixups_are_named() {
         "{err}"
     );
 
-    let err = run_chain("typo.toml", "[[stages]]\nkind = \"noise\"\nsnr = [1, 2]\n");
-    assert!(err.contains("typo.toml") && err.contains("snr"), "{err}");
+    let err = run_chain(
+        "typo.toml",
+        "[[stages]]\nkind = \"gain\"\n[[stages]]\nkind = \"noise\"\nsnr = [1, 2]\n",
+    );
+    assert!(err.contains("typo.toml"), "{err}");
+    assert!(
+        err.contains("stages[1] (noise): unknown field `snr`"),
+        "{err}"
+    );
 
     let err = run_chain(
         "no noise.toml",

@@ -546,7 +546,7 @@ impl ChainSpec {
         })?;
         Self::from_toml_str(&text).map_err(|e| ChainError::Read {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: stage_parse_error(&text).unwrap_or_else(|| e.to_string()),
         })
     }
 
@@ -578,6 +578,23 @@ impl ChainSpec {
             stages: Arc::from(stages),
         })
     }
+}
+
+/// When a chain's TOML is well formed but a stage does not parse (an unknown field or kind, a
+/// wrong type), `stages[i] (kind): what is wrong`, which TOML's own message (pointing at the
+/// `[[stages]]` header) leaves the reader to count.
+fn stage_parse_error(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let stages = table.get("stages")?.as_array()?;
+    stages.iter().enumerate().find_map(|(index, stage)| {
+        let kind = stage
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("no kind");
+        StageSpec::deserialize(stage.clone())
+            .err()
+            .map(|e| format!("stages[{index}] ({kind}): {}", e.message().trim()))
+    })
 }
 
 /// A validated chain with its folders read; cheap to clone and shared by worker threads.
