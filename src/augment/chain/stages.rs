@@ -22,7 +22,7 @@ use crate::rng::Rng;
 const NUM_SYNTHETIC_TALKERS: usize = 8;
 const SYNTHETIC_TALKER_S: f64 = 3.0;
 /// Seed of the synthetic voices: fixed, so a chain's babble is the same in every run.
-const SYNTHETIC_TALKER_SEED: u64 = 0xBABB_1E;
+const SYNTHETIC_TALKER_SEED: u64 = 0x00BA_BB1E;
 /// Most talkers a babble stage may mix.
 const MAX_TALKERS: u32 = 32;
 
@@ -38,6 +38,9 @@ const SEMITONES_BOUNDS: (f64, f64) = (-24.0, 24.0);
 /// Up to +60 dB keeps every sample finite in f32 (a full-scale clip becomes 1000).
 const GAIN_DB_BOUNDS: (f64, f64) = (-120.0, 60.0);
 const FREQ_HZ_BOUNDS: (f64, f64) = (0.0, 768_000.0);
+
+/// A bank's sounds at one clip rate.
+type SoundsAtRate = Arc<Vec<Vec<f32>>>;
 
 /// A stage with its folder read.
 #[derive(Clone, Debug)]
@@ -326,11 +329,8 @@ impl PreparedStage {
         }
     }
 
-    /// The bank's sounds at `sample_rate_hz`.
-    fn sounds(
-        &self,
-        sample_rate_hz: u32,
-    ) -> Result<(Arc<SoundBank>, Arc<Vec<Vec<f32>>>), ChainError> {
+    /// The bank (for names) and its sounds at `sample_rate_hz`.
+    fn sounds(&self, sample_rate_hz: u32) -> Result<(Arc<SoundBank>, SoundsAtRate), ChainError> {
         let bank = self
             .bank
             .clone()

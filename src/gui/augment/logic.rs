@@ -193,7 +193,7 @@ impl AugmentView {
                     AugmentMode::RawBoost => {
                         format!("algorithm {}", self.settings.algo.number())
                     }
-                    AugmentMode::Chain => format!("{}", augmented.name),
+                    AugmentMode::Chain => augmented.name.clone(),
                 };
                 self.message = Some(format!(
                     "wrote {} ({what}, seed {})",
@@ -309,11 +309,9 @@ impl AugmentView {
                 }
             }
             AugmentCommand::Export => self.export(),
-            AugmentCommand::SetMode(mode) => {
-                if self.settings.mode != mode {
-                    self.settings.mode = mode;
-                    self.dirty = true;
-                }
+            AugmentCommand::SetMode(mode) if self.settings.mode != mode => {
+                self.settings.mode = mode;
+                self.dirty = true;
             }
             // Chain commands were carried out by `apply_chain` above.
             _ => {}
