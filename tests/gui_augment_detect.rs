@@ -351,3 +351,95 @@ fn detect_view_scores_with_released_weights_at_their_input_length() {
         assert!((score - want).abs() < 1e-3, "{length}: {score} vs {want}");
     }
 }
+
+/// Chain mode: a two-stage chain (gain, then pink noise) built with the view's buttons and
+/// combos, run on a clip; the output after each stage exists, the stages differ, the last one
+/// is the library's chain with the shown seed, and auditioning stage 0 shows its output.
+#[test]
+fn augment_view_builds_a_chain_and_auditions_each_stage() {
+    use dpda::augment::{ChainSpec, StageSpec};
+    let mut view = AugmentView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    view.settings.seed = 5;
+    let mut harness = augment_harness(view);
+    harness.step();
+    let path = asset("demo_bonafide.wav");
+    {
+        let s = harness.state_mut();
+        s.view.open_file(path.clone(), &mut s.shared);
+    }
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.augmented_samples().is_some()
+    });
+
+    harness.get_by_label("Chain").click();
+    harness.run_steps(2);
+    // First stage: gain (chosen in the kind combo), second: noise (the combo's default).
+    harness.get_by_label("kind to add").click();
+    harness.run_steps(2);
+    harness.get_by_label("gain").click();
+    harness.run_steps(2);
+    harness.get_by_label("Add stage").click();
+    harness.run_steps(2);
+    harness.get_by_label("kind to add").click();
+    harness.run_steps(2);
+    harness.get_by_label("noise").click();
+    harness.run_steps(2);
+    harness.get_by_label("Add stage").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.chain_stage_outputs().len() == 2
+    });
+
+    let kinds: Vec<&str> = harness
+        .state()
+        .view
+        .settings
+        .chain
+        .stages
+        .iter()
+        .map(StageSpec::kind)
+        .collect();
+    assert_eq!(kinds, ["gain", "noise"]);
+    let outputs: Vec<Vec<f32>> = harness
+        .state()
+        .view
+        .chain_stage_outputs()
+        .iter()
+        .map(|o| o.to_vec())
+        .collect();
+    let clip = dpda::audio::load_mono_16k(&path).unwrap();
+    assert_eq!(outputs[0].len(), clip.samples.len());
+    assert_ne!(outputs[0], clip.samples);
+    assert_ne!(outputs[0], outputs[1]);
+    let chain = ChainSpec {
+        stages: harness.state().view.settings.chain.stages.clone(),
+    }
+    .prepare(Path::new("."))
+    .unwrap();
+    let (expected, _) = chain
+        .apply(&clip.samples, 16_000, &mut Rng::new(5))
+        .unwrap();
+    assert_eq!(outputs[1], expected);
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap(),
+        expected.as_slice()
+    );
+
+    // Audition the output after stage 0.
+    harness.get_by_label_contains("after 0: gain(").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().view.augmented_samples().unwrap(),
+        outputs[0].as_slice()
+    );
+    assert!(harness
+        .query_by_label_contains("output after stage 0")
+        .is_some());
+
+    // Remove the first stage: the chain reruns with noise alone.
+    harness.get_all_by_label("Remove").next().unwrap().click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.chain_stage_outputs().len() == 1
+    });
+    assert_eq!(harness.state().view.chain_stage_reports()[0].kind, "noise");
+}

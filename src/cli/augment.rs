@@ -1,9 +1,12 @@
-//! `dpda augment`: apply RawBoost to one audio file or to every audio file under a folder.
+//! `dpda augment`: apply RawBoost (`--algo`) or an augmentation chain (`--chain FILE.toml`) to one
+//! audio file or to every audio file under a folder.
 //!
 //! Files are decoded at their native rate and downmixed to mono; outputs are 32-bit float WAV at
 //! the same rate. File `i` of a folder (in sorted order) draws from `Rng::for_item(seed, epoch, i)`,
 //! so a seed reproduces every output whatever the thread count. The work itself is
-//! [`crate::augment::rawboost`]; this module only handles files, threads, progress and printing.
+//! [`crate::augment::rawboost`] or [`crate::augment::Chain::apply`]; this module only handles
+//! files, threads, progress and printing (one line per file for a chain, and with `--report` one
+//! JSON line per file).
 //!
 //! Nothing is lost: before any work the flags are checked (each message names its flag), and the
 //! run is refused if an output would overwrite an input, if the output folder lies in the input
@@ -19,7 +22,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::audio::{self, WavFormat};
-use crate::augment::{rawboost, RawBoostAlgo, RawBoostError, RawBoostParams, RawBoostReport};
+use crate::augment::{
+    rawboost, Chain, ChainReport, ChainSpec, RawBoostAlgo, RawBoostError, RawBoostParams,
+    RawBoostReport,
+};
 use crate::rng::Rng;
 
 use super::print_line;
@@ -34,11 +40,19 @@ pub const MAX_G_SD: f64 = 1e6;
 
 /// Arguments of `dpda augment`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["algo", "chain"])))]
 pub struct Args {
     /// RawBoost algorithm: 0 none, 1 LnL, 2 ISD, 3 SSI, 4 = 1+2+3, 5 = 1+2, 6 = 1+3, 7 = 2+3,
     /// 8 = 1 ∥ 2.
     #[arg(long, value_parser = parse_algo)]
-    pub algo: RawBoostAlgo,
+    pub algo: Option<RawBoostAlgo>,
+    /// An augmentation chain file (TOML `[[stages]]`, see experiments/chains/); its folders are
+    /// read relative to the file.
+    #[arg(long, value_name = "CHAIN.toml")]
+    pub chain: Option<PathBuf>,
+    /// With --chain: also write what each file's stages drew, one JSON object per line.
+    #[arg(long, value_name = "FILE.jsonl", requires = "chain")]
+    pub report: Option<PathBuf>,
     /// Seed of the random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -142,9 +156,29 @@ fn parse_algo(text: &str) -> Result<RawBoostAlgo, String> {
     RawBoostAlgo::from_number(number).map_err(|e| e.to_string())
 }
 
+/// What each file goes through: RawBoost with checked parameters, or a prepared chain.
+enum Work {
+    RawBoost(RawBoostAlgo, RawBoostParams),
+    Chain { file: PathBuf, chain: Chain },
+}
+
 /// Run `dpda augment`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let params = checked_params(&args.params)?;
+    let work = match (&args.algo, &args.chain) {
+        (Some(algo), None) => Work::RawBoost(*algo, checked_params(&args.params)?),
+        (None, Some(file)) => {
+            if RawBoostParams::from(&args.params) != RawBoostParams::default() {
+                bail!(
+                    "the RawBoost flags (--n-f … --snr-max) go with --algo; with --chain, set                      them in the chain's rawboost stages"
+                );
+            }
+            Work::Chain {
+                file: file.clone(),
+                chain: load_chain(file)?,
+            }
+        }
+        _ => bail!("give one of --algo and --chain"),
+    };
     let threads = checked_threads(args.threads)?;
     if !args.input.exists() {
         bail!("input {} does not exist", args.input.display());
@@ -158,10 +192,145 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             builder.build().context("cannot start the worker threads")?
         };
-        pool.install(|| augment_folder(&args, &params, &plan))
+        pool.install(|| match &work {
+            Work::RawBoost(algo, params) => augment_folder(&args, *algo, params, &plan),
+            Work::Chain { file, chain } => chain_folder(&args, file, chain, &plan),
+        })
     } else {
-        augment_file(&args, &params)
+        match &work {
+            Work::RawBoost(algo, params) => augment_file(&args, *algo, params),
+            Work::Chain { chain, .. } => chain_file(&args, chain),
+        }
     }
+}
+
+/// Read, check and prepare a chain file; every error names the file (and the stage and field).
+fn load_chain(file: &Path) -> anyhow::Result<Chain> {
+    let spec = ChainSpec::load(file)?;
+    let base_dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    spec.prepare(base_dir)
+        .map_err(|e| anyhow!("chain file {}: {e}", file.display()))
+}
+
+/// Run a chain on one file and write it; returns the report and the output length.
+fn chain_one(
+    input: &Path,
+    output: &Path,
+    chain: &Chain,
+    mut rng: Rng,
+) -> anyhow::Result<(ChainReport, usize)> {
+    let clip = audio::load_mono(input)?;
+    let (samples, report) = chain
+        .apply(&clip.samples, clip.sample_rate_hz, &mut rng)
+        .with_context(|| format!("cannot augment {}", input.display()))?;
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+    }
+    audio::write_wav(output, &samples, clip.sample_rate_hz, WavFormat::Float32)?;
+    Ok((report, samples.len()))
+}
+
+/// One JSON line of `--report`.
+fn report_line(input: &Path, output: &Path, num_samples: usize, report: &ChainReport) -> String {
+    serde_json::json!({
+        "input": input.display().to_string(),
+        "output": output.display().to_string(),
+        "num_samples": num_samples,
+        "stages": report.stages,
+    })
+    .to_string()
+}
+
+/// Write the `--report` lines (in input order).
+fn write_report(path: &Path, lines: &[String]) -> anyhow::Result<()> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write report {}", path.display()))
+}
+
+fn chain_file(args: &Args, chain: &Chain) -> anyhow::Result<()> {
+    let output = output_of_file(args)?;
+    let rng = Rng::for_item(args.seed, args.epoch, 0);
+    let (report, num_samples) = chain_one(&args.input, &output, chain, rng)?;
+    if let Some(path) = &args.report {
+        write_report(
+            path,
+            &[report_line(&args.input, &output, num_samples, &report)],
+        )?;
+    }
+    outln!(
+        "{} → {}: {}",
+        args.input.display(),
+        output.display(),
+        report.summary()
+    );
+    Ok(())
+}
+
+fn chain_folder(
+    args: &Args,
+    chain_path: &Path,
+    chain: &Chain,
+    plan: &FolderPlan,
+) -> anyhow::Result<()> {
+    let num_files = plan.jobs.len();
+    let progress = ProgressBar::new(num_files as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} ({eta} left)")
+    {
+        progress.set_style(style);
+    }
+    let results: Vec<anyhow::Result<(ChainReport, usize)>> = plan
+        .jobs
+        .par_iter()
+        .enumerate()
+        .map(|(i, (input, output))| {
+            let rng = Rng::for_item(args.seed, args.epoch, i as u64);
+            let result = chain_one(input, output, chain, rng);
+            progress.inc(1);
+            result
+        })
+        .collect();
+    progress.finish_and_clear();
+    let mut failures = 0;
+    let mut report_lines = Vec::new();
+    for ((input, output), result) in plan.jobs.iter().zip(&results) {
+        match result {
+            Ok((report, num_samples)) => {
+                report_lines.push(report_line(input, output, *num_samples, report));
+                outln!(
+                    "{} → {}: {}",
+                    input.display(),
+                    output.display(),
+                    report.summary()
+                );
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("failed: {e:#}");
+            }
+        }
+    }
+    if let Some(path) = &args.report {
+        write_report(path, &report_lines)?;
+    }
+    outln!(
+        "augmented {} of {num_files} files from {} into {} (chain {}, seed {}, epoch {})",
+        num_files - failures,
+        args.input.display(),
+        args.output.display(),
+        chain_path.display(),
+        args.seed,
+        args.epoch
+    );
+    if failures > 0 {
+        bail!("{failures} of {num_files} files failed");
+    }
+    Ok(())
 }
 
 /// The flag (as typed on the command line) of a [`RawBoostParams`] field.
@@ -339,7 +508,8 @@ fn output_key(resolved: &Path) -> PathBuf {
     }
 }
 
-fn augment_file(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
+/// The output path of a single input file, refusing one that is the input.
+fn output_of_file(args: &Args) -> anyhow::Result<PathBuf> {
     let output = if args.output.is_dir() {
         let stem = args.input.file_stem().unwrap_or_default();
         args.output.join(stem).with_extension("wav")
@@ -354,8 +524,13 @@ fn augment_file(args: &Args, params: &RawBoostParams) -> anyhow::Result<()> {
             args.input.display()
         );
     }
+    Ok(output)
+}
+
+fn augment_file(args: &Args, algo: RawBoostAlgo, params: &RawBoostParams) -> anyhow::Result<()> {
+    let output = output_of_file(args)?;
     let rng = Rng::for_item(args.seed, args.epoch, 0);
-    let report = augment_one(&args.input, &output, args.algo, params, rng)?;
+    let report = augment_one(&args.input, &output, algo, params, rng)?;
     outln!("{} → {}", args.input.display(), output.display());
     for line in describe_report(&report).lines() {
         outln!("{line}");
@@ -463,7 +638,12 @@ fn plan_folder(args: &Args) -> anyhow::Result<FolderPlan> {
     Ok(FolderPlan { jobs })
 }
 
-fn augment_folder(args: &Args, params: &RawBoostParams, plan: &FolderPlan) -> anyhow::Result<()> {
+fn augment_folder(
+    args: &Args,
+    algo: RawBoostAlgo,
+    params: &RawBoostParams,
+    plan: &FolderPlan,
+) -> anyhow::Result<()> {
     let num_files = plan.jobs.len();
     let progress = ProgressBar::new(num_files as u64);
     if let Ok(style) =
@@ -477,7 +657,7 @@ fn augment_folder(args: &Args, params: &RawBoostParams, plan: &FolderPlan) -> an
         .enumerate()
         .filter_map(|(i, (input, output))| {
             let rng = Rng::for_item(args.seed, args.epoch, i as u64);
-            let result = augment_one(input, output, args.algo, params, rng);
+            let result = augment_one(input, output, algo, params, rng);
             progress.inc(1);
             result.err().map(|e| format!("{e:#}"))
         })
@@ -491,7 +671,7 @@ fn augment_folder(args: &Args, params: &RawBoostParams, plan: &FolderPlan) -> an
         num_files - failures.len(),
         args.input.display(),
         args.output.display(),
-        args.algo,
+        algo,
         args.seed,
         args.epoch
     ));

@@ -69,12 +69,19 @@ impl MicResponseParams {
 /// `x` through a microphone response (same length).
 pub fn mic_response(x: &[f32], params: &MicResponseParams) -> Vec<f32> {
     let mut y = to_f64(x);
-    Biquad::highpass(params.highpass_hz, std::f64::consts::FRAC_1_SQRT_2).process(&mut y);
+    Biquad::highpass(
+        params.highpass_hz,
+        std::f64::consts::FRAC_1_SQRT_2,
+        SAMPLE_RATE_HZ,
+    )
+    .process(&mut y);
     for s in &params.sections {
         let filter = match s.kind {
-            FilterKind::Peaking => Biquad::peaking(s.freq_hz, s.gain_db, s.q.max(0.1)),
-            FilterKind::LowShelf => Biquad::shelf(s.freq_hz, s.gain_db, false),
-            FilterKind::HighShelf => Biquad::shelf(s.freq_hz, s.gain_db, true),
+            FilterKind::Peaking => {
+                Biquad::peaking(s.freq_hz, s.gain_db, s.q.max(0.1), SAMPLE_RATE_HZ)
+            }
+            FilterKind::LowShelf => Biquad::shelf(s.freq_hz, s.gain_db, false, SAMPLE_RATE_HZ),
+            FilterKind::HighShelf => Biquad::shelf(s.freq_hz, s.gain_db, true, SAMPLE_RATE_HZ),
         };
         filter.process(&mut y);
     }
@@ -117,6 +124,43 @@ pub fn clip(x: &[f32], params: &ClipParams) -> Vec<f32> {
     let level = params.clip_level as f32;
     let gain = level / threshold;
     x.iter().map(|&v| (v * gain).clamp(-level, level)).collect()
+}
+
+/// Hard clipping at `threshold` times the clip's own peak: every sample beyond ±threshold·peak
+/// is cut there, with no make-up gain (the output's peak is threshold·peak). Silence stays
+/// silent; a threshold of 1 or more changes nothing.
+pub fn clip_to_peak_fraction(x: &[f32], threshold: f64) -> Vec<f32> {
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let level = (threshold.max(0.0) * peak as f64) as f32;
+    if peak <= 0.0 || threshold >= 1.0 {
+        return x.to_vec();
+    }
+    x.iter().map(|&v| v.clamp(-level, level)).collect()
+}
+
+/// Quality factors of the two sections of a fourth-order Butterworth filter:
+/// 1 / (2·cos(π/8)) and 1 / (2·cos(3π/8)).
+const BUTTERWORTH4_Q: [f64; 2] = [0.541_196_100_146_197, 1.306_562_964_876_376_6];
+
+/// `x` (at `sample_rate_hz`) band-passed between `low_hz` and `high_hz` by fourth-order
+/// Butterworth high- and low-pass filters (24 dB per octave, −3 dB at each corner), run once
+/// forward (causal, as an analogue channel: a few samples of group delay near the corners).
+/// A `low_hz` of 0 or less skips the high-pass; a `high_hz` at or above Nyquist skips the
+/// low-pass. Same length as `x`.
+pub fn band_limit(x: &[f32], sample_rate_hz: u32, low_hz: f64, high_hz: f64) -> Vec<f32> {
+    let mut y = to_f64(x);
+    let nyquist_hz = sample_rate_hz as f64 / 2.0;
+    if low_hz > 0.0 && low_hz < nyquist_hz {
+        for q in BUTTERWORTH4_Q {
+            Biquad::highpass(low_hz, q, sample_rate_hz).process(&mut y);
+        }
+    }
+    if high_hz > 0.0 && high_hz < nyquist_hz {
+        for q in BUTTERWORTH4_Q {
+            Biquad::lowpass(high_hz, q, sample_rate_hz).process(&mut y);
+        }
+    }
+    to_f32(&y)
 }
 
 /// Final level and DC offset of a recording.

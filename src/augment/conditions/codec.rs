@@ -20,7 +20,6 @@ use super::SAMPLE_RATE_HZ;
 use crate::rng::Rng;
 
 const N_FFT: usize = 512;
-const HOP: usize = 128;
 
 /// Settings of the codec stand-in.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,32 +48,41 @@ impl LossyCodecParams {
     }
 }
 
-/// `x` through the codec stand-in (same length).
+/// `x` through the codec stand-in (same length), for a 16 kHz clip.
 pub fn lossy_codec(x: &[f32], params: &LossyCodecParams) -> Vec<f32> {
-    if x.is_empty() {
-        return Vec::new();
+    lossy_codec_at(x, params, SAMPLE_RATE_HZ)
+}
+
+/// [`lossy_codec`] for a clip at any rate: frames keep their duration (32 ms, a quarter-frame
+/// hop), so at 16 kHz this is exactly [`lossy_codec`]'s 512-point, hop-128 analysis.
+pub fn lossy_codec_at(x: &[f32], params: &LossyCodecParams, sample_rate_hz: u32) -> Vec<f32> {
+    if x.is_empty() || sample_rate_hz == 0 {
+        return x.to_vec();
     }
-    let window: Vec<f32> = (0..N_FFT)
-        .map(|i| (0.5 - 0.5 * (TAU * i as f64 / N_FFT as f64).cos()) as f32)
+    let n_fft =
+        ((N_FFT as f64 * sample_rate_hz as f64 / SAMPLE_RATE_HZ as f64).round() as usize).max(8);
+    let hop = (n_fft / 4).max(1);
+    let window: Vec<f32> = (0..n_fft)
+        .map(|i| (0.5 - 0.5 * (TAU * i as f64 / n_fft as f64).cos()) as f32)
         .collect();
     let mut planner = RealFftPlanner::<f32>::new();
-    let forward = planner.plan_fft_forward(N_FFT);
-    let inverse = planner.plan_fft_inverse(N_FFT);
+    let forward = planner.plan_fft_forward(n_fft);
+    let inverse = planner.plan_fft_inverse(n_fft);
     let mut frame = forward.make_input_vec();
     let mut spectrum = forward.make_output_vec();
     let mut output = inverse.make_output_vec();
-    let half = N_FFT / 2;
+    let half = n_fft / 2;
     // Frames are centred on multiples of the hop, with zero padding at both ends.
-    let num_frames = x.len() / HOP + 1;
-    let total = (num_frames - 1) * HOP + N_FFT;
+    let num_frames = x.len() / hop + 1;
+    let total = (num_frames - 1) * hop + n_fft;
     let mut acc = vec![0.0f32; total];
     let mut norm = vec![0.0f32; total];
-    let bin_hz = SAMPLE_RATE_HZ as f64 / N_FFT as f64;
+    let bin_hz = sample_rate_hz as f64 / n_fft as f64;
     let cutoff_bin = (params.cutoff_hz / bin_hz).floor() as usize;
     let mask = 10f32.powf(-(params.mask_db as f32) / 20.0);
     let step_db = params.step_db.max(1e-3) as f32;
     for f in 0..num_frames {
-        let start = (f * HOP) as isize - half as isize;
+        let start = (f * hop) as isize - half as isize;
         for (i, slot) in frame.iter_mut().enumerate() {
             let j = start + i as isize;
             let v = if j >= 0 && (j as usize) < x.len() {
@@ -102,9 +110,9 @@ pub fn lossy_codec(x: &[f32], params: &LossyCodecParams) -> Vec<f32> {
             last.im = 0.0;
         }
         let _ = inverse.process(&mut spectrum, &mut output);
-        let at = f * HOP;
-        for i in 0..N_FFT {
-            acc[at + i] += output[i] / N_FFT as f32 * window[i];
+        let at = f * hop;
+        for i in 0..n_fft {
+            acc[at + i] += output[i] / n_fft as f32 * window[i];
             norm[at + i] += window[i] * window[i];
         }
     }

@@ -8,7 +8,10 @@
 //! explicit parameter struct and, where it needs random draws (noise, an impulse response), the
 //! crate's [`Rng`](crate::rng::Rng). Each parameter struct has a `draw(rng)` that picks values
 //! from the ranges its docs name, and is `Serialize` so the values can be reported in a key or a
-//! log. Every generator returns as many samples as it was given.
+//! log. Every generator returns as many samples as it was given. The `_at` variants
+//! (`coloured_noise_at`, `reverb_at`, `lossy_codec_at`, `g711_channel`, `band_limit`) take the
+//! clip's rate instead, for the augmentation chains of [`crate::augment::chain`], which run on
+//! clips at their native rate; at 16 kHz each gives exactly what its 16 kHz form gives.
 //!
 //! The lossy codec is a stand-in: no well-kept pure-Rust encoder for MP3, Opus or AAC exists, and
 //! this crate takes no C dependencies, so [`lossy_codec`] imitates what such codecs do to speech
@@ -22,17 +25,21 @@ mod reverb;
 mod telephone;
 
 pub use channel::{
-    clip, level_and_dc, mic_response, resample_chain, ClipParams, FilterKind, FilterSection,
-    LevelParams, MicResponseParams, ResampleChainParams,
+    band_limit, clip, clip_to_peak_fraction, level_and_dc, mic_response, resample_chain,
+    ClipParams, FilterKind, FilterSection, LevelParams, MicResponseParams, ResampleChainParams,
 };
-pub use codec::{lossy_codec, LossyCodecParams};
+pub use codec::{lossy_codec, lossy_codec_at, LossyCodecParams};
 pub use noise::{
-    add_at_snr, babble, coloured_noise, hum, BabbleParams, ColouredNoiseParams, HumParams,
-    NoiseColour,
+    add_at_snr, babble, coloured_noise, coloured_noise_at, hum, shaped_noise, synthetic_talkers,
+    BabbleParams, ColouredNoiseParams, HumParams, NoiseColour,
 };
-pub use reverb::{fft_convolve, reverb, room_impulse_response, ReverbParams};
+pub use reverb::{
+    convolve_same_length, fft_convolve, reverb, reverb_at, room_impulse_response,
+    room_impulse_response_at, ReverbParams,
+};
 pub use telephone::{
-    alaw_decode, alaw_encode, mulaw_decode, mulaw_encode, telephone, Companding, TelephoneParams,
+    alaw_decode, alaw_encode, g711_channel, mulaw_decode, mulaw_encode, telephone, Companding,
+    TelephoneParams,
 };
 
 use crate::audio::AudioError;
@@ -82,14 +89,14 @@ impl Biquad {
         }
     }
 
-    fn omega(freq_hz: f64) -> (f64, f64) {
-        let w0 = std::f64::consts::TAU * freq_hz / SAMPLE_RATE_HZ as f64;
+    fn omega(freq_hz: f64, sample_rate_hz: u32) -> (f64, f64) {
+        let w0 = std::f64::consts::TAU * freq_hz / sample_rate_hz as f64;
         (w0.cos(), w0.sin())
     }
 
     /// Second-order Butterworth-like high-pass (Q = 1/√2 unless given).
-    pub(crate) fn highpass(freq_hz: f64, q: f64) -> Self {
-        let (cos, sin) = Self::omega(freq_hz);
+    pub(crate) fn highpass(freq_hz: f64, q: f64, sample_rate_hz: u32) -> Self {
+        let (cos, sin) = Self::omega(freq_hz, sample_rate_hz);
         let alpha = sin / (2.0 * q);
         Self::normalised(
             [(1.0 + cos) / 2.0, -(1.0 + cos), (1.0 + cos) / 2.0],
@@ -98,8 +105,8 @@ impl Biquad {
     }
 
     /// Second-order low-pass.
-    pub(crate) fn lowpass(freq_hz: f64, q: f64) -> Self {
-        let (cos, sin) = Self::omega(freq_hz);
+    pub(crate) fn lowpass(freq_hz: f64, q: f64, sample_rate_hz: u32) -> Self {
+        let (cos, sin) = Self::omega(freq_hz, sample_rate_hz);
         let alpha = sin / (2.0 * q);
         Self::normalised(
             [(1.0 - cos) / 2.0, 1.0 - cos, (1.0 - cos) / 2.0],
@@ -108,8 +115,8 @@ impl Biquad {
     }
 
     /// Peaking equaliser: `gain_db` at `freq_hz`, bandwidth set by `q`.
-    pub(crate) fn peaking(freq_hz: f64, gain_db: f64, q: f64) -> Self {
-        let (cos, sin) = Self::omega(freq_hz);
+    pub(crate) fn peaking(freq_hz: f64, gain_db: f64, q: f64, sample_rate_hz: u32) -> Self {
+        let (cos, sin) = Self::omega(freq_hz, sample_rate_hz);
         let amp = 10f64.powf(gain_db / 40.0);
         let alpha = sin / (2.0 * q);
         Self::normalised(
@@ -119,8 +126,8 @@ impl Biquad {
     }
 
     /// Low (`high = false`) or high shelf with shelf slope 1.
-    pub(crate) fn shelf(freq_hz: f64, gain_db: f64, high: bool) -> Self {
-        let (cos, sin) = Self::omega(freq_hz);
+    pub(crate) fn shelf(freq_hz: f64, gain_db: f64, high: bool, sample_rate_hz: u32) -> Self {
+        let (cos, sin) = Self::omega(freq_hz, sample_rate_hz);
         let amp = 10f64.powf(gain_db / 40.0);
         let alpha = sin / 2.0 * std::f64::consts::SQRT_2;
         let beta = 2.0 * amp.sqrt() * alpha;
@@ -184,18 +191,39 @@ mod tests {
     #[test]
     fn cookbook_filters_have_their_nominal_gains() {
         let db = |g: f64| 20.0 * g.log10();
-        assert!((db(gain_at(&Biquad::peaking(1000.0, 6.0, 1.0), 1000.0)) - 6.0).abs() < 0.1);
-        assert!((db(gain_at(&Biquad::shelf(300.0, -8.0, false), 40.0)) + 8.0).abs() < 0.3);
-        assert!((db(gain_at(&Biquad::shelf(3000.0, 5.0, true), 7500.0)) - 5.0).abs() < 0.3);
+        assert!(
+            (db(gain_at(
+                &Biquad::peaking(1000.0, 6.0, 1.0, SAMPLE_RATE_HZ),
+                1000.0
+            )) - 6.0)
+                .abs()
+                < 0.1
+        );
+        assert!(
+            (db(gain_at(
+                &Biquad::shelf(300.0, -8.0, false, SAMPLE_RATE_HZ),
+                40.0
+            )) + 8.0)
+                .abs()
+                < 0.3
+        );
+        assert!(
+            (db(gain_at(
+                &Biquad::shelf(3000.0, 5.0, true, SAMPLE_RATE_HZ),
+                7500.0
+            )) - 5.0)
+                .abs()
+                < 0.3
+        );
         assert!(
             gain_at(
-                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2),
+                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE_HZ),
                 30.0
             ) < 0.02
         );
         assert!(
             (db(gain_at(
-                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2),
+                &Biquad::highpass(300.0, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE_HZ),
                 300.0
             )) + 3.0)
                 .abs()
@@ -203,7 +231,7 @@ mod tests {
         );
         assert!(
             gain_at(
-                &Biquad::lowpass(1000.0, std::f64::consts::FRAC_1_SQRT_2),
+                &Biquad::lowpass(1000.0, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE_HZ),
                 6000.0
             ) < 0.05
         );

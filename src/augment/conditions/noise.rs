@@ -109,10 +109,15 @@ pub fn add_at_snr(x: &[f32], noise: &[f32], snr_db: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Gaussian noise of `len` samples whose power spectrum falls as 1/f^α, shaped in the frequency
-/// domain over the whole clip (bins below 20 Hz are held at the 20 Hz level so brown noise does
-/// not become a DC drift).
-fn shaped_noise(len: usize, colour: NoiseColour, rng: &mut Rng) -> Vec<f32> {
+/// Gaussian noise of `len` samples at `sample_rate_hz` whose power spectrum falls as 1/f^α,
+/// shaped in the frequency domain over the whole clip (bins below 20 Hz are held at the 20 Hz
+/// level so brown noise does not become a DC drift).
+pub fn shaped_noise(
+    len: usize,
+    colour: NoiseColour,
+    sample_rate_hz: u32,
+    rng: &mut Rng,
+) -> Vec<f32> {
     let white: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();
     if colour == NoiseColour::White || len < 2 {
         return white;
@@ -126,7 +131,7 @@ fn shaped_noise(len: usize, colour: NoiseColour, rng: &mut Rng) -> Vec<f32> {
     let mut spectrum = forward.make_output_vec();
     // Lengths come from the plans, so the transforms cannot fail.
     let _ = forward.process(&mut input, &mut spectrum);
-    let bin_hz = SAMPLE_RATE_HZ as f64 / n as f64;
+    let bin_hz = sample_rate_hz as f64 / n as f64;
     let alpha = colour.alpha();
     for (k, bin) in spectrum.iter_mut().enumerate() {
         let f_hz = (k as f64 * bin_hz).max(20.0);
@@ -142,9 +147,20 @@ fn shaped_noise(len: usize, colour: NoiseColour, rng: &mut Rng) -> Vec<f32> {
     output
 }
 
-/// Coloured Gaussian noise added at the target SNR.
+/// Coloured Gaussian noise added at the target SNR (16 kHz clips).
 pub fn coloured_noise(x: &[f32], params: &ColouredNoiseParams, rng: &mut Rng) -> Vec<f32> {
-    let noise = shaped_noise(x.len(), params.colour, rng);
+    coloured_noise_at(x, params, SAMPLE_RATE_HZ, rng)
+}
+
+/// [`coloured_noise`] for a clip at any rate: the spectral slope is shaped in Hz, so pink noise
+/// is pink whatever the rate.
+pub fn coloured_noise_at(
+    x: &[f32],
+    params: &ColouredNoiseParams,
+    sample_rate_hz: u32,
+    rng: &mut Rng,
+) -> Vec<f32> {
+    let noise = shaped_noise(x.len(), params.colour, sample_rate_hz, rng);
     add_at_snr(x, &noise, params.snr_db)
 }
 
@@ -181,6 +197,77 @@ pub fn babble(
     }
     let noise: Vec<f32> = sum.iter().map(|&v| v as f32).collect();
     Ok(add_at_snr(x, &noise, params.snr_db))
+}
+
+/// Vowel formant targets (F1, F2, F3) of the synthetic talkers, Hz (Peterson & Barney means).
+const TALKER_VOWELS_HZ: [[f64; 3]; 5] = [
+    [730.0, 1090.0, 2440.0],
+    [270.0, 2290.0, 3010.0],
+    [300.0, 870.0, 2240.0],
+    [530.0, 1840.0, 2480.0],
+    [570.0, 840.0, 2410.0],
+];
+
+/// `num_talkers` speech-like voices of `len` samples at `sample_rate_hz`, for [`babble`] when no
+/// recorded voices are at hand: a pulse train at a drifting F0 (90–250 Hz, one per talker)
+/// through three resonators that move between vowel formants every syllable (4–6 per second),
+/// gated by a syllabic envelope with pauses. Crude as speech, but with speech's long-term
+/// spectrum, harmonicity and 4 Hz modulation, which is what babble noise needs.
+pub fn synthetic_talkers(
+    num_talkers: usize,
+    len: usize,
+    sample_rate_hz: u32,
+    rng: &mut Rng,
+) -> Vec<Vec<f32>> {
+    let fs = sample_rate_hz.max(1) as f64;
+    (0..num_talkers)
+        .map(|_| {
+            let f0_hz = rng.uniform(90.0, 250.0);
+            let syllable_s = 1.0 / rng.uniform(4.0, 6.0);
+            let syllable_len = ((syllable_s * fs) as usize).max(1);
+            let mut out = Vec::with_capacity(len);
+            let mut phase = 0.0f64;
+            // Resonator states (two past outputs per formant).
+            let mut state = [[0.0f64; 2]; 3];
+            let mut formants = TALKER_VOWELS_HZ[rng.below(5) as usize];
+            let mut voiced = true;
+            for i in 0..len {
+                if i % syllable_len == 0 {
+                    formants = TALKER_VOWELS_HZ[rng.below(5) as usize];
+                    // One syllable in five is a pause.
+                    voiced = rng.below(5) != 0;
+                }
+                let t_in_syllable = (i % syllable_len) as f64 / syllable_len as f64;
+                let envelope = if voiced {
+                    (std::f64::consts::PI * t_in_syllable).sin().powi(2)
+                } else {
+                    0.0
+                };
+                let t_s = i as f64 / fs;
+                let f0 = f0_hz * (1.0 + 0.08 * (std::f64::consts::TAU * 0.7 * t_s).sin());
+                phase += f0 / fs;
+                let pulse = if phase >= 1.0 {
+                    phase -= 1.0;
+                    1.0
+                } else {
+                    0.0
+                };
+                let mut v = pulse * envelope;
+                for (k, &f_hz) in formants.iter().enumerate() {
+                    let bw_hz = 80.0 + 40.0 * k as f64;
+                    let r = (-std::f64::consts::PI * bw_hz / fs).exp();
+                    let a1 = 2.0 * r * (std::f64::consts::TAU * f_hz.min(0.45 * fs) / fs).cos();
+                    let a2 = -r * r;
+                    let y = (1.0 - r) * v + a1 * state[k][0] + a2 * state[k][1];
+                    state[k][1] = state[k][0];
+                    state[k][0] = y;
+                    v = y;
+                }
+                out.push(v as f32);
+            }
+            out
+        })
+        .collect()
 }
 
 /// Mains hum added at the target SNR.
@@ -251,7 +338,7 @@ mod tests {
     fn noise_colours_have_their_slopes() {
         // Power in the octave 250–500 Hz against the octave 2–4 kHz, measured on the FFT.
         let band_ratio_db = |colour| {
-            let noise = shaped_noise(1 << 15, colour, &mut Rng::new(3));
+            let noise = shaped_noise(1 << 15, colour, SAMPLE_RATE_HZ, &mut Rng::new(3));
             let mut planner = RealFftPlanner::<f32>::new();
             let fft = planner.plan_fft_forward(noise.len());
             let mut input = noise.clone();

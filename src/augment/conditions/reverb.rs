@@ -36,10 +36,20 @@ impl ReverbParams {
     }
 }
 
-/// The impulse response of a simulated room: 1.5·RT60 long, direct path of amplitude 1 at
-/// sample 0.
+/// The impulse response of a simulated room at 16 kHz: 1.5·RT60 long, direct path of amplitude
+/// 1 at sample 0.
 pub fn room_impulse_response(params: &ReverbParams, rng: &mut Rng) -> Vec<f32> {
-    let fs = SAMPLE_RATE_HZ as f64;
+    room_impulse_response_at(params, SAMPLE_RATE_HZ, rng)
+}
+
+/// [`room_impulse_response`] sampled at `sample_rate_hz` (the room's times are in seconds, so
+/// the same room at another rate has as many more taps).
+pub fn room_impulse_response_at(
+    params: &ReverbParams,
+    sample_rate_hz: u32,
+    rng: &mut Rng,
+) -> Vec<f32> {
+    let fs = sample_rate_hz as f64;
     let rt60_s = params.rt60_s.max(0.01);
     let len = ((1.5 * rt60_s * fs) as usize).max(2);
     let envelope = |t_s: f64| (-LN_1000 * t_s / rt60_s).exp();
@@ -111,8 +121,19 @@ pub fn fft_convolve(x: &[f32], h: &[f32]) -> Vec<f32> {
 
 /// `x` in a simulated room: convolved with [`room_impulse_response`], cut to `x`'s length.
 pub fn reverb(x: &[f32], params: &ReverbParams, rng: &mut Rng) -> Vec<f32> {
-    let ir = room_impulse_response(params, rng);
-    let mut y = fft_convolve(x, &ir);
+    reverb_at(x, params, SAMPLE_RATE_HZ, rng)
+}
+
+/// [`reverb`] for a clip at any rate.
+pub fn reverb_at(x: &[f32], params: &ReverbParams, sample_rate_hz: u32, rng: &mut Rng) -> Vec<f32> {
+    let ir = room_impulse_response_at(params, sample_rate_hz, rng);
+    convolve_same_length(x, &ir)
+}
+
+/// `x` convolved with `h` and cut to `x`'s length: a response whose direct path is its first
+/// tap leaves the dry sound where it was.
+pub fn convolve_same_length(x: &[f32], h: &[f32]) -> Vec<f32> {
+    let mut y = fft_convolve(x, h);
     y.truncate(x.len());
     y
 }

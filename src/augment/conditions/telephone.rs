@@ -139,22 +139,42 @@ pub fn telephone(x: &[f32], params: &TelephoneParams) -> Result<Vec<f32>, Condit
     let mut band = to_f64(x);
     // Two second-order sections on each side: 24 dB per octave outside the band.
     for _ in 0..2 {
-        Biquad::highpass(BAND_HZ.0, std::f64::consts::FRAC_1_SQRT_2).process(&mut band);
-        Biquad::lowpass(BAND_HZ.1, std::f64::consts::FRAC_1_SQRT_2).process(&mut band);
+        Biquad::highpass(BAND_HZ.0, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE_HZ)
+            .process(&mut band);
+        Biquad::lowpass(BAND_HZ.1, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE_HZ)
+            .process(&mut band);
     }
-    let narrow = resample(&to_f32(&band), SAMPLE_RATE_HZ, TELEPHONE_RATE_HZ).map_err(err)?;
+    g711_channel(&to_f32(&band), SAMPLE_RATE_HZ, params.law).map_err(|e| match e {
+        ConditionError::Resample { source, .. } => err(source),
+        other => other,
+    })
+}
+
+/// `x` (at `sample_rate_hz`) through a G.711 codec alone: resampled to its 8 kHz, each sample
+/// companded to 8 bits and expanded again, resampled back; the length of `x`. The band above
+/// 4 kHz is lost on the way, as on a real G.711 link.
+pub fn g711_channel(
+    x: &[f32],
+    sample_rate_hz: u32,
+    law: Companding,
+) -> Result<Vec<f32>, ConditionError> {
+    let err = |source| ConditionError::Resample {
+        condition: "g711",
+        source,
+    };
+    let narrow = resample(x, sample_rate_hz, TELEPHONE_RATE_HZ).map_err(err)?;
     let companded: Vec<f32> = narrow
         .iter()
         .map(|&v| {
             let linear = (v * 32_767.0).round().clamp(-32_768.0, 32_767.0) as i16;
-            let decoded = match params.law {
+            let decoded = match law {
                 Companding::MuLaw => mulaw_decode(mulaw_encode(linear)),
                 Companding::ALaw => alaw_decode(alaw_encode(linear)),
             };
             decoded as f32 / 32_768.0
         })
         .collect();
-    let mut wide = resample(&companded, TELEPHONE_RATE_HZ, SAMPLE_RATE_HZ).map_err(err)?;
+    let mut wide = resample(&companded, TELEPHONE_RATE_HZ, sample_rate_hz).map_err(err)?;
     wide.resize(x.len(), 0.0);
     Ok(wide)
 }

@@ -9,7 +9,7 @@ use super::super::audio_widgets::{self, ClipDisplay};
 use super::super::clip_panel::{ClipCommand, ClipEvent};
 use super::super::tasks::Task;
 use super::super::Shared;
-use super::state::{BrowseSplit, Entry, Origin, Which};
+use super::state::{AugmentMode, BrowseSplit, Entry, Origin, Which};
 use super::{AugmentCommand, AugmentView};
 use crate::audio::{Clip, WavFormat};
 use crate::augment::report::figures_with_measurements;
@@ -68,6 +68,7 @@ impl AugmentView {
         self.cursor_s = 0.0;
         self.augmented = None;
         self.figures.clear();
+        self.chain.outputs.clear();
         self.dirty = true;
         self.original = self
             .ctx
@@ -75,9 +76,14 @@ impl AugmentView {
             .map(|ctx| ClipDisplay::new(ctx, name, Arc::new(clip)));
     }
 
-    /// Re-run RawBoost with the current settings (called when they change).
+    /// Re-run RawBoost or the chain with the current settings (called when they change).
     fn redraw(&mut self) {
         self.dirty = false;
+        if self.settings.mode == AugmentMode::Chain {
+            self.run_chain();
+            return;
+        }
+        self.chain.outputs.clear();
         let (Some(original), Some(ctx)) = (&self.original, &self.ctx) else {
             return;
         };
@@ -129,7 +135,7 @@ impl AugmentView {
         self.playing = None;
     }
 
-    fn play(&mut self, which: Which) {
+    pub(super) fn play(&mut self, which: Which) {
         let display = match which {
             Which::Original => self.original.as_ref(),
             Which::Augmented => self.augmented.as_ref(),
@@ -183,10 +189,15 @@ impl AugmentView {
             WavFormat::Float32,
         ) {
             Ok(()) => {
+                let what = match self.settings.mode {
+                    AugmentMode::RawBoost => {
+                        format!("algorithm {}", self.settings.algo.number())
+                    }
+                    AugmentMode::Chain => augmented.name.clone(),
+                };
                 self.message = Some(format!(
-                    "wrote {} (algorithm {}, seed {})",
+                    "wrote {} ({what}, seed {})",
                     path.display(),
-                    self.settings.algo.number(),
                     self.settings.seed
                 ));
                 self.error = None;
@@ -238,6 +249,7 @@ impl AugmentView {
                 Err(e) => self.browser.error = Some(e),
             }
         }
+        self.chain_logic();
         if self.dirty && self.original.is_some() {
             self.redraw();
         }
@@ -253,6 +265,9 @@ impl AugmentView {
     /// Carries out a command of [`AugmentView::ui`] (the one place that starts work and
     /// playback).
     pub fn apply(&mut self, cmd: AugmentCommand, _shared: &mut Shared) {
+        if self.apply_chain(&cmd) {
+            return;
+        }
         match cmd {
             AugmentCommand::Clip(ClipCommand::Open(path)) => self.start_loading_file(path),
             AugmentCommand::Clip(cmd) => {
@@ -294,6 +309,12 @@ impl AugmentView {
                 }
             }
             AugmentCommand::Export => self.export(),
+            AugmentCommand::SetMode(mode) if self.settings.mode != mode => {
+                self.settings.mode = mode;
+                self.dirty = true;
+            }
+            // Chain commands were carried out by `apply_chain` above.
+            _ => {}
         }
     }
 

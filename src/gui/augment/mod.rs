@@ -1,4 +1,4 @@
-//! The augment view: listen to and look at RawBoost.
+//! The augment view: listen to and look at RawBoost, or at an augmentation chain stage by stage.
 //!
 //! Pick a clip (the train form's corpus, browsed by label and attack; or the shared clip panel
 //! of [`super::clip_panel`]: a file by dialog, typed path or drag-and-drop, or a demo clip from
@@ -12,14 +12,19 @@
 //! - `logic`: per-frame work and [`AugmentView::apply`]. Decoding and corpus listing are
 //!   [`super::tasks::Task`]s; RawBoost itself takes milliseconds and runs on the UI thread.
 //! - `ui`: drawing; it returns [`AugmentCommand`]s.
+//! - `chain`: the chain mode's editor, runs and per-stage audition.
 
+mod chain;
 mod logic;
 mod state;
 mod ui;
 
+use std::path::PathBuf;
+
 use super::clip_panel::ClipCommand;
 
-pub use state::{AugmentSettings, AugmentView, BrowseSplit, Entry, Which};
+pub use chain::ChainDialog;
+pub use state::{AugmentMode, AugmentSettings, AugmentView, BrowseSplit, Entry, Which};
 
 /// What the user asked for in the augment view.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,4 +50,23 @@ pub enum AugmentCommand {
     Seek(f64),
     /// Write the augmented clip to the export path.
     Export,
+    /// RawBoost alone, or a chain.
+    SetMode(AugmentMode),
+    /// Append a stage of this kind (with its defaults) to the chain.
+    AddStage(&'static str),
+    /// Remove stage `i` of the chain.
+    RemoveStage(usize),
+    /// Swap stage `index` with the one before (`up`) or after it.
+    MoveStage {
+        index: usize,
+        up: bool,
+    },
+    /// Show and play the output after stage `i`.
+    AuditionStage(usize),
+    /// Open a file dialog to load or save the chain.
+    ChainDialog(ChainDialog),
+    /// Load a chain file.
+    LoadChain(PathBuf),
+    /// Save the chain to a file.
+    SaveChain(PathBuf),
 }

@@ -9,7 +9,7 @@ use super::super::audio_widgets::{AudioBackend, ClipDisplay, Player};
 use super::super::clip_panel::ClipSource;
 use super::super::tasks::Task;
 use crate::augment::report::Figure;
-use crate::augment::{RawBoostAlgo, RawBoostParams};
+use crate::augment::{ChainSpec, RawBoostAlgo, RawBoostParams};
 use crate::data::corpus::Split;
 use crate::data::demo::DemoSize;
 use crate::data::Label;
@@ -34,6 +34,22 @@ pub struct AugmentSettings {
     pub export_path: String,
     /// Split of the corpus being browsed.
     pub split: BrowseSplit,
+    /// RawBoost alone, or the chain.
+    pub mode: AugmentMode,
+    /// The chain of chain mode.
+    pub chain: ChainSpec,
+    /// The file the chain was loaded from or saved to (its folder resolves relative folders).
+    pub chain_path: String,
+}
+
+/// What the view applies to the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AugmentMode {
+    /// One RawBoost algorithm with its parameters.
+    #[default]
+    RawBoost,
+    /// An augmentation chain, auditioned stage by stage.
+    Chain,
 }
 
 impl Default for AugmentSettings {
@@ -46,6 +62,9 @@ impl Default for AugmentSettings {
             path_text: String::new(),
             export_path: "augmented.wav".into(),
             split: BrowseSplit::Train,
+            mode: AugmentMode::RawBoost,
+            chain: ChainSpec::default(),
+            chain_path: String::new(),
         }
     }
 }
@@ -129,6 +148,8 @@ pub struct AugmentView {
     pub(super) audio_error: Option<String>,
     /// The UI context, known from the first frame on (wakes the UI from background threads).
     pub(super) ctx: Option<egui::Context>,
+    /// Chain mode's outputs, audition choice and file dialog.
+    pub(super) chain: super::chain::ChainEditor,
 }
 
 impl Default for AugmentView {
@@ -150,6 +171,7 @@ impl Default for AugmentView {
             error: None,
             audio_error: None,
             ctx: None,
+            chain: super::chain::ChainEditor::default(),
         }
     }
 }

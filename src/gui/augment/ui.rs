@@ -5,7 +5,7 @@
 use super::super::audio_widgets as widgets;
 use super::super::clip_panel::ClipPanelText;
 use super::super::{theme, Shared};
-use super::state::{BrowseSplit, Entry, Which};
+use super::state::{AugmentMode, BrowseSplit, Entry, Which};
 use super::{AugmentCommand, AugmentView};
 use crate::augment::RawBoostAlgo;
 use crate::data::Label;
@@ -29,7 +29,24 @@ impl AugmentView {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.source_ui(ui, shared, &mut commands);
                     ui.separator();
-                    self.rawboost_ui(ui, &mut commands);
+                    ui.horizontal(|ui| {
+                        ui.label("Augment with:");
+                        for (mode, name) in [
+                            (AugmentMode::RawBoost, "RawBoost"),
+                            (AugmentMode::Chain, "Chain"),
+                        ] {
+                            if ui
+                                .selectable_label(self.settings.mode == mode, name)
+                                .clicked()
+                            {
+                                commands.push(AugmentCommand::SetMode(mode));
+                            }
+                        }
+                    });
+                    match self.settings.mode {
+                        AugmentMode::RawBoost => self.rawboost_ui(ui, &mut commands),
+                        AugmentMode::Chain => self.chain_ui(ui, &mut commands),
+                    }
                 });
             });
         egui::ScrollArea::vertical()
@@ -155,23 +172,7 @@ impl AugmentView {
                 }
             });
         let mut changed = before_algo != self.settings.algo;
-        ui.horizontal(|ui| {
-            let label = ui.label("Seed:");
-            let r = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.seed_text)
-                        .desired_width(theme::SEED_FIELD_WIDTH),
-                )
-                .labelled_by(label.id);
-            if r.changed() {
-                if let Ok(seed) = self.seed_text.trim().parse::<u64>() {
-                    commands.push(AugmentCommand::SetSeed(seed));
-                }
-            }
-            if ui.button("New draw").clicked() {
-                commands.push(AugmentCommand::NewDraw);
-            }
-        });
+        self.seed_ui(ui, commands);
         let p = &mut self.settings.params;
         egui::CollapsingHeader::new("LnL (convolutive)")
             .default_open(true)
@@ -217,6 +218,27 @@ impl AugmentView {
         if changed {
             commands.push(AugmentCommand::SettingsChanged);
         }
+    }
+
+    /// The seed field and "New draw".
+    pub(super) fn seed_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<AugmentCommand>) {
+        ui.horizontal(|ui| {
+            let label = ui.label("Seed:");
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.seed_text)
+                        .desired_width(theme::SEED_FIELD_WIDTH),
+                )
+                .labelled_by(label.id);
+            if r.changed() {
+                if let Ok(seed) = self.seed_text.trim().parse::<u64>() {
+                    commands.push(AugmentCommand::SetSeed(seed));
+                }
+            }
+            if ui.button("New draw").clicked() {
+                commands.push(AugmentCommand::NewDraw);
+            }
+        });
     }
 
     fn main_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<AugmentCommand>) {
@@ -282,13 +304,18 @@ impl AugmentView {
             }
             cols[1].horizontal(|ui| {
                 ui.label("Augmented");
-                if let Some(a) = &self.augmented {
-                    ui.small(format!(
-                        "algorithm {}, seed {}",
-                        algo_label(self.settings.algo),
-                        self.settings.seed
-                    ));
-                    let _ = a;
+                if self.augmented.is_some() {
+                    ui.small(match self.settings.mode {
+                        AugmentMode::RawBoost => format!(
+                            "algorithm {}, seed {}",
+                            algo_label(self.settings.algo),
+                            self.settings.seed
+                        ),
+                        AugmentMode::Chain => format!(
+                            "chain, output after stage {}, seed {}",
+                            self.chain.selected, self.settings.seed
+                        ),
+                    });
                 }
             });
             match &self.augmented {
@@ -314,7 +341,17 @@ impl AugmentView {
         });
         ui.separator();
         ui.heading("Realised figures of this draw");
-        if self.figures.is_empty() {
+        if self.settings.mode == AugmentMode::Chain {
+            egui::Grid::new("chain figures")
+                .striped(true)
+                .show(ui, |ui| {
+                    for (i, (_, report)) in self.chain.outputs.iter().enumerate() {
+                        ui.label(format!("{i}. {}", report.kind));
+                        ui.label(report.summary());
+                        ui.end_row();
+                    }
+                });
+        } else if self.figures.is_empty() {
             ui.label("(algorithm 0 draws nothing)");
         }
         egui::Grid::new("figures").striped(true).show(ui, |ui| {
