@@ -14,7 +14,7 @@ Usage:
 
 LIBMTL_CHECKOUT is a checkout of LibMTL (median-research-group/LibMTL, commit
 4336804847eaa5e0b924b743d76beec7ac3fdc97 of 2025-05-14). Needs torch, numpy, scipy, cvxpy (with
-ECOS) and conflictfree (0.1.8). Only LibMTL's weighting modules are loaded, without its package
+ECOS: pip install ecos) and conflictfree (0.1.8). Only LibMTL's weighting modules are loaded, without its package
 __init__ (which imports the trainer and models).
 
 How each class is driven: a host module whose shared parameters are all-zero tensors gets the
@@ -137,6 +137,11 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     torch.set_default_dtype(torch.float64)
+    import cvxpy
+    # Nash_MTL swallows solver errors and keeps α = 1 when cvxpy has no ECOS (cvxpy ≥ 1.6 no
+    # longer installs it): refuse to write such a fixture.
+    if "ECOS" not in cvxpy.installed_solvers():
+        sys.exit("cvxpy has no ECOS solver: pip install ecos")
     classes = load_libmtl(sys.argv[1])
     from conflictfree.grad_operator import ConFIG_update
 
@@ -178,6 +183,9 @@ def main():
         host = make_host(classes["GradVac"], k, None)
         run = {"orders": [], "sums": [], "rho_t": []}
         for gs in seq_grads:
+            # As the trainer's optimizer.zero_grad(): otherwise the previous step's combined
+            # gradient would be added to the first task's.
+            host.zero_grad_share_params()
             RECORDED_ORDERS.clear()
             host.backward(losses_for(host, gs, [1.0] * k), GradVac_beta=0.5,
                           GradVac_group_type=group_type)

@@ -23,6 +23,7 @@
 //! [`dev_loss`] the rules that turn per-clip dev losses into the number that picks the best epoch.
 
 pub mod align;
+pub mod align_k;
 pub mod average;
 pub mod checkpoint;
 pub mod config;
