@@ -226,7 +226,11 @@ impl std::fmt::Display for AlignMethod {
                 granularity: GradVacGranularity::Whole,
             } => write!(f, "gradvac(beta={beta})"),
             AlignMethod::GradVac { beta, granularity } => {
-                write!(f, "gradvac(beta={beta}, granularity={})", granularity.name())
+                write!(
+                    f,
+                    "gradvac(beta={beta}, granularity={})",
+                    granularity.name()
+                )
             }
             AlignMethod::NashMtl {
                 update_weights_every,
@@ -1166,10 +1170,13 @@ mod tests {
         assert_eq!(reference.to_string(), "cagrad(c=0.5, solver=reference)");
         let from_toml: AlignMethod =
             toml::from_str("method = \"gradvac\"\nbeta = 0.1").unwrap_or_default();
-        assert_eq!(from_toml, AlignMethod::GradVac {
+        assert_eq!(
+            from_toml,
+            AlignMethod::GradVac {
                 beta: 0.1,
                 granularity: GradVacGranularity::Whole
-            });
+            }
+        );
         assert!(toml::from_str::<AlignMethod>("method = \"cagrad\"\nbeta = 0.1").is_err());
     }
 
@@ -1179,7 +1186,8 @@ mod tests {
         let aligner: GradientAligner =
             serde_json::from_str(old).unwrap_or_else(|e| panic!("old sidecar: {e}"));
         assert_eq!(aligner, GradientAligner::new(AlignMethod::PcGrad));
-        let old = r#"{"method":{"method":"gradvac","beta":0.25},"gradvac_target":{"rho_target":0.3}}"#;
+        let old =
+            r#"{"method":{"method":"gradvac","beta":0.25},"gradvac_target":{"rho_target":0.3}}"#;
         let aligner: GradientAligner =
             serde_json::from_str(old).unwrap_or_else(|e| panic!("old sidecar: {e}"));
         assert_eq!(
@@ -1203,8 +1211,8 @@ mod tests {
         aligner.combine_paths(&[&g1, &g2], &[0.7, 0.4], &layout, &mut out);
         aligner.after_step(&[0.5, 0.39]);
         let json = serde_json::to_string(&aligner).unwrap_or_default();
-        let back: GradientAligner = serde_json::from_str(&json)
-            .unwrap_or_else(|_| GradientAligner::new(AlignMethod::None));
+        let back: GradientAligner =
+            serde_json::from_str(&json).unwrap_or_else(|_| GradientAligner::new(AlignMethod::None));
         assert_eq!(back, aligner);
         assert!(back.paths.famo.logits.iter().any(|&w| w != 0.0));
     }
@@ -1213,9 +1221,9 @@ mod tests {
     fn aligner_state_round_trips() {
         let (g1, g2) = pair_with_cos(40, 64, 0.3, 1.0);
         let mut aligner = GradientAligner::new(AlignMethod::GradVac {
-                beta: 0.5,
-                granularity: GradVacGranularity::Whole,
-            });
+            beta: 0.5,
+            granularity: GradVacGranularity::Whole,
+        });
         let mut out = vec![0.0f32; 64];
         aligner.combine(&g1, &g2, &mut out);
         assert!(aligner.gradvac_target.rho_target > 0.0);

@@ -358,7 +358,8 @@ fn solve_linear(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
         return None;
     }
     for col in 0..n {
-        let pivot = (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
+        let pivot =
+            (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
         if m[pivot * n + col].abs() <= 1e-14 * scale {
             return None;
         }
@@ -578,7 +579,9 @@ pub(crate) fn imtl_g_weights(gram: &[f64]) -> Option<Vec<f64>> {
                 g(0, 0) / norms[0] - g(0, b) / norms[b] - g(a, 0) / norms[0] + g(a, b) / norms[b];
         }
     }
-    let r: Vec<f64> = (1..k).map(|b| g(0, 0) / norms[0] - g(0, b) / norms[b]).collect();
+    let r: Vec<f64> = (1..k)
+        .map(|b| g(0, 0) / norms[0] - g(0, b) / norms[b])
+        .collect();
     // α = r (DUᵀ)⁻¹  ⇔  (DUᵀ)ᵀ αᵀ = rᵀ.
     let mut transposed = vec![0.0; m * m];
     for a in 0..m {
@@ -603,7 +606,10 @@ pub(crate) fn aligned_mtl_weights(gram: &[f64]) -> Option<Vec<f64>> {
     let max_value = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let tol = max_value * k as f64 * f64::from(f32::EPSILON);
     let kept: Vec<usize> = (0..k).filter(|&i| values[i] > tol).collect();
-    let lambda_min = kept.iter().map(|&i| values[i]).fold(f64::INFINITY, f64::min);
+    let lambda_min = kept
+        .iter()
+        .map(|&i| values[i])
+        .fold(f64::INFINITY, f64::min);
     if kept.is_empty() || !(lambda_min > 0.0) {
         return None;
     }
@@ -1104,13 +1110,7 @@ mod tests {
     fn combination(grads: &[Vec<f32>], w: &[f64]) -> Vec<f64> {
         let n = grads[0].len();
         (0..n)
-            .map(|i| {
-                grads
-                    .iter()
-                    .zip(w)
-                    .map(|(g, c)| c * f64::from(g[i]))
-                    .sum()
-            })
+            .map(|i| grads.iter().zip(w).map(|(g, c)| c * f64::from(g[i])).sum())
             .collect()
     }
 
@@ -1280,7 +1280,10 @@ mod tests {
             })
             .collect();
         assert!(conflicts.iter().step_by(2).all(|&c| c > 0), "{conflicts:?}");
-        assert!(conflicts.iter().skip(1).step_by(2).all(|&c| c == 0), "{conflicts:?}");
+        assert!(
+            conflicts.iter().skip(1).step_by(2).all(|&c| c == 0),
+            "{conflicts:?}"
+        );
     }
 
     #[test]
@@ -1330,14 +1333,21 @@ mod tests {
             let gram = gram_matrix(&g);
             let n = g[0].len();
             let mut out = vec![0.0f32; n];
-            let stats = GradientAligner::new("cagrad".parse().unwrap_or_default())
-                .combine_paths(&g, &[], &whole(n), &mut out);
+            let stats = GradientAligner::new("cagrad".parse().unwrap_or_default()).combine_paths(
+                &g,
+                &[],
+                &whole(n),
+                &mut out,
+            );
             let x = if case.k == 2 {
                 let w = stats.weights.clone().unwrap_or_default();
                 // Recover the simplex weight from the two-path coefficients.
                 let lambda_x0 = w[0] * 1.25 - 0.5;
                 let lambda_x1 = w[1] * 1.25 - 0.5;
-                vec![lambda_x0 / (lambda_x0 + lambda_x1), lambda_x1 / (lambda_x0 + lambda_x1)]
+                vec![
+                    lambda_x0 / (lambda_x0 + lambda_x1),
+                    lambda_x1 / (lambda_x0 + lambda_x1),
+                ]
             } else {
                 cagrad_weights(&gram, 0.5).1
             };
@@ -1350,8 +1360,8 @@ mod tests {
             );
             assert_close(&as_f64(&out), &case.cagrad.out, 2e-3, "cagrad");
 
-            let stats = GradientAligner::new(AlignMethod::Mgda)
-                .combine_paths(&g, &[], &whole(n), &mut out);
+            let stats =
+                GradientAligner::new(AlignMethod::Mgda).combine_paths(&g, &[], &whole(n), &mut out);
             let theirs = quad(&gram, &case.mgda.weights).sqrt();
             assert!(
                 stats.norm_combined <= theirs * (1.0 + 1e-9),
@@ -1450,9 +1460,8 @@ mod tests {
         }
     }
 
-    /// LibMTL stops its convex iteration once `‖Ĝα − 1/α‖ < 1e-3`; ours solves that equation
-    /// to round-off, so α agrees to within that stopping tolerance (2 % relative, measured
-    /// ≤ 0.5 %) and the clipped output to 2 %.
+    /// LibMTL stops its convex iteration once `‖Ĝα − 1/α‖ < 1e-3`, but ECOS lands much closer
+    /// on these fixtures: α agrees to 1.6e-7 relative (LibMTL rounds α to float32), so 1e-6.
     #[test]
     fn nash_mtl_matches_libmtl_to_its_stopping_tolerance() {
         for seq in sequences().nash_mtl {
@@ -1463,8 +1472,8 @@ mod tests {
                 let mut out = vec![0.0f32; n];
                 aligner.combine_paths(&g, &[], &whole(n), &mut out);
                 let alpha = aligner.paths.nash_alpha.clone();
-                assert_close(&alpha, &step.alpha, 2e-2, "nash alpha");
-                assert_close(&as_f64(&out), &step.out, 2e-2, "nash out");
+                assert_close(&alpha, &step.alpha, 1e-6, "nash alpha");
+                assert_close(&as_f64(&out), &step.out, 1e-6, "nash out");
                 // Our α satisfies the bargaining condition Gα = 1/α to high accuracy.
                 let gram = gram_matrix(&g);
                 let ga = mat_vec(&gram, &alpha);
@@ -1643,11 +1652,14 @@ mod tests {
                 aligner.after_step(&[0.8, 0.7, 0.7, 0.5, 0.5]);
             }
             let json = serde_json::to_string(&aligner).unwrap_or_default();
-            let mut resumed: GradientAligner = serde_json::from_str(&json)
-                .unwrap_or_else(|e| panic!("{method}: {e}"));
+            let mut resumed: GradientAligner =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{method}: {e}"));
             // The shuffle generator comes back exactly; f64 state may differ in its last bit
             // (serde_json's default float parser is not round-trip exact).
-            assert_eq!(resumed.paths.shuffle_rng, aligner.paths.shuffle_rng, "{method}");
+            assert_eq!(
+                resumed.paths.shuffle_rng, aligner.paths.shuffle_rng,
+                "{method}"
+            );
             assert_eq!(resumed.paths.nash_steps, aligner.paths.nash_steps);
             assert_close(
                 &resumed.paths.gradvac_pair_targets,
@@ -1686,11 +1698,7 @@ mod tests {
         let groups = parameter_groups(&layout, GradVacGranularity::Layer, 16);
         assert_eq!(
             groups,
-            vec![
-                vec![(0, 6), (6, 2)],
-                vec![(8, 4), (13, 3)],
-                vec![(12, 1)]
-            ]
+            vec![vec![(0, 6), (6, 2)], vec![(8, 4), (13, 3)], vec![(12, 1)]]
         );
         assert_eq!(
             parameter_groups(&layout, GradVacGranularity::Tensor, 16).len(),

@@ -1173,7 +1173,8 @@ mod tests {
                 granularity: GradVacGranularity::Layer
             }
         );
-        let plan = plan_from_str("[train]\nalign = \"famo\"\nfamo_lr = 0.1\n", "test", &[]).unwrap();
+        let plan =
+            plan_from_str("[train]\nalign = \"famo\"\nfamo_lr = 0.1\n", "test", &[]).unwrap();
         assert_eq!(
             plan.train.align,
             AlignMethod::Famo {
@@ -1182,11 +1183,15 @@ mod tests {
             }
         );
         for name in AlignMethod::NAMES {
-            let plan = plan_from_str(&format!("[train]\nalign = \"{name}\"\n"), "test", &[]).unwrap();
+            let plan =
+                plan_from_str(&format!("[train]\nalign = \"{name}\"\n"), "test", &[]).unwrap();
             assert_eq!(plan.train.align.name(), name);
         }
         for (set, key) in [
-            ("train.gradvac_granularity=\"module\"", "train.gradvac_granularity:"),
+            (
+                "train.gradvac_granularity=\"module\"",
+                "train.gradvac_granularity:",
+            ),
             ("train.famo_lr=-1.0", "train.famo_lr:"),
             ("train.align=\"nash\"", "train.align:"),
         ] {
