@@ -23,6 +23,10 @@ use crate::rng::Rng;
 /// Epsilon LibMTL adds to norms and square roots (`1e-8` throughout its weighting classes).
 const LIBMTL_EPS: f64 = 1e-8;
 
+/// Most paths the exact simplex solvers enumerate supports for (2^K − 1 small systems); above
+/// it CAGrad and MGDA fall back to the mean.
+pub const MAX_EXACT_PATHS: usize = 12;
+
 /// Seed of the shuffle generator of a fresh aligner (PCGrad's and GradVac's task orders).
 pub const DEFAULT_SHUFFLE_SEED: u64 = 0x0a11_9e5d;
 
@@ -262,89 +266,34 @@ pub fn parameter_groups(
     }
 }
 
-/// Euclidean projection of `y` onto the probability simplex (sort-based, Held et al. 1974).
-fn project_simplex(y: &[f64]) -> Vec<f64> {
-    let mut sorted = y.to_vec();
-    sorted.sort_by(|a, b| b.total_cmp(a));
-    let mut cumsum = 0.0;
-    let mut theta = 0.0;
-    for (i, &v) in sorted.iter().enumerate() {
-        cumsum += v;
-        let t = (cumsum - 1.0) / (i as f64 + 1.0);
-        if v - t > 0.0 {
-            theta = t;
+/// The solution of the KKT system of a simplex problem restricted to `support`:
+/// `[G_SS 1; 1ᵀ 0] [x_S; −ν] = [rhs_S; rhs_sum]`, or `None` when it is singular (the gradients of
+/// the support are affinely dependent).
+fn kkt_solve(
+    g: &[f64],
+    k: usize,
+    support: &[usize],
+    rhs: &[f64],
+    rhs_sum: f64,
+) -> Option<Vec<f64>> {
+    let m = support.len();
+    let size = m + 1;
+    let mut kkt = vec![0.0; size * size];
+    for (a, &i) in support.iter().enumerate() {
+        for (b, &j) in support.iter().enumerate() {
+            kkt[a * size + b] = g[i * k + j];
         }
+        kkt[a * size + m] = 1.0;
+        kkt[m * size + a] = 1.0;
     }
-    y.iter().map(|&v| (v - theta).max(0.0)).collect()
+    let mut b: Vec<f64> = support.iter().map(|&i| rhs[i]).collect();
+    b.push(rhs_sum);
+    solve_linear(&kkt, &b).map(|sol| sol[..m].to_vec())
 }
 
-/// Minimises a smooth convex `f` over the probability simplex by accelerated projected
-/// gradient (FISTA with backtracking and adaptive restart) from the centre, until an iteration
-/// moves no coordinate by more than 1e-13 or 50 000 iterations have run. `f_grad(x, grad)`
-/// returns `f(x)` and writes `∇f(x)`.
-fn minimize_on_simplex(k: usize, f_grad: impl Fn(&[f64], &mut [f64]) -> f64) -> Vec<f64> {
-    let mut x = vec![1.0 / k as f64; k];
-    let mut grad = vec![0.0; k];
-    let mut fx = f_grad(&x, &mut grad);
-    if !fx.is_finite() {
-        return x;
-    }
-    let mut y = x.clone();
-    let mut momentum = 1.0f64;
-    let mut lipschitz = 1.0f64;
-    let mut probe = vec![0.0; k];
-    for _ in 0..50_000 {
-        let fy = f_grad(&y, &mut grad);
-        let mut x_new;
-        let mut f_new;
-        loop {
-            let step: Vec<f64> = y
-                .iter()
-                .zip(&grad)
-                .map(|(yi, gi)| yi - gi / lipschitz)
-                .collect();
-            x_new = project_simplex(&step);
-            f_new = f_grad(&x_new, &mut probe);
-            let mut bound = fy;
-            let mut dist2 = 0.0;
-            for i in 0..k {
-                let d = x_new[i] - y[i];
-                bound += grad[i] * d;
-                dist2 += d * d;
-            }
-            bound += 0.5 * lipschitz * dist2;
-            if f_new <= bound + 1e-15 * fy.abs() || lipschitz > 1e300 {
-                break;
-            }
-            lipschitz *= 2.0;
-        }
-        let moved = x_new
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        if f_new > fx {
-            // Adaptive restart (O'Donoghue & Candès): drop the momentum, retry from x.
-            momentum = 1.0;
-            y.clone_from(&x);
-            if moved < 1e-13 {
-                break;
-            }
-            continue;
-        }
-        let next_momentum = 0.5 * (1.0 + (1.0 + 4.0 * momentum * momentum).sqrt());
-        let beta = (momentum - 1.0) / next_momentum;
-        for i in 0..k {
-            y[i] = x_new[i] + beta * (x_new[i] - x[i]);
-        }
-        momentum = next_momentum;
-        x = x_new;
-        fx = f_new;
-        if moved < 1e-13 {
-            break;
-        }
-    }
-    x
+/// The supports tried by the exact simplex solvers: every non-empty subset of `0..k`.
+fn supports(k: usize) -> impl Iterator<Item = Vec<usize>> {
+    (1u32..(1 << k)).map(move |mask| (0..k).filter(|&i| mask & (1 << i) != 0).collect())
 }
 
 /// Solves `a·x = b` (n×n row-major) by Gaussian elimination with partial pivoting; `None` when
@@ -507,25 +456,87 @@ pub(crate) fn gradvac_group_weights(
 
 /// CAGrad for K paths (Liu et al. 2021; LibMTL's `CAGrad` with its defaults `calpha = c`,
 /// `rescale = 1`): with `b = 1/K`, `c′ = c·√(mean(G) + 1e-8) + 1e-8`, the simplex weight `x`
-/// minimises `xᵀGb + c′√(xᵀGx + 1e-8)`; with `g_x = Σ x_k g_k` the result is
-/// `(mean(g) + c′/(‖g_x‖ + 1e-8)·g_x) / (1 + c²)`. LibMTL calls scipy's SLSQP from `x = b`; here
-/// the convex problem is solved by accelerated projected gradient to a step below 1e-13
-/// ([`minimize_on_simplex`]). Returns the coefficients and the simplex weight.
+/// minimises `f(x) = xᵀGb + c′√(xᵀGx + 1e-8)`; with `g_x = Σ x_k g_k` the result is
+/// `(mean(g) + c′/(‖g_x‖ + 1e-8)·g_x) / (1 + c²)`. Returns the coefficients and `x`.
+///
+/// LibMTL calls scipy's SLSQP from `x = b`. Here the convex problem is solved exactly by
+/// enumerating supports (K ≤ 8 paths): on a support S the stationarity condition
+/// `Gb + t·Gx = μ1` with `t = c′/√(xᵀGx + 1e-8)` is linear in `x` for fixed `s = 1/t`, so
+/// `x(s) = x₀ + s·v` from two KKT solves, and `t·√(xᵀGx + 1e-8) = c′` becomes the quadratic
+/// `(c′² − vᵀGv)s² − 2(x₀ᵀGv)s − (x₀ᵀGx₀ + 1e-8) = 0`. Every non-negative candidate is
+/// evaluated and the least `f` wins (the minimiser is among them: it lies on an affinely
+/// independent support).
 pub(crate) fn cagrad_weights(gram: &[f64], c: f64) -> (Vec<f64>, Vec<f64>) {
     let k = (gram.len() as f64).sqrt().round() as usize;
     let mean_gram = gram.iter().sum::<f64>() / gram.len() as f64;
     let c_prime = c * (mean_gram + LIBMTL_EPS).sqrt() + LIBMTL_EPS;
     let b = vec![1.0 / k as f64; k];
     let gb = mat_vec(gram, &b);
-    let x = minimize_on_simplex(k, |x, grad| {
-        let gx = mat_vec(gram, x);
-        let xgx: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
-        let root = (xgx.max(0.0) + LIBMTL_EPS).sqrt();
-        for i in 0..k {
-            grad[i] = gb[i] + c_prime * gx[i] / root;
+    let objective = |x: &[f64]| {
+        x.iter().zip(&gb).map(|(a, b)| a * b).sum::<f64>()
+            + c_prime * (quad(gram, x).max(0.0) + LIBMTL_EPS).sqrt()
+    };
+    let neg_gb: Vec<f64> = gb.iter().map(|v| -v).collect();
+    let zeros = vec![0.0; k];
+    let mut best = (objective(&b), b.clone());
+    let all = if k <= MAX_EXACT_PATHS { k } else { 0 };
+    for support in supports(all) {
+        let (Some(x0), Some(v)) = (
+            kkt_solve(gram, k, &support, &zeros, 1.0),
+            kkt_solve(gram, k, &support, &neg_gb, 0.0),
+        ) else {
+            continue;
+        };
+        let mut full_x0 = vec![0.0; k];
+        let mut full_v = vec![0.0; k];
+        for (a, &i) in support.iter().enumerate() {
+            full_x0[i] = x0[a];
+            full_v[i] = v[a];
         }
-        x.iter().zip(&gb).map(|(a, b)| a * b).sum::<f64>() + c_prime * root
-    });
+        let q0 = quad(gram, &full_x0) + LIBMTL_EPS;
+        let cross: f64 = full_x0
+            .iter()
+            .zip(mat_vec(gram, &full_v))
+            .map(|(a, b)| a * b)
+            .sum();
+        let qa = c_prime * c_prime - quad(gram, &full_v);
+        let roots: Vec<f64> = if qa.abs() < 1e-300 {
+            if cross != 0.0 {
+                vec![-q0 / (2.0 * cross)]
+            } else {
+                vec![]
+            }
+        } else {
+            let disc = cross * cross + qa * q0;
+            if disc < 0.0 {
+                vec![]
+            } else {
+                let r = disc.sqrt();
+                vec![(cross + r) / qa, (cross - r) / qa]
+            }
+        };
+        for s in roots.into_iter().filter(|s| *s >= 0.0 && s.is_finite()) {
+            let mut x: Vec<f64> = full_x0
+                .iter()
+                .zip(&full_v)
+                .map(|(a, b)| a + s * b)
+                .collect();
+            if x.iter().any(|&v| v < -1e-12) {
+                continue;
+            }
+            x.iter_mut().for_each(|v| *v = v.max(0.0));
+            let sum: f64 = x.iter().sum();
+            if !(sum > 0.0) {
+                continue;
+            }
+            x.iter_mut().for_each(|v| *v /= sum);
+            let value = objective(&x);
+            if value < best.0 {
+                best = (value, x);
+            }
+        }
+    }
+    let x = best.1;
     let lambda = c_prime / (quad(gram, &x).max(0.0).sqrt() + LIBMTL_EPS);
     let scale = 1.0 / (1.0 + c * c);
     let weights = x
@@ -538,23 +549,40 @@ pub(crate) fn cagrad_weights(gram: &[f64], c: f64) -> (Vec<f64>, Vec<f64>) {
 /// MGDA for K paths (Sener & Koltun 2018; LibMTL's `MGDA` with its default `mgda_gn = "none"`):
 /// the minimum-norm point `Σ x_k g_k` of the convex hull, `x` on the simplex. LibMTL runs the
 /// Frank-Wolfe loop of the official code (250 iterations, stop at a change below 1e-5); here the
-/// quadratic is solved by accelerated projected gradient to a step below 1e-13, which reaches a
-/// norm at most LibMTL's.
+/// quadratic is solved exactly: the minimum lies on the hull of an affinely independent subset
+/// of the gradients, where it solves the KKT system `G_SS x_S = μ1, 1ᵀx_S = 1`, so every subset
+/// is tried (K ≤ 8 paths: at most 255 systems of at most 9 unknowns) and the feasible solution
+/// of least norm wins. Its norm is at most LibMTL's.
 pub(crate) fn mgda_weights(gram: &[f64]) -> Vec<f64> {
     let k = (gram.len() as f64).sqrt().round() as usize;
-    // Scale to unit mean diagonal so the step-size search starts near the right size.
+    let centre = vec![1.0 / k as f64; k];
+    // Scale to unit mean diagonal so the singularity test of the solver is relative.
     let scale = (0..k).map(|i| gram[i * k + i]).sum::<f64>() / k as f64;
-    if !(scale > 0.0 && scale.is_finite()) {
-        return vec![1.0 / k as f64; k];
+    if !(scale > 0.0 && scale.is_finite()) || k > MAX_EXACT_PATHS {
+        return centre;
     }
     let g: Vec<f64> = gram.iter().map(|v| v / scale).collect();
-    minimize_on_simplex(k, |x, grad| {
-        let gx = mat_vec(&g, x);
-        for i in 0..k {
-            grad[i] = 2.0 * gx[i];
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    let zeros = vec![0.0; k];
+    for support in supports(k) {
+        let Some(sol) = kkt_solve(&g, k, &support, &zeros, 1.0) else {
+            continue;
+        };
+        if sol.iter().any(|&v| v < -1e-12) {
+            continue;
         }
-        x.iter().zip(&gx).map(|(a, b)| a * b).sum()
-    })
+        let mut x = vec![0.0; k];
+        for (a, &i) in support.iter().enumerate() {
+            x[i] = sol[a].max(0.0);
+        }
+        let sum: f64 = x.iter().sum();
+        x.iter_mut().for_each(|v| *v /= sum);
+        let value = quad(&g, &x);
+        if best.as_ref().is_none_or(|(b, _)| value < *b) {
+            best = Some((value, x));
+        }
+    }
+    best.map_or(centre, |(_, x)| x)
 }
 
 /// IMTL-G (Liu et al., ICLR 2021; LibMTL's `IMTL` gradient part): with `u_k = g_k/‖g_k‖`,
@@ -1046,7 +1074,12 @@ fn gradvac_paths(
         }
         let mut targets = vec![0.0; k * k];
         for (gi, spans) in groups.iter().enumerate() {
-            let g = gram_over(grads, spans);
+            // One group is the whole vector: its Gram matrix is the one already computed.
+            let g = if groups.len() == 1 {
+                gram.clone()
+            } else {
+                gram_over(grads, spans)
+            };
             // Gather this group's ρ_T[i, j] from the [K, K, groups] array.
             for ij in 0..k * k {
                 targets[ij] = state.gradvac_pair_targets[ij * shape[1] + gi];
@@ -1708,6 +1741,43 @@ mod tests {
             parameter_groups(&layout, GradVacGranularity::Whole, 16),
             vec![vec![(0, 16)]]
         );
+    }
+
+    #[test]
+    fn cagrad_weight_beats_every_point_of_a_simplex_grid() {
+        for seed in 0..4 {
+            let grads = random_grads(300 + seed, 3, 200);
+            let gram = gram_matrix(&refs(&grads));
+            let (_, x) = cagrad_weights(&gram, 0.5);
+            let best = cagrad_objective(&gram, &x, 0.5);
+            let steps = 200;
+            for i in 0..=steps {
+                for j in 0..=steps - i {
+                    let p = [
+                        i as f64 / steps as f64,
+                        j as f64 / steps as f64,
+                        (steps - i - j) as f64 / steps as f64,
+                    ];
+                    let value = cagrad_objective(&gram, &p, 0.5);
+                    assert!(
+                        value >= best - 1e-12 * best.abs(),
+                        "{p:?}: {value} < {best}"
+                    );
+                }
+            }
+            let w = mgda_weights(&gram);
+            let norm2 = quad(&gram, &w);
+            for i in 0..=steps {
+                for j in 0..=steps - i {
+                    let p = [
+                        i as f64 / steps as f64,
+                        j as f64 / steps as f64,
+                        (steps - i - j) as f64 / steps as f64,
+                    ];
+                    assert!(quad(&gram, &p) >= norm2 * (1.0 - 1e-12), "{p:?}");
+                }
+            }
+        }
     }
 
     #[test]
