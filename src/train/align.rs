@@ -34,7 +34,9 @@ pub enum AlignMethod {
     #[serde(rename = "pcgrad")]
     PcGrad,
     /// GradVac: raise the pairwise cosine to an EMA target `ρ_T` with smoothing `beta`, per
-    /// parameter group of the given granularity.
+    /// parameter group of the given granularity. Two paths follow dpda_ga (one target per
+    /// group, updated only on positive cosines); three or more follow LibMTL (one target per
+    /// ordered pair and group, always updated, random pair order).
     #[serde(rename = "gradvac")]
     GradVac {
         #[serde(default = "default_gradvac_beta")]
@@ -90,7 +92,9 @@ pub enum AlignMethod {
         gamma: f64,
     },
     /// Augmented gradients count only when their cosine with the clean one is positive:
-    /// `(g₀ + Σ_{k≥1, cos(g_k, g₀) > 0} g_k) / K`.
+    /// `(g₀ + Σ_{k≥1, cos(g_k, g₀) > 0} g_k) / K`. The divisor is K whatever is dropped, so
+    /// without conflicts the result is the plain mean and a dropped path shortens the step
+    /// instead of re-weighting the others.
     #[serde(rename = "cosine-gated")]
     CosineGated,
 }
@@ -161,7 +165,8 @@ pub enum CaGradSolver {
     /// The reference's solver, reproduced: dpda_ga calls scipy's SLSQP from `w = ½` with default
     /// tolerances, which stops at once for gradients of norm ≲ 1e-2 (the weight stays ½, i.e.
     /// CAGrad degenerates to a rescaled mean) and short of the minimum otherwise. For runs that
-    /// must behave as the paper's code did; see [`super::slsqp`].
+    /// must behave as the paper's code did; see [`super::slsqp`]. With more than two paths there
+    /// is no reference behaviour to follow and the exact K-path solver is used.
     Reference,
 }
 

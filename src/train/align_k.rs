@@ -10,6 +10,14 @@
 //! `scripts/libmtl_align_reference.py` runs to produce the fixtures the tests compare with. The
 //! small problems on the simplex (CAGrad, MGDA), the Nash bargaining weights and the eigen-
 //! decomposition of Aligned-MTL are solved here in `f64` without external solvers.
+//!
+//! Scale of the result: `none`, `pcgrad`, `gradvac` and `cosine-gated` are on the scale of the
+//! mean gradient (LibMTL's PCGrad and GradVac return the sum of the K modified gradients; we
+//! divide by K as the two-path methods do); `cagrad`, `mgda`, `imtl-g` and `famo` combine with
+//! weights summing to one (CAGrad then rescaled by `1/(1 + c²)`); `aligned-mtl`, `config` and
+//! `nash-mtl` keep their authors' scales, as LibMTL and `conflictfree` return them: Aligned-MTL's
+//! `√λ_min`-scaled sum, ConFIG's sum of projections, Nash-MTL's `Gα = 1/α` weights with the
+//! result clipped to norm 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +201,11 @@ pub fn gram_matrix(grads: &[&[f32]]) -> Vec<f64> {
         );
     }
     gram_over(grads, &[(0, n)])
+}
+
+/// `v > 0`, false for NaN: the guard before dividing by a norm or a sum.
+fn is_positive(v: f64) -> bool {
+    v > 0.0
 }
 
 /// `wᵀGw` for a row-major K×K `gram`.
@@ -526,7 +539,7 @@ pub(crate) fn cagrad_weights(gram: &[f64], c: f64) -> (Vec<f64>, Vec<f64>) {
             }
             x.iter_mut().for_each(|v| *v = v.max(0.0));
             let sum: f64 = x.iter().sum();
-            if !(sum > 0.0) {
+            if !is_positive(sum) {
                 continue;
             }
             x.iter_mut().for_each(|v| *v /= sum);
@@ -594,7 +607,7 @@ pub(crate) fn mgda_weights(gram: &[f64]) -> Vec<f64> {
 pub(crate) fn imtl_g_weights(gram: &[f64]) -> Option<Vec<f64>> {
     let k = (gram.len() as f64).sqrt().round() as usize;
     let norms: Vec<f64> = (0..k).map(|i| gram[i * k + i].max(0.0).sqrt()).collect();
-    if norms.iter().any(|&n| !(n > 0.0)) {
+    if !norms.iter().all(|&n| is_positive(n)) {
         return None;
     }
     let g = |i: usize, j: usize| gram[i * k + j];
@@ -638,7 +651,7 @@ pub(crate) fn aligned_mtl_weights(gram: &[f64]) -> Option<Vec<f64>> {
         .iter()
         .map(|&i| values[i])
         .fold(f64::INFINITY, f64::min);
-    if kept.is_empty() || !(lambda_min > 0.0) {
+    if kept.is_empty() || !is_positive(lambda_min) {
         return None;
     }
     let mut weights = vec![0.0; k];
@@ -689,7 +702,7 @@ pub(crate) fn config_weights(gram: &[f64]) -> Vec<f64> {
     // d = Σ (β_k/‖g_k‖) g_k.
     let dir: Vec<f64> = beta.iter().zip(&inv_norm).map(|(b, s)| b * s).collect();
     let dir_norm = quad(gram, &dir).max(0.0).sqrt();
-    if !(dir_norm > 0.0) {
+    if !is_positive(dir_norm) {
         return vec![0.0; k];
     }
     let length: f64 = mat_vec(gram, &dir).iter().sum::<f64>() / dir_norm;
@@ -743,7 +756,7 @@ pub(crate) fn nash_weights(gram: &[f64], start: &[f64], max_steps: u32) -> Optio
             break;
         };
         let decrement: f64 = -grad.iter().zip(&step).map(|(a, b)| a * b).sum::<f64>();
-        if !(decrement > 1e-24) {
+        if !is_positive(decrement - 1e-24) {
             break;
         }
         let f0 = objective(&alpha);
@@ -947,7 +960,7 @@ pub(crate) fn combine_paths(
             max_norm,
         } => {
             let every = u64::from(update_weights_every.max(1));
-            let solve = state.nash_steps % every == 0 || state.nash_alpha.len() != k;
+            let solve = state.nash_steps.is_multiple_of(every) || state.nash_alpha.len() != k;
             state.nash_steps += 1;
             if solve {
                 if let Some(alpha) = nash_weights(&gram, &state.nash_alpha, optim_niter) {
@@ -1081,12 +1094,12 @@ fn gradvac_paths(
                 gram_over(grads, spans)
             };
             // Gather this group's ρ_T[i, j] from the [K, K, groups] array.
-            for ij in 0..k * k {
-                targets[ij] = state.gradvac_pair_targets[ij * shape[1] + gi];
+            for (ij, t) in targets.iter_mut().enumerate() {
+                *t = state.gradvac_pair_targets[ij * shape[1] + gi];
             }
             let (w, adj) = gradvac_group_weights(&g, orders, &mut targets, beta);
-            for ij in 0..k * k {
-                state.gradvac_pair_targets[ij * shape[1] + gi] = targets[ij];
+            for (ij, t) in targets.iter().enumerate() {
+                state.gradvac_pair_targets[ij * shape[1] + gi] = *t;
             }
             adjusted |= adj;
             norm2 += quad(&g, &w);
