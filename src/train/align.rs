@@ -8,8 +8,17 @@
 //! `grad_align/{pcgrad,gradvac,cagrad}.py`, whole-model granularity, two tasks) including its small
 //! stabilising epsilons, except that CAGrad's weight is by default found exactly instead of with
 //! scipy's SLSQP ([`CaGradSolver`]; `"reference"` follows SLSQP through [`super::slsqp`]).
+//!
+//! Training with more than one augmentation pipeline hands K gradients to
+//! [`GradientAligner::combine_paths`]; the K-path forms of these methods and the methods from the
+//! multi-task literature (IMTL-G, Nash-MTL, Aligned-MTL, ConFIG, FAMO, cosine gating) live in
+//! [`super::align_k`]. With two paths and the five methods above, both entry points agree bit for
+//! bit.
 
 use serde::{Deserialize, Serialize};
+
+pub use super::align_k::{PathsState, PathsStats};
+use crate::nn::flat::FlatLayout;
 
 /// Epsilon the reference adds to norms and square roots (dpda_ga uses `1e-8` throughout).
 const REF_EPS: f64 = 1e-8;
@@ -24,11 +33,16 @@ pub enum AlignMethod {
     /// PCGrad: project each gradient off the other when they conflict, then average.
     #[serde(rename = "pcgrad")]
     PcGrad,
-    /// GradVac: raise the pairwise cosine to an EMA target `ρ_T` with smoothing `beta`.
+    /// GradVac: raise the pairwise cosine to an EMA target `ρ_T` with smoothing `beta`, per
+    /// parameter group of the given granularity. Two paths follow dpda_ga (one target per
+    /// group, updated only on positive cosines); three or more follow LibMTL (one target per
+    /// ordered pair and group, always updated, random pair order).
     #[serde(rename = "gradvac")]
     GradVac {
         #[serde(default = "default_gradvac_beta")]
         beta: f64,
+        #[serde(default)]
+        granularity: GradVacGranularity,
     },
     /// CAGrad: conflict-averse direction within radius `c` of the mean gradient; `solver` says
     /// how its simplex weight is found.
@@ -39,8 +53,98 @@ pub enum AlignMethod {
         #[serde(default)]
         solver: CaGradSolver,
     },
-    /// MGDA: the minimum-norm point of the segment between the two gradients.
+    /// MGDA: the minimum-norm point of the convex hull of the gradients.
     Mgda,
+    /// IMTL-G (Liu et al., ICLR 2021): the combination with equal projections on every unit
+    /// gradient, weights summing to 1.
+    #[serde(rename = "imtl-g")]
+    ImtlG,
+    /// Nash-MTL (Navon et al., ICML 2022): the Nash bargaining weights `Gα = 1/α`, the result
+    /// clipped to `max_norm` (0 = no clipping) as LibMTL does.
+    #[serde(rename = "nash-mtl")]
+    NashMtl {
+        /// Solve for new weights every this many steps, reuse the previous ones in between.
+        #[serde(default = "default_nash_update_weights_every")]
+        update_weights_every: u32,
+        /// LibMTL's cap on solver iterations; here the cap on Newton steps per solve.
+        #[serde(default = "default_nash_optim_niter")]
+        optim_niter: u32,
+        /// The combined gradient is clipped to this L2 norm (LibMTL's default 1.0).
+        #[serde(default = "default_nash_max_norm")]
+        max_norm: f64,
+    },
+    /// Aligned-MTL (Senushkin et al., CVPR 2023): the gradient system made orthogonal with equal
+    /// singular values, scaled by the smallest one.
+    #[serde(rename = "aligned-mtl")]
+    AlignedMtl,
+    /// ConFIG (Liu et al., ICLR 2025): the conflict-free direction with equal cosine to every
+    /// gradient, its length the sum of the gradients' projections on it.
+    #[serde(rename = "config")]
+    ConFig,
+    /// FAMO (Liu et al., NeurIPS 2023): loss-based weights `softmax(w)` over the log-losses,
+    /// `w` learned by its own Adam from the loss decrease after each step.
+    Famo {
+        /// Learning rate of the task logits `w` (LibMTL's `FAMO_w_lr`).
+        #[serde(default = "default_famo_lr")]
+        lr: f64,
+        /// Weight decay of `w` (LibMTL's `FAMO_w_gamma`).
+        #[serde(default = "default_famo_gamma")]
+        gamma: f64,
+    },
+    /// Augmented gradients count only when their cosine with the clean one is positive:
+    /// `(g₀ + Σ_{k≥1, cos(g_k, g₀) > 0} g_k) / K`. The divisor is K whatever is dropped, so
+    /// without conflicts the result is the plain mean and a dropped path shortens the step
+    /// instead of re-weighting the others.
+    #[serde(rename = "cosine-gated")]
+    CosineGated,
+}
+
+/// Which parameters GradVac groups under one target cosine (config key
+/// `train.gradvac_granularity`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GradVacGranularity {
+    /// All parameters together (the DPDA paper's choice and LibMTL's `group_type` 0).
+    #[default]
+    Whole,
+    /// Tensors grouped by their name up to the last `.` (one layer's weight and bias together).
+    Layer,
+    /// Every tensor of the flat layout on its own (LibMTL's `group_type` 2, "all_matrix").
+    Tensor,
+}
+
+impl GradVacGranularity {
+    /// The names accepted in configs.
+    pub const NAMES: [&'static str; 3] = ["whole", "layer", "tensor"];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            GradVacGranularity::Whole => "whole",
+            GradVacGranularity::Layer => "layer",
+            GradVacGranularity::Tensor => "tensor",
+        }
+    }
+}
+
+fn default_nash_update_weights_every() -> u32 {
+    1
+}
+
+fn default_nash_optim_niter() -> u32 {
+    20
+}
+
+fn default_nash_max_norm() -> f64 {
+    1.0
+}
+
+fn default_famo_lr() -> f64 {
+    0.025
+}
+
+fn default_famo_gamma() -> f64 {
+    1e-3
 }
 
 fn default_gradvac_beta() -> f64 {
@@ -61,7 +165,8 @@ pub enum CaGradSolver {
     /// The reference's solver, reproduced: dpda_ga calls scipy's SLSQP from `w = ½` with default
     /// tolerances, which stops at once for gradients of norm ≲ 1e-2 (the weight stays ½, i.e.
     /// CAGrad degenerates to a rescaled mean) and short of the minimum otherwise. For runs that
-    /// must behave as the paper's code did; see [`super::slsqp`].
+    /// must behave as the paper's code did; see [`super::slsqp`]. With more than two paths there
+    /// is no reference behaviour to follow and the exact K-path solver is used.
     Reference,
 }
 
@@ -80,7 +185,19 @@ impl CaGradSolver {
 
 impl AlignMethod {
     /// The names accepted by [`AlignMethod::from_str`](std::str::FromStr) and in configs.
-    pub const NAMES: [&'static str; 5] = ["none", "pcgrad", "gradvac", "cagrad", "mgda"];
+    pub const NAMES: [&'static str; 11] = [
+        "none",
+        "pcgrad",
+        "gradvac",
+        "cagrad",
+        "mgda",
+        "imtl-g",
+        "nash-mtl",
+        "aligned-mtl",
+        "config",
+        "famo",
+        "cosine-gated",
+    ];
 
     /// The short name used in configs, logs and plots.
     pub fn name(&self) -> &'static str {
@@ -90,14 +207,46 @@ impl AlignMethod {
             AlignMethod::GradVac { .. } => "gradvac",
             AlignMethod::CaGrad { .. } => "cagrad",
             AlignMethod::Mgda => "mgda",
+            AlignMethod::ImtlG => "imtl-g",
+            AlignMethod::NashMtl { .. } => "nash-mtl",
+            AlignMethod::AlignedMtl => "aligned-mtl",
+            AlignMethod::ConFig => "config",
+            AlignMethod::Famo { .. } => "famo",
+            AlignMethod::CosineGated => "cosine-gated",
         }
+    }
+
+    /// Whether the method needs the per-path losses re-evaluated after the optimizer step
+    /// (see [`GradientAligner::after_step`]).
+    pub fn needs_losses_after_step(&self) -> bool {
+        matches!(self, AlignMethod::Famo { .. })
     }
 }
 
 impl std::fmt::Display for AlignMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AlignMethod::GradVac { beta } => write!(f, "gradvac(beta={beta})"),
+            AlignMethod::GradVac {
+                beta,
+                granularity: GradVacGranularity::Whole,
+            } => write!(f, "gradvac(beta={beta})"),
+            AlignMethod::GradVac { beta, granularity } => {
+                write!(
+                    f,
+                    "gradvac(beta={beta}, granularity={})",
+                    granularity.name()
+                )
+            }
+            AlignMethod::NashMtl {
+                update_weights_every,
+                optim_niter,
+                max_norm,
+            } => write!(
+                f,
+                "nash-mtl(update_weights_every={update_weights_every}, \
+                 optim_niter={optim_niter}, max_norm={max_norm})"
+            ),
+            AlignMethod::Famo { lr, gamma } => write!(f, "famo(lr={lr}, gamma={gamma})"),
             AlignMethod::CaGrad {
                 c,
                 solver: CaGradSolver::Exact,
@@ -112,7 +261,7 @@ impl std::fmt::Display for AlignMethod {
 
 /// An alignment method name that is not one of [`AlignMethod::NAMES`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("unknown alignment method '{name}' (known: none, pcgrad, gradvac, cagrad, mgda)")]
+#[error("unknown alignment method '{name}' (known: {})", AlignMethod::NAMES.join(", "))]
 pub struct UnknownAlignMethod {
     pub name: String,
 }
@@ -120,20 +269,34 @@ pub struct UnknownAlignMethod {
 impl std::str::FromStr for AlignMethod {
     type Err = UnknownAlignMethod;
 
-    /// Parses a method name with the paper's default hyper-parameters (β = 0.5, c = 0.5) and
-    /// CAGrad's exact solver.
+    /// Parses a method name with the paper's default hyper-parameters (β = 0.5, c = 0.5),
+    /// CAGrad's exact solver, whole-model GradVac and LibMTL's defaults for the others.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         match name.trim().to_ascii_lowercase().as_str() {
             "none" | "mean" => Ok(AlignMethod::None),
             "pcgrad" => Ok(AlignMethod::PcGrad),
             "gradvac" => Ok(AlignMethod::GradVac {
                 beta: default_gradvac_beta(),
+                granularity: GradVacGranularity::Whole,
             }),
             "cagrad" => Ok(AlignMethod::CaGrad {
                 c: default_cagrad_c(),
                 solver: CaGradSolver::Exact,
             }),
             "mgda" => Ok(AlignMethod::Mgda),
+            "imtl-g" => Ok(AlignMethod::ImtlG),
+            "nash-mtl" => Ok(AlignMethod::NashMtl {
+                update_weights_every: default_nash_update_weights_every(),
+                optim_niter: default_nash_optim_niter(),
+                max_norm: default_nash_max_norm(),
+            }),
+            "aligned-mtl" => Ok(AlignMethod::AlignedMtl),
+            "config" => Ok(AlignMethod::ConFig),
+            "famo" => Ok(AlignMethod::Famo {
+                lr: default_famo_lr(),
+                gamma: default_famo_gamma(),
+            }),
+            "cosine-gated" => Ok(AlignMethod::CosineGated),
             _ => Err(UnknownAlignMethod {
                 name: name.to_string(),
             }),
@@ -166,17 +329,17 @@ pub struct AlignStats {
 
 /// Gram matrix of the two gradients, accumulated in `f64`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Gram {
+pub(crate) struct Gram {
     /// ‖g₁‖²
-    g11: f64,
+    pub(crate) g11: f64,
     /// ‖g₂‖²
-    g22: f64,
+    pub(crate) g22: f64,
     /// g₁·g₂
-    g12: f64,
+    pub(crate) g12: f64,
 }
 
 impl Gram {
-    fn new(g1: &[f32], g2: &[f32]) -> Self {
+    pub(crate) fn new(g1: &[f32], g2: &[f32]) -> Self {
         assert_eq!(
             g1.len(),
             g2.len(),
@@ -259,10 +422,34 @@ fn write_combination(g1: &[f32], g2: &[f32], a: f64, b: f64, out: &mut [f32]) {
 /// If the three slices do not have the same length (a trainer bug, not a data problem).
 pub fn mean(g_orig: &[f32], g_aug: &[f32], out: &mut [f32]) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
-    write_combination(g_orig, g_aug, 0.5, 0.5, out);
-    AlignStats {
-        norm_combined: gram.norm_of(0.5, 0.5),
-        ..gram.stats()
+    mean_plan(&gram).write(g_orig, g_aug, out)
+}
+
+/// The coefficients of a two-path combination `coef_orig·g₁ + coef_aug·g₂` and what it did:
+/// every two-path method is planned from the Gram matrix alone, then written in one pass.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan2 {
+    pub(crate) coef_orig: f64,
+    pub(crate) coef_aug: f64,
+    pub(crate) stats: AlignStats,
+}
+
+impl Plan2 {
+    /// Writes the combination into `out` and returns the statistics.
+    pub(crate) fn write(self, g_orig: &[f32], g_aug: &[f32], out: &mut [f32]) -> AlignStats {
+        write_combination(g_orig, g_aug, self.coef_orig, self.coef_aug, out);
+        self.stats
+    }
+}
+
+pub(crate) fn mean_plan(gram: &Gram) -> Plan2 {
+    Plan2 {
+        coef_orig: 0.5,
+        coef_aug: 0.5,
+        stats: AlignStats {
+            norm_combined: gram.norm_of(0.5, 0.5),
+            ..gram.stats()
+        },
     }
 }
 
@@ -273,24 +460,27 @@ pub fn mean(g_orig: &[f32], g_aug: &[f32], out: &mut [f32]) -> AlignStats {
 /// If the three slices do not have the same length.
 pub fn pcgrad(g_orig: &[f32], g_aug: &[f32], out: &mut [f32]) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
+    pcgrad_plan(&gram).write(g_orig, g_aug, out)
+}
+
+pub(crate) fn pcgrad_plan(gram: &Gram) -> Plan2 {
     let stats = gram.stats();
     if !stats.conflict {
-        write_combination(g_orig, g_aug, 0.5, 0.5, out);
-        return AlignStats {
-            norm_combined: gram.norm_of(0.5, 0.5),
-            ..stats
-        };
+        return mean_plan(gram);
     }
     // g₁' = g₁ − (g₁·g₂/‖g₂‖²) g₂ and g₂' = g₂ − (g₁·g₂/‖g₁‖²) g₁; a conflict implies both norms
     // are non-zero. Projecting g₁' against its own original afterwards (the reference loops over
     // both tasks) changes nothing because g₁'·g₁ ≥ 0 by Cauchy–Schwarz.
     let coef_orig = 0.5 * (1.0 - gram.g12 / gram.g11);
     let coef_aug = 0.5 * (1.0 - gram.g12 / gram.g22);
-    write_combination(g_orig, g_aug, coef_orig, coef_aug, out);
-    AlignStats {
-        adjusted: true,
-        norm_combined: gram.norm_of(coef_orig, coef_aug),
-        ..stats
+    Plan2 {
+        coef_orig,
+        coef_aug,
+        stats: AlignStats {
+            adjusted: true,
+            norm_combined: gram.norm_of(coef_orig, coef_aug),
+            ..stats
+        },
     }
 }
 
@@ -321,6 +511,10 @@ pub fn gradvac(
     out: &mut [f32],
 ) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
+    gradvac_plan(&gram, target, beta).write(g_orig, g_aug, out)
+}
+
+pub(crate) fn gradvac_plan(gram: &Gram, target: &mut GradVacTarget, beta: f64) -> Plan2 {
     let (n1, n2) = (gram.g11.sqrt(), gram.g22.sqrt());
     let rho_t = target.rho_target;
     // The reference's cosine has an epsilon in the denominator; for non-zero gradients it only
@@ -345,9 +539,12 @@ pub fn gradvac(
     if cos > 0.0 {
         target.rho_target = (1.0 - beta) * rho_t + beta * cos;
     }
-    write_combination(g_orig, g_aug, coef_orig, coef_aug, out);
     stats.norm_combined = gram.norm_of(coef_orig, coef_aug);
-    stats
+    Plan2 {
+        coef_orig,
+        coef_aug,
+        stats,
+    }
 }
 
 /// The weight `w` of g₁ on the simplex `(w, 1−w)` that minimises CAGrad's dual objective
@@ -401,19 +598,26 @@ fn cagrad_weight(gram: &Gram, c_prime: f64) -> f64 {
 /// If the three slices do not have the same length.
 pub fn cagrad(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
+    cagrad_plan(&gram, c).write(g_orig, g_aug, out)
+}
+
+pub(crate) fn cagrad_plan(gram: &Gram, c: f64) -> Plan2 {
     let mean_gram = 0.25 * (gram.g11 + gram.g22 + 2.0 * gram.g12);
     let c_prime = c * (mean_gram + REF_EPS).sqrt() + REF_EPS;
-    let w = cagrad_weight(&gram, c_prime);
+    let w = cagrad_weight(gram, c_prime);
     let lambda = c_prime / (gram.norm_of(w, 1.0 - w) + REF_EPS);
     let scale = 1.0 / (1.0 + c * c);
     let coef_orig = (0.5 + lambda * w) * scale;
     let coef_aug = (0.5 + lambda * (1.0 - w)) * scale;
-    write_combination(g_orig, g_aug, coef_orig, coef_aug, out);
-    AlignStats {
-        adjusted: true,
-        norm_combined: gram.norm_of(coef_orig, coef_aug),
-        weight_orig: Some(w),
-        ..gram.stats()
+    Plan2 {
+        coef_orig,
+        coef_aug,
+        stats: AlignStats {
+            adjusted: true,
+            norm_combined: gram.norm_of(coef_orig, coef_aug),
+            weight_orig: Some(w),
+            ..gram.stats()
+        },
     }
 }
 
@@ -426,6 +630,10 @@ pub fn cagrad(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) -> AlignSt
 /// If the three slices do not have the same length.
 pub fn cagrad_reference(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
+    cagrad_reference_plan(&gram, c).write(g_orig, g_aug, out)
+}
+
+pub(crate) fn cagrad_reference_plan(gram: &Gram, c: f64) -> Plan2 {
     let (g11, g12, g22) = (gram.g11 as f32, gram.g12 as f32, gram.g22 as f32);
     let mean_gram = (g11 + g12 + g12 + g22) / 4.0;
     let c_prime = f64::from(c as f32 * (mean_gram + 1e-8).sqrt() + 1e-8);
@@ -438,12 +646,15 @@ pub fn cagrad_reference(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) 
     let scale = 1.0 / (1.0 + c * c);
     let coef_orig = (0.5 + lambda * w_orig) * scale;
     let coef_aug = (0.5 + lambda * w_aug) * scale;
-    write_combination(g_orig, g_aug, coef_orig, coef_aug, out);
-    AlignStats {
-        adjusted: true,
-        norm_combined: gram.norm_of(coef_orig, coef_aug),
-        weight_orig: Some(w_orig),
-        ..gram.stats()
+    Plan2 {
+        coef_orig,
+        coef_aug,
+        stats: AlignStats {
+            adjusted: true,
+            norm_combined: gram.norm_of(coef_orig, coef_aug),
+            weight_orig: Some(w_orig),
+            ..gram.stats()
+        },
     }
 }
 
@@ -454,29 +665,43 @@ pub fn cagrad_reference(g_orig: &[f32], g_aug: &[f32], c: f64, out: &mut [f32]) 
 /// If the three slices do not have the same length.
 pub fn mgda(g_orig: &[f32], g_aug: &[f32], out: &mut [f32]) -> AlignStats {
     let gram = Gram::new(g_orig, g_aug);
+    mgda_plan(&gram).write(g_orig, g_aug, out)
+}
+
+pub(crate) fn mgda_plan(gram: &Gram) -> Plan2 {
     let dist2 = gram.g11 - 2.0 * gram.g12 + gram.g22;
     let gamma = if dist2 > 0.0 {
         ((gram.g22 - gram.g12) / dist2).clamp(0.0, 1.0)
     } else {
         0.5
     };
-    write_combination(g_orig, g_aug, gamma, 1.0 - gamma, out);
-    AlignStats {
-        adjusted: true,
-        norm_combined: gram.norm_of(gamma, 1.0 - gamma),
-        weight_orig: Some(gamma),
-        ..gram.stats()
+    Plan2 {
+        coef_orig: gamma,
+        coef_aug: 1.0 - gamma,
+        stats: AlignStats {
+            adjusted: true,
+            norm_combined: gram.norm_of(gamma, 1.0 - gamma),
+            weight_orig: Some(gamma),
+            ..gram.stats()
+        },
     }
 }
 
-/// A configured alignment method plus its state (GradVac's target), saved with checkpoints.
+/// A configured alignment method plus its state (GradVac's targets, the shuffle generator of
+/// PCGrad and GradVac, Nash-MTL's last weights, FAMO's logits), saved with checkpoints.
+///
+/// Sidecars written before the K-path methods existed hold only `method` and `gradvac_target`;
+/// the K-path state then starts fresh.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GradientAligner {
     /// The method in use.
     pub method: AlignMethod,
-    /// GradVac's EMA target; unused by the other methods.
+    /// GradVac's EMA target for two paths at whole-model granularity; unused otherwise.
     #[serde(default)]
     pub gradvac_target: GradVacTarget,
+    /// The state of the K-path methods ([`super::align_k`]).
+    #[serde(default)]
+    pub paths: PathsState,
 }
 
 impl GradientAligner {
@@ -485,10 +710,23 @@ impl GradientAligner {
         GradientAligner {
             method,
             gradvac_target: GradVacTarget::default(),
+            paths: PathsState::default(),
         }
     }
 
+    /// A fresh aligner whose random task orders (PCGrad and GradVac with K ≥ 3 paths) come from
+    /// `shuffle_seed`.
+    pub fn with_shuffle_seed(method: AlignMethod, shuffle_seed: u64) -> Self {
+        let mut aligner = GradientAligner::new(method);
+        aligner.paths.shuffle_rng = crate::rng::Rng::new(shuffle_seed);
+        aligner
+    }
+
     /// Writes the combined gradient of the two paths into `out` and reports what happened.
+    ///
+    /// The methods without a two-path form of their own (IMTL-G, Nash-MTL, Aligned-MTL, ConFIG,
+    /// FAMO, cosine-gated) go through [`GradientAligner::combine_paths`] with both gradients as
+    /// one parameter group and, for FAMO, equal losses (its weights are then `softmax(w)`).
     ///
     /// # Panics
     /// If the three slices do not have the same length (a trainer bug, not a data problem).
@@ -496,9 +734,10 @@ impl GradientAligner {
         match self.method {
             AlignMethod::None => mean(g_orig, g_aug, out),
             AlignMethod::PcGrad => pcgrad(g_orig, g_aug, out),
-            AlignMethod::GradVac { beta } => {
-                gradvac(g_orig, g_aug, &mut self.gradvac_target, beta, out)
-            }
+            AlignMethod::GradVac {
+                beta,
+                granularity: _,
+            } => gradvac(g_orig, g_aug, &mut self.gradvac_target, beta, out),
             AlignMethod::CaGrad {
                 c,
                 solver: CaGradSolver::Exact,
@@ -508,6 +747,66 @@ impl GradientAligner {
                 solver: CaGradSolver::Reference,
             } => cagrad_reference(g_orig, g_aug, c, out),
             AlignMethod::Mgda => mgda(g_orig, g_aug, out),
+            _ => {
+                let layout = FlatLayout {
+                    entries: vec![("all".to_string(), 0, g_orig.len(), vec![g_orig.len()])],
+                };
+                let stats = self.combine_paths(&[g_orig, g_aug], &[1.0, 1.0], &layout, out);
+                AlignStats {
+                    cos: stats.cos(0, 1),
+                    dot: stats.dot(0, 1),
+                    norm_orig: stats.norm(0),
+                    norm_aug: stats.norm(1),
+                    conflict: stats.dot(0, 1) < 0.0,
+                    adjusted: stats.adjusted,
+                    norm_combined: stats.norm_combined,
+                    weight_orig: stats.weights.as_ref().and_then(|w| w.first().copied()),
+                    target_cos: None,
+                }
+            }
+        }
+    }
+
+    /// Writes the combination of K path gradients (path 0 the clean path) into `out`.
+    ///
+    /// `losses` holds one loss per path (only FAMO reads them; others accept an empty slice);
+    /// `layout` says where each tensor lies in the flat vectors (GradVac's layer and tensor
+    /// granularities). For K = 2 the five methods of [`GradientAligner::combine`] give exactly
+    /// its output and state evolution. See [`super::align_k`] for each method's K-path form.
+    ///
+    /// # Panics
+    /// If the gradients and `out` differ in length, if there is no gradient, or if FAMO gets
+    /// other than K losses (trainer bugs, not data problems).
+    pub fn combine_paths(
+        &mut self,
+        grads: &[&[f32]],
+        losses: &[f64],
+        layout: &FlatLayout,
+        out: &mut [f32],
+    ) -> PathsStats {
+        super::align_k::combine_paths(
+            self.method,
+            &mut self.gradvac_target,
+            &mut self.paths,
+            grads,
+            losses,
+            layout,
+            out,
+        )
+    }
+
+    /// Whether the trainer must call [`GradientAligner::after_step`] with the losses
+    /// re-evaluated after each optimizer step (true only for FAMO).
+    pub fn needs_losses_after_step(&self) -> bool {
+        self.method.needs_losses_after_step()
+    }
+
+    /// Updates loss-based state from the K losses re-evaluated on the same batch after the
+    /// optimizer step (FAMO's logit update); a no-op for the other methods and when no
+    /// `combine_paths` came before.
+    pub fn after_step(&mut self, losses_after: &[f64]) {
+        if let AlignMethod::Famo { lr, gamma } = self.method {
+            super::align_k::famo_update(&mut self.paths.famo, losses_after, lr, gamma);
         }
     }
 }
@@ -812,7 +1111,10 @@ mod tests {
         for method in [
             AlignMethod::None,
             AlignMethod::PcGrad,
-            AlignMethod::GradVac { beta: 0.5 },
+            AlignMethod::GradVac {
+                beta: 0.5,
+                granularity: GradVacGranularity::Whole,
+            },
             AlignMethod::CaGrad {
                 c: 0.5,
                 solver: CaGradSolver::Exact,
@@ -873,14 +1175,60 @@ mod tests {
         assert_eq!(reference.to_string(), "cagrad(c=0.5, solver=reference)");
         let from_toml: AlignMethod =
             toml::from_str("method = \"gradvac\"\nbeta = 0.1").unwrap_or_default();
-        assert_eq!(from_toml, AlignMethod::GradVac { beta: 0.1 });
+        assert_eq!(
+            from_toml,
+            AlignMethod::GradVac {
+                beta: 0.1,
+                granularity: GradVacGranularity::Whole
+            }
+        );
         assert!(toml::from_str::<AlignMethod>("method = \"cagrad\"\nbeta = 0.1").is_err());
+    }
+
+    #[test]
+    fn sidecars_from_before_the_k_path_methods_still_load() {
+        let old = r#"{"method":{"method":"pcgrad"},"gradvac_target":{"rho_target":0.0}}"#;
+        let aligner: GradientAligner =
+            serde_json::from_str(old).unwrap_or_else(|e| panic!("old sidecar: {e}"));
+        assert_eq!(aligner, GradientAligner::new(AlignMethod::PcGrad));
+        let old =
+            r#"{"method":{"method":"gradvac","beta":0.25},"gradvac_target":{"rho_target":0.3}}"#;
+        let aligner: GradientAligner =
+            serde_json::from_str(old).unwrap_or_else(|e| panic!("old sidecar: {e}"));
+        assert_eq!(
+            aligner.method,
+            AlignMethod::GradVac {
+                beta: 0.25,
+                granularity: GradVacGranularity::Whole
+            }
+        );
+        assert_eq!(aligner.gradvac_target.rho_target, 0.3);
+        // And the new state survives a round trip.
+        let mut aligner = GradientAligner::new(AlignMethod::Famo {
+            lr: 0.025,
+            gamma: 1e-3,
+        });
+        let (g1, g2) = pair_with_cos(60, 32, -0.3, 1.0);
+        let mut out = vec![0.0f32; 32];
+        let layout = FlatLayout {
+            entries: vec![("w".into(), 0, 32, vec![32])],
+        };
+        aligner.combine_paths(&[&g1, &g2], &[0.7, 0.4], &layout, &mut out);
+        aligner.after_step(&[0.5, 0.39]);
+        let json = serde_json::to_string(&aligner).unwrap_or_default();
+        let back: GradientAligner =
+            serde_json::from_str(&json).unwrap_or_else(|_| GradientAligner::new(AlignMethod::None));
+        assert_eq!(back, aligner);
+        assert!(back.paths.famo.logits.iter().any(|&w| w != 0.0));
     }
 
     #[test]
     fn aligner_state_round_trips() {
         let (g1, g2) = pair_with_cos(40, 64, 0.3, 1.0);
-        let mut aligner = GradientAligner::new(AlignMethod::GradVac { beta: 0.5 });
+        let mut aligner = GradientAligner::new(AlignMethod::GradVac {
+            beta: 0.5,
+            granularity: GradVacGranularity::Whole,
+        });
         let mut out = vec![0.0f32; 64];
         aligner.combine(&g1, &g2, &mut out);
         assert!(aligner.gradvac_target.rho_target > 0.0);
@@ -956,6 +1304,7 @@ mod tests {
         let fixture = fixture();
         let mut aligner = GradientAligner::new(AlignMethod::GradVac {
             beta: fixture.gradvac_beta,
+            granularity: GradVacGranularity::Whole,
         });
         for step in &fixture.gradvac_sequence {
             assert!((aligner.gradvac_target.rho_target - step.target_before).abs() < 1e-6);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::align::{AlignMethod, CaGradSolver};
+use super::align::{AlignMethod, CaGradSolver, GradVacGranularity};
 use super::average::Averaging;
 use super::dev_loss::DevLoss;
 use super::optim::{OptimizerConfig, OptimizerKind};
@@ -120,7 +120,8 @@ pub struct RawTrain {
     pub mode: String,
     /// `joint` (one forward over both paths) or `separate` (one forward per path).
     pub layout: String,
-    /// `none`, `pcgrad`, `gradvac`, `cagrad` or `mgda`.
+    /// One of [`AlignMethod::NAMES`]: `none`, `pcgrad`, `gradvac`, `cagrad`, `mgda`, `imtl-g`,
+    /// `nash-mtl`, `aligned-mtl`, `config`, `famo` or `cosine-gated`.
     pub align: String,
     /// Clips per path per step.
     pub batch_size: usize,
@@ -151,6 +152,11 @@ pub struct RawTrain {
     /// SLSQP as dpda_ga calls it, which leaves the weight at ½ for small gradients). Only read
     /// with `align = "cagrad"`.
     pub cagrad_solver: String,
+    /// GradVac's parameter groups: `whole` (default), `layer` or `tensor`. Only read with
+    /// `align = "gradvac"`.
+    pub gradvac_granularity: String,
+    /// FAMO's learning rate of its task logits (default 0.025). Only read with `align = "famo"`.
+    pub famo_lr: f64,
     /// Also save `checkpoints/last` every this many steps within an epoch (0 = only at epoch
     /// ends, on a stop and on an interruption).
     pub checkpoint_every_steps: u64,
@@ -199,6 +205,8 @@ impl Default for RawTrain {
             dev_loss: "weighted".into(),
             averaging: "uniform".into(),
             cagrad_solver: "exact".into(),
+            gradvac_granularity: "whole".into(),
+            famo_lr: 0.025,
             checkpoint_every_steps: 0,
             checkpoint_every_minutes: 10.0,
             paths: Vec::new(),
@@ -1027,10 +1035,33 @@ impl RawConfig {
                 ("reference", CaGradSolver::Reference),
             ],
         )?;
+        let gradvac_granularity = one_of(
+            "train.gradvac_granularity",
+            &t.gradvac_granularity,
+            &[
+                ("whole", GradVacGranularity::Whole),
+                ("layer", GradVacGranularity::Layer),
+                ("tensor", GradVacGranularity::Tensor),
+            ],
+        )?;
+        if !(t.famo_lr.is_finite() && t.famo_lr > 0.0) {
+            return Err(invalid(
+                "train.famo_lr",
+                format!("must be a positive number (got {})", t.famo_lr),
+            ));
+        }
         let align = match align {
             AlignMethod::CaGrad { c, .. } => AlignMethod::CaGrad {
                 c,
                 solver: cagrad_solver,
+            },
+            AlignMethod::GradVac { beta, .. } => AlignMethod::GradVac {
+                beta,
+                granularity: gradvac_granularity,
+            },
+            AlignMethod::Famo { gamma, .. } => AlignMethod::Famo {
+                lr: t.famo_lr,
+                gamma,
             },
             other => other,
         };
@@ -1290,6 +1321,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.train.align, AlignMethod::PcGrad);
+    }
+
+    #[test]
+    fn k_path_aligners_and_their_keys_parse() {
+        let plan = plan_from_str(
+            "[train]\nalign = \"gradvac\"\ngradvac_granularity = \"layer\"\n",
+            "test",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.train.align,
+            AlignMethod::GradVac {
+                beta: 0.5,
+                granularity: GradVacGranularity::Layer
+            }
+        );
+        let plan =
+            plan_from_str("[train]\nalign = \"famo\"\nfamo_lr = 0.1\n", "test", &[]).unwrap();
+        assert_eq!(
+            plan.train.align,
+            AlignMethod::Famo {
+                lr: 0.1,
+                gamma: 1e-3
+            }
+        );
+        for name in AlignMethod::NAMES {
+            let plan =
+                plan_from_str(&format!("[train]\nalign = \"{name}\"\n"), "test", &[]).unwrap();
+            assert_eq!(plan.train.align.name(), name);
+        }
+        for (set, key) in [
+            (
+                "train.gradvac_granularity=\"module\"",
+                "train.gradvac_granularity:",
+            ),
+            ("train.famo_lr=-1.0", "train.famo_lr:"),
+            ("train.align=\"nash\"", "train.align:"),
+        ] {
+            let err = plan_from_str("", "test", &[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(key), "{set} → {err}");
+        }
     }
 
     #[test]

@@ -23,7 +23,6 @@
 //! [`dev_loss`] the rules that turn per-clip dev losses into the number that picks the best epoch.
 
 pub mod align;
-#[path = "align_shim.rs"]
 pub mod align_k;
 pub mod average;
 pub mod checkpoint;
