@@ -1056,7 +1056,12 @@ fn gradvac_paths(
         );
         parameter_groups(layout, granularity, n)
     };
-    let gram = gram_matrix(grads);
+    // One pass per group; the whole Gram matrix is their sum.
+    let group_grams: Vec<Vec<f64>> = groups.iter().map(|spans| gram_over(grads, spans)).collect();
+    let mut gram = vec![0.0; k * k];
+    for g in &group_grams {
+        gram.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+    }
     let mut adjusted = false;
     let mut norm2 = 0.0;
     let mut group_weights: Vec<Vec<f64>> = Vec::with_capacity(groups.len());
@@ -1064,8 +1069,11 @@ fn gradvac_paths(
         if state.gradvac_group_targets.len() != groups.len() {
             state.gradvac_group_targets = vec![GradVacTarget::default(); groups.len()];
         }
-        for (spans, target) in groups.iter().zip(state.gradvac_group_targets.iter_mut()) {
-            let g = gram_over(grads, spans);
+        for ((spans, g), target) in groups
+            .iter()
+            .zip(&group_grams)
+            .zip(state.gradvac_group_targets.iter_mut())
+        {
             let pair = Gram {
                 g11: g[0],
                 g22: g[3],
@@ -1074,7 +1082,7 @@ fn gradvac_paths(
             let plan = gradvac_plan(&pair, target, beta);
             adjusted |= plan.stats.adjusted;
             let w = vec![plan.coef_orig, plan.coef_aug];
-            norm2 += quad(&g, &w);
+            norm2 += quad(g, &w);
             write_linear(grads, &w, spans, out);
             group_weights.push(w);
         }
@@ -1087,22 +1095,17 @@ fn gradvac_paths(
         }
         let mut targets = vec![0.0; k * k];
         for (gi, spans) in groups.iter().enumerate() {
-            // One group is the whole vector: its Gram matrix is the one already computed.
-            let g = if groups.len() == 1 {
-                gram.clone()
-            } else {
-                gram_over(grads, spans)
-            };
+            let g = &group_grams[gi];
             // Gather this group's ρ_T[i, j] from the [K, K, groups] array.
             for (ij, t) in targets.iter_mut().enumerate() {
                 *t = state.gradvac_pair_targets[ij * shape[1] + gi];
             }
-            let (w, adj) = gradvac_group_weights(&g, orders, &mut targets, beta);
+            let (w, adj) = gradvac_group_weights(g, orders, &mut targets, beta);
             for (ij, t) in targets.iter().enumerate() {
                 state.gradvac_pair_targets[ij * shape[1] + gi] = *t;
             }
             adjusted |= adj;
-            norm2 += quad(&g, &w);
+            norm2 += quad(g, &w);
             write_linear(grads, &w, spans, out);
             group_weights.push(w);
         }
