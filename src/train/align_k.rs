@@ -32,7 +32,7 @@ use crate::rng::Rng;
 const LIBMTL_EPS: f64 = 1e-8;
 
 /// Most paths the exact simplex solvers enumerate supports for (2^K − 1 small systems); above
-/// it CAGrad and MGDA fall back to the mean.
+/// it CAGrad keeps its starting weight `x = 1/K` and MGDA returns the mean.
 pub const MAX_EXACT_PATHS: usize = 12;
 
 /// Seed of the shuffle generator of a fresh aligner (PCGrad's and GradVac's task orders).
@@ -1733,6 +1733,47 @@ mod tests {
                 assert_eq!(resumed.paths.shuffle_rng, aligner.paths.shuffle_rng);
             }
         }
+    }
+
+    #[test]
+    fn two_path_gradvac_per_layer_is_the_two_path_method_on_each_layer() {
+        let layout = layout_of(&[("a.weight", 30), ("a.bias", 10), ("b.weight", 30)]);
+        let method = AlignMethod::GradVac {
+            beta: 0.5,
+            granularity: GradVacGranularity::Layer,
+        };
+        let mut aligner = GradientAligner::new(method);
+        let mut targets = [GradVacTarget { rho_target: 0.0 }; 2];
+        for step in 0..3 {
+            let mut grads = random_grads(400 + step, 2, 70);
+            // Alternate conflicting and agreeing steps so the targets move.
+            if step % 2 == 1 {
+                grads[1].iter_mut().for_each(|v| *v = -*v);
+            }
+            let mut out = vec![0.0f32; 70];
+            let stats = aligner.combine_paths(&refs(&grads), &[], &layout, &mut out);
+            assert!(stats.weights.is_none());
+            for ((lo, hi), target) in [(0usize, 40usize), (40, 70)].into_iter().zip(&mut targets) {
+                let mut expected = vec![0.0f32; hi - lo];
+                crate::train::align::gradvac(
+                    &grads[0][lo..hi],
+                    &grads[1][lo..hi],
+                    target,
+                    0.5,
+                    &mut expected,
+                );
+                assert_close(&as_f64(&out[lo..hi]), &as_f64(&expected), 1e-6, "layer");
+            }
+            let ours: Vec<f64> = aligner
+                .paths
+                .gradvac_group_targets
+                .iter()
+                .map(|t| t.rho_target)
+                .collect();
+            let theirs: Vec<f64> = targets.iter().map(|t| t.rho_target).collect();
+            assert_close(&ours, &theirs, 1e-12, "targets");
+        }
+        assert!(targets.iter().all(|t| t.rho_target > 0.0), "{targets:?}");
     }
 
     #[test]
