@@ -32,7 +32,7 @@ use crate::rng::Rng;
 const LIBMTL_EPS: f64 = 1e-8;
 
 /// Most paths the exact simplex solvers enumerate supports for (2^K − 1 small systems); above
-/// it CAGrad and MGDA fall back to the mean.
+/// it CAGrad keeps its starting weight `x = 1/K` and MGDA returns the mean.
 pub const MAX_EXACT_PATHS: usize = 12;
 
 /// Seed of the shuffle generator of a fresh aligner (PCGrad's and GradVac's task orders).
@@ -1056,7 +1056,12 @@ fn gradvac_paths(
         );
         parameter_groups(layout, granularity, n)
     };
-    let gram = gram_matrix(grads);
+    // One pass per group; the whole Gram matrix is their sum.
+    let group_grams: Vec<Vec<f64>> = groups.iter().map(|spans| gram_over(grads, spans)).collect();
+    let mut gram = vec![0.0; k * k];
+    for g in &group_grams {
+        gram.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+    }
     let mut adjusted = false;
     let mut norm2 = 0.0;
     let mut group_weights: Vec<Vec<f64>> = Vec::with_capacity(groups.len());
@@ -1064,8 +1069,11 @@ fn gradvac_paths(
         if state.gradvac_group_targets.len() != groups.len() {
             state.gradvac_group_targets = vec![GradVacTarget::default(); groups.len()];
         }
-        for (spans, target) in groups.iter().zip(state.gradvac_group_targets.iter_mut()) {
-            let g = gram_over(grads, spans);
+        for ((spans, g), target) in groups
+            .iter()
+            .zip(&group_grams)
+            .zip(state.gradvac_group_targets.iter_mut())
+        {
             let pair = Gram {
                 g11: g[0],
                 g22: g[3],
@@ -1074,7 +1082,7 @@ fn gradvac_paths(
             let plan = gradvac_plan(&pair, target, beta);
             adjusted |= plan.stats.adjusted;
             let w = vec![plan.coef_orig, plan.coef_aug];
-            norm2 += quad(&g, &w);
+            norm2 += quad(g, &w);
             write_linear(grads, &w, spans, out);
             group_weights.push(w);
         }
@@ -1087,22 +1095,17 @@ fn gradvac_paths(
         }
         let mut targets = vec![0.0; k * k];
         for (gi, spans) in groups.iter().enumerate() {
-            // One group is the whole vector: its Gram matrix is the one already computed.
-            let g = if groups.len() == 1 {
-                gram.clone()
-            } else {
-                gram_over(grads, spans)
-            };
+            let g = &group_grams[gi];
             // Gather this group's ρ_T[i, j] from the [K, K, groups] array.
             for (ij, t) in targets.iter_mut().enumerate() {
                 *t = state.gradvac_pair_targets[ij * shape[1] + gi];
             }
-            let (w, adj) = gradvac_group_weights(&g, orders, &mut targets, beta);
+            let (w, adj) = gradvac_group_weights(g, orders, &mut targets, beta);
             for (ij, t) in targets.iter().enumerate() {
                 state.gradvac_pair_targets[ij * shape[1] + gi] = *t;
             }
             adjusted |= adj;
-            norm2 += quad(&g, &w);
+            norm2 += quad(g, &w);
             write_linear(grads, &w, spans, out);
             group_weights.push(w);
         }
@@ -1730,6 +1733,47 @@ mod tests {
                 assert_eq!(resumed.paths.shuffle_rng, aligner.paths.shuffle_rng);
             }
         }
+    }
+
+    #[test]
+    fn two_path_gradvac_per_layer_is_the_two_path_method_on_each_layer() {
+        let layout = layout_of(&[("a.weight", 30), ("a.bias", 10), ("b.weight", 30)]);
+        let method = AlignMethod::GradVac {
+            beta: 0.5,
+            granularity: GradVacGranularity::Layer,
+        };
+        let mut aligner = GradientAligner::new(method);
+        let mut targets = [GradVacTarget { rho_target: 0.0 }; 2];
+        for step in 0..3 {
+            let mut grads = random_grads(400 + step, 2, 70);
+            // Alternate conflicting and agreeing steps so the targets move.
+            if step % 2 == 1 {
+                grads[1].iter_mut().for_each(|v| *v = -*v);
+            }
+            let mut out = vec![0.0f32; 70];
+            let stats = aligner.combine_paths(&refs(&grads), &[], &layout, &mut out);
+            assert!(stats.weights.is_none());
+            for ((lo, hi), target) in [(0usize, 40usize), (40, 70)].into_iter().zip(&mut targets) {
+                let mut expected = vec![0.0f32; hi - lo];
+                crate::train::align::gradvac(
+                    &grads[0][lo..hi],
+                    &grads[1][lo..hi],
+                    target,
+                    0.5,
+                    &mut expected,
+                );
+                assert_close(&as_f64(&out[lo..hi]), &as_f64(&expected), 1e-6, "layer");
+            }
+            let ours: Vec<f64> = aligner
+                .paths
+                .gradvac_group_targets
+                .iter()
+                .map(|t| t.rho_target)
+                .collect();
+            let theirs: Vec<f64> = targets.iter().map(|t| t.rho_target).collect();
+            assert_close(&ours, &theirs, 1e-12, "targets");
+        }
+        assert!(targets.iter().all(|t| t.rho_target > 0.0), "{targets:?}");
     }
 
     #[test]
