@@ -469,7 +469,7 @@ fn augment_clip(
             .map_err(|source| TrainError::Augment {
                 path: spec.names.get(j).cloned().unwrap_or_default(),
                 clip: set.ids[i].clone(),
-                source,
+                source: Box::new(source),
             }),
     }
 }

@@ -19,16 +19,18 @@ pub enum TrainError {
         clip: String,
         source: crate::augment::RawBoostError,
     },
+    // Boxed: a chain error names its stage, field and file, and would make every
+    // `Result<_, TrainError>` that much larger.
     #[error("path '{path}' on clip '{clip}': {source}")]
     Augment {
         path: String,
         clip: String,
-        source: crate::augment::chain::ChainError,
+        source: Box<crate::augment::chain::ChainError>,
     },
     #[error("train.paths: path '{path}': {source}")]
     PathSetup {
         path: String,
-        source: crate::augment::chain::ChainError,
+        source: Box<crate::augment::chain::ChainError>,
     },
     #[error("model: {0}")]
     Model(#[from] crate::nn::NnError),

@@ -271,7 +271,7 @@ pub fn augment_paths(plan: &Plan) -> Result<Vec<PathAugment>, TrainError> {
                 .map(|chain| PathAugment::Chain(std::sync::Arc::new(chain)))
                 .map_err(|source| TrainError::PathSetup {
                     path: p.name.clone(),
-                    source,
+                    source: Box::new(source),
                 }),
         })
         .collect()
