@@ -21,14 +21,19 @@ const NUM_SAMPLES: usize = 32_000;
 const CLIPS_PER_STEP: usize = 8;
 
 fn plan(mode: &str, layout: &str) -> Plan {
-    plan_k(mode, layout, 0)
+    plan_k("lcnn-small", mode, layout, 0)
 }
 
 /// `extra_paths` > 0: a dual run with the clean path, RawBoost, and that many more RawBoost
 /// paths (the augmentation's own cost is outside the step, so the kind does not matter here).
-fn plan_k(mode: &str, layout: &str, extra_paths: usize) -> Plan {
+fn plan_k(model: &str, mode: &str, layout: &str, extra_paths: usize) -> Plan {
+    // `lcnn-blstm`: LFCC-LCNN with the baseline's two BLSTM layers (270k parameters).
+    let model = match model {
+        "lcnn-blstm" => "name = \"lcnn\"\n[model.options]\nblstm = true".to_string(),
+        other => format!("name = \"{other}\""),
+    };
     let mut text = format!(
-        "[data]\nnum_samples = {NUM_SAMPLES}\n[model]\nname = \"lcnn-small\"\n[train]\nmode = \"{mode}\"\nlayout = \"{layout}\"\n[optim]\nlr = 1e-3\n"
+        "[data]\nnum_samples = {NUM_SAMPLES}\n[model]\n{model}\n[train]\nmode = \"{mode}\"\nlayout = \"{layout}\"\n[optim]\nlr = 1e-3\n"
     );
     if extra_paths > 0 {
         text.push_str("[[train.paths]]\nname = \"clean\"\n[[train.paths]]\nname = \"rawboost\"\n");
@@ -98,11 +103,20 @@ fn bench_k_paths(c: &mut Criterion) {
     dpda::nn::kernels::retain_freed_memory();
     let device = Device::Cpu;
     let per_path = CLIPS_PER_STEP / 2;
-    let mut group = c.benchmark_group("train_step_k_paths_lcnn_small_4_clips_per_path");
+    let mut group = c.benchmark_group("train_step_k_paths_4_clips_per_path");
     group.sample_size(10);
-    for layout in ["separate", "joint"] {
-        for k in [2usize, 3] {
-            let plan = plan_k("dual", layout, k - 2);
+    // The K = 3 step of a larger model, to set the aligners' cost (benches/align_k.rs, 1 M
+    // parameters) against.
+    let cases = [
+        ("lcnn-small", "separate", 2usize),
+        ("lcnn-small", "separate", 3),
+        ("lcnn-small", "joint", 2),
+        ("lcnn-small", "joint", 3),
+        ("lcnn-blstm", "separate", 3),
+    ];
+    for (model_name, layout, k) in cases {
+        {
+            let plan = plan_k(model_name, "dual", layout, k - 2);
             let model = build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32)
                 .expect("model");
             let mut rng = Rng::new(2);
@@ -123,7 +137,7 @@ fn bench_k_paths(c: &mut Criterion) {
                 aligner: &mut aligner,
                 rng: &mut dropout_rng,
             };
-            group.bench_function(format!("{layout}_k{k}"), |b| {
+            group.bench_function(format!("{model_name}_{layout}_k{k}"), |b| {
                 b.iter(|| {
                     train_step(
                         model.as_ref(),
