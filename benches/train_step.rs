@@ -48,9 +48,45 @@ fn noise(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| (rng.normal() * 0.1) as f32).collect()
 }
 
+/// Benchmarks `train_step` of `plan` on `batch` as `name` in `group` (a fresh model, optimizer
+/// and aligner per case).
+fn bench_one_step(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    plan: &Plan,
+    batch: &Batch,
+) {
+    let device = Device::Cpu;
+    let model =
+        build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32).expect("model");
+    let mut optimizer = plan.optim.config.build().expect("optimizer");
+    let mut aligner = GradientAligner::new(plan.train.align);
+    let mut dropout_rng = Rng::new(3);
+    let mut state = StepState {
+        optimizer: &mut optimizer,
+        aligner: &mut aligner,
+        rng: &mut dropout_rng,
+    };
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            train_step(
+                model.as_ref(),
+                plan,
+                &mut state,
+                black_box(batch),
+                1e-3,
+                false,
+                false,
+                &device,
+                (1, 0),
+            )
+            .expect("step")
+        })
+    });
+}
+
 fn bench_steps(c: &mut Criterion) {
     dpda::nn::kernels::retain_freed_memory();
-    let device = Device::Cpu;
     let mut group = c.benchmark_group("train_step_lcnn_small_8_clips");
     group.sample_size(10);
     for (name, mode, layout, per_path) in [
@@ -59,8 +95,6 @@ fn bench_steps(c: &mut Criterion) {
         ("dual_separate", "dual", "separate", CLIPS_PER_STEP / 2),
     ] {
         let plan = plan(mode, layout);
-        let model = build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32)
-            .expect("model");
         let mut rng = Rng::new(2);
         let batch = Batch {
             orig: (mode == "dual").then(|| noise(&mut rng, per_path * NUM_SAMPLES)),
@@ -69,39 +103,15 @@ fn bench_steps(c: &mut Criterion) {
             labels: (0..per_path as u32).map(|i| i % 2).collect(),
             num_samples: NUM_SAMPLES,
         };
-        let mut optimizer = plan.optim.config.build().expect("optimizer");
-        let mut aligner = GradientAligner::new(plan.train.align);
-        let mut dropout_rng = Rng::new(3);
-        let mut state = StepState {
-            optimizer: &mut optimizer,
-            aligner: &mut aligner,
-            rng: &mut dropout_rng,
-        };
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                train_step(
-                    model.as_ref(),
-                    &plan,
-                    &mut state,
-                    black_box(&batch),
-                    1e-3,
-                    false,
-                    false,
-                    &device,
-                    (1, 0),
-                )
-                .expect("step")
-            })
-        });
+        bench_one_step(&mut group, name, &plan, &batch);
     }
     group.finish();
 }
 
-/// A step with K = 2 and K = 3 paths at the same clips per path (the bound: K = 3 costs
-/// at most 1.6× K = 2), in both layouts.
+/// A step with K = 2 and K = 3 paths at the same clips per path (the goal: K = 3 costs at most
+/// 1.6× K = 2), in both layouts.
 fn bench_k_paths(c: &mut Criterion) {
     dpda::nn::kernels::retain_freed_memory();
-    let device = Device::Cpu;
     let per_path = CLIPS_PER_STEP / 2;
     let mut group = c.benchmark_group("train_step_k_paths_4_clips_per_path");
     group.sample_size(10);
@@ -115,45 +125,23 @@ fn bench_k_paths(c: &mut Criterion) {
         ("lcnn-blstm", "separate", 3),
     ];
     for (model_name, layout, k) in cases {
-        {
-            let plan = plan_k(model_name, "dual", layout, k - 2);
-            let model = build_model(plan.model.kind, &plan.model.options, 1, &device, DType::F32)
-                .expect("model");
-            let mut rng = Rng::new(2);
-            let batch = Batch {
-                orig: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
-                aug: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
-                extra: (2..k)
-                    .map(|_| noise(&mut rng, per_path * NUM_SAMPLES))
-                    .collect(),
-                labels: (0..per_path as u32).map(|i| i % 2).collect(),
-                num_samples: NUM_SAMPLES,
-            };
-            let mut optimizer = plan.optim.config.build().expect("optimizer");
-            let mut aligner = GradientAligner::new(plan.train.align);
-            let mut dropout_rng = Rng::new(3);
-            let mut state = StepState {
-                optimizer: &mut optimizer,
-                aligner: &mut aligner,
-                rng: &mut dropout_rng,
-            };
-            group.bench_function(format!("{model_name}_{layout}_k{k}"), |b| {
-                b.iter(|| {
-                    train_step(
-                        model.as_ref(),
-                        &plan,
-                        &mut state,
-                        black_box(&batch),
-                        1e-3,
-                        false,
-                        false,
-                        &device,
-                        (1, 0),
-                    )
-                    .expect("step")
-                })
-            });
-        }
+        let plan = plan_k(model_name, "dual", layout, k - 2);
+        let mut rng = Rng::new(2);
+        let batch = Batch {
+            orig: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+            aug: Some(noise(&mut rng, per_path * NUM_SAMPLES)),
+            extra: (2..k)
+                .map(|_| noise(&mut rng, per_path * NUM_SAMPLES))
+                .collect(),
+            labels: (0..per_path as u32).map(|i| i % 2).collect(),
+            num_samples: NUM_SAMPLES,
+        };
+        bench_one_step(
+            &mut group,
+            &format!("{model_name}_{layout}_k{k}"),
+            &plan,
+            &batch,
+        );
     }
     group.finish();
 }

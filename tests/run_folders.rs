@@ -24,12 +24,7 @@ fn config(dir: &Path) -> PathBuf {
 }
 
 fn train(config: &Path, run_dir: &Path, extra: &[&str]) -> Output {
-    dpda()
-        .args(["train", config.to_str().unwrap(), "--quiet", "--run-dir"])
-        .arg(run_dir)
-        .args(extra)
-        .output()
-        .unwrap()
+    common::train_cli(config, run_dir, extra)
 }
 
 fn stderr(out: &Output) -> String {

@@ -10,7 +10,7 @@ use std::process::Output;
 
 mod common;
 
-use common::{dpda, success_stdout, TINY_DEMO_CONFIG};
+use common::{success_stdout, TINY_DEMO_CONFIG};
 use dpda::train::AlignMethod;
 
 /// Three paths: clean, the `[data]` RawBoost, and white noise at 5–15 dB SNR.
@@ -31,12 +31,7 @@ fn write_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
 }
 
 fn train(config: &Path, run_dir: &Path, extra: &[&str]) -> Output {
-    dpda()
-        .args(["train", config.to_str().unwrap(), "--quiet", "--run-dir"])
-        .arg(run_dir)
-        .args(extra)
-        .output()
-        .unwrap()
+    common::train_cli(config, run_dir, extra)
 }
 
 fn stderr(out: &Output) -> String {

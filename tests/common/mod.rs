@@ -2,6 +2,7 @@
 // Each test crate compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A dual-path PCGrad run of the tiny model on the tiny demo corpus: seconds in the dev profile.
@@ -38,3 +39,13 @@ pub fn success_stdout(out: Output) -> String {
 
 #[cfg(all(feature = "gui", feature = "audio"))]
 pub mod detect;
+
+/// `dpda train CONFIG --quiet --run-dir RUN_DIR EXTRA…`, its output collected.
+pub fn train_cli(config: &Path, run_dir: &Path, extra: &[&str]) -> Output {
+    dpda()
+        .args(["train", &config.to_string_lossy(), "--quiet", "--run-dir"])
+        .arg(run_dir)
+        .args(extra)
+        .output()
+        .expect("dpda train runs")
+}
