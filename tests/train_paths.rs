@@ -273,3 +273,22 @@ fn a_chain_file_makes_a_path() {
     assert_eq!(metrics.len(), 2);
     assert!(metrics[0]["pair_cos"]["clean|quiet"].as_f64().is_some());
 }
+
+#[test]
+fn the_k_path_studies_plan_every_run_and_cover_every_aligner() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/studies");
+    for (file, conditions) in [("k-paths.toml", 9), ("k-paths-aligners.toml", 12)] {
+        // Loading a study plans every condition × seed, so a bad path list fails here.
+        let plan =
+            dpda::study::load_study(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(plan.conditions.len(), conditions, "{file}");
+        assert!(plan.seeds.len() >= 3, "{file}");
+    }
+    let text = std::fs::read_to_string(dir.join("k-paths-aligners.toml")).unwrap();
+    for name in AlignMethod::NAMES {
+        assert!(
+            text.contains(&format!("\"train.align\" = \"{name}\"")),
+            "{name} is compared"
+        );
+    }
+}
