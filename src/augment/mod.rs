@@ -5,6 +5,7 @@
 //! of both (and speed, pitch, band limits, gain) into configurable augmentation chains.
 
 pub mod chain;
+pub mod codecs;
 pub mod conditions;
 pub mod fir;
 pub mod normal;

@@ -10,7 +10,8 @@
 //! [`Chain::apply`]; the Augment view's per-stage audition uses [`Chain::apply_stages`].
 //!
 //! The stages call the generators of [`crate::augment::conditions`] (the same noise, room,
-//! G.711 and codec stand-in code the demo corpus's `wild` split is made with) and
+//! G.711 and codec stand-in code the demo corpus's `wild` split is made with),
+//! [`crate::augment::codecs`] (MP3, Vorbis and Opus round trips) and
 //! [`crate::augment::rawboost`]; only speed, pitch, gain and the folder sources are new here.
 //! Clips stay at their own sample rate. Draws come from the caller's [`Rng`], in stage order; a
 //! stage with `p = 1` draws no coin, so a one-stage RawBoost chain reproduces [`rawboost`]
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioError;
+use crate::augment::codecs::LossyCodec;
 use crate::augment::{RawBoostAlgo, RawBoostError, RawBoostParams};
 use crate::rng::Rng;
 
@@ -134,8 +136,7 @@ pub enum ReverbSource {
     Folder,
 }
 
-/// Which codec a codec stage applies. Real lossy codecs (Opus, Vorbis, MP3) would be further
-/// variants here, each a function of samples, rate and drawn bit rate.
+/// Which codec a codec stage applies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CodecKind {
@@ -146,11 +147,24 @@ pub enum CodecKind {
     Alaw,
     /// The band-limit-and-quantise stand-in for low-rate lossy codecs.
     LossySim,
+    /// MP3 through LAME at a drawn constant bit rate (the `codecs` feature).
+    Mp3,
+    /// Ogg Vorbis at a drawn average bit rate (the `codecs` feature).
+    Vorbis,
+    /// Opus at a drawn constant bit rate (the `codecs` feature).
+    Opus,
 }
 
 impl CodecKind {
     /// Every codec, in the order the Augment view lists them.
-    pub const ALL: [CodecKind; 3] = [CodecKind::Mulaw, CodecKind::Alaw, CodecKind::LossySim];
+    pub const ALL: [CodecKind; 6] = [
+        CodecKind::Mulaw,
+        CodecKind::Alaw,
+        CodecKind::LossySim,
+        CodecKind::Mp3,
+        CodecKind::Vorbis,
+        CodecKind::Opus,
+    ];
 
     /// The name written in chain files.
     pub fn name(self) -> &'static str {
@@ -158,6 +172,29 @@ impl CodecKind {
             CodecKind::Mulaw => "mulaw",
             CodecKind::Alaw => "alaw",
             CodecKind::LossySim => "lossy-sim",
+            CodecKind::Mp3 => "mp3",
+            CodecKind::Vorbis => "vorbis",
+            CodecKind::Opus => "opus",
+        }
+    }
+
+    /// The real lossy codec this is, if it is one.
+    pub fn lossy(self) -> Option<LossyCodec> {
+        match self {
+            CodecKind::Mp3 => Some(LossyCodec::Mp3),
+            CodecKind::Vorbis => Some(LossyCodec::Vorbis),
+            CodecKind::Opus => Some(LossyCodec::Opus),
+            CodecKind::Mulaw | CodecKind::Alaw | CodecKind::LossySim => None,
+        }
+    }
+
+    /// The bit rates drawn when a stage names none (kbit/s): the low-to-middle rates of
+    /// streamed and VoIP speech, where the codecs are audible.
+    pub fn default_bitrate_kbps(self) -> Option<[f64; 2]> {
+        match self.lossy()? {
+            LossyCodec::Mp3 => Some([16.0, 64.0]),
+            LossyCodec::Vorbis => Some([16.0, 64.0]),
+            LossyCodec::Opus => Some([8.0, 32.0]),
         }
     }
 }
@@ -246,12 +283,16 @@ pub enum StageSpec {
         drr_db: [f64; 2],
     },
     /// A codec round trip. `cutoff_hz`, `mask_db` and `step_db` set the lossy stand-in (defaults
-    /// as the `wild` split: 4–7 kHz, 25–45 dB, 2–6 dB) and are ignored by G.711.
+    /// as the `wild` split: 4–7 kHz, 25–45 dB, 2–6 dB) and are ignored by the others;
+    /// `bitrate_kbps` is the range MP3, Vorbis and Opus draw their bit rate from (default
+    /// [`CodecKind::default_bitrate_kbps`]).
     Codec {
         #[serde(default = "p_one")]
         p: f64,
         #[serde(default)]
         codec: CodecKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bitrate_kbps: Option<[f64; 2]>,
         #[serde(default = "default_cutoff_hz")]
         cutoff_hz: [f64; 2],
         #[serde(default = "default_mask_db")]

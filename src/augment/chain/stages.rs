@@ -10,6 +10,7 @@ use super::bank::{BankError, Preparation, Sound, SoundBank};
 use super::pitch::wsola_stretch;
 use super::{ChainError, CodecKind, NoiseSource, ReverbSource, StageReport, StageSpec};
 use crate::audio::{resample, Clip};
+use crate::augment::codecs::{self, CodecError};
 use crate::augment::conditions::{
     self, BabbleParams, ColouredNoiseParams, Companding, LossyCodecParams, NoiseColour,
     ReverbParams, SAMPLE_RATE_HZ,
@@ -190,6 +191,8 @@ pub(super) fn validate_stage(index: usize, stage: &StageSpec) -> Result<(), Chai
             }
         }
         StageSpec::Codec {
+            codec,
+            bitrate_kbps,
             cutoff_hz,
             mask_db,
             step_db,
@@ -198,6 +201,32 @@ pub(super) fn validate_stage(index: usize, stage: &StageSpec) -> Result<(), Chai
             range("cutoff_hz", *cutoff_hz, (1.0, FREQ_HZ_BOUNDS.1))?;
             range("mask_db", *mask_db, MASK_DB_BOUNDS)?;
             range("step_db", *step_db, STEP_DB_BOUNDS)?;
+            match (codec.lossy(), bitrate_kbps) {
+                (Some(lossy), _) if !codecs::available() => {
+                    return Err(invalid(
+                        index,
+                        stage,
+                        "codec",
+                        CodecError::NotBuilt {
+                            codec: lossy.name(),
+                        }
+                        .to_string(),
+                    ))
+                }
+                (Some(lossy), Some(r)) => range("bitrate_kbps", *r, lossy.bitrate_bounds_kbps())?,
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        index,
+                        stage,
+                        "bitrate_kbps",
+                        format!(
+                            "is only read by codec = \"mp3\", \"vorbis\" or \"opus\", not \"{}\"",
+                            codec.name()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
         }
         StageSpec::Speed { factor, .. } => range("factor", *factor, FACTOR_BOUNDS)?,
         StageSpec::Pitch { semitones, .. } => range("semitones", *semitones, SEMITONES_BOUNDS)?,
@@ -502,11 +531,32 @@ impl PreparedStage {
             },
             StageSpec::Codec {
                 codec,
+                bitrate_kbps,
                 cutoff_hz,
                 mask_db,
                 step_db,
                 ..
             } => match codec {
+                CodecKind::Mp3 | CodecKind::Vorbis | CodecKind::Opus => {
+                    let (Some(lossy), Some(range)) = (
+                        codec.lossy(),
+                        bitrate_kbps.or_else(|| codec.default_bitrate_kbps()),
+                    ) else {
+                        return Err(self.error(format!("{} is no lossy codec", codec.name())));
+                    };
+                    let drawn = draw(rng, range);
+                    let (y, used) = codecs::round_trip(x, sample_rate_hz, lossy, drawn)
+                        .map_err(|e| self.error(e.to_string()))?;
+                    Ok((
+                        y,
+                        json!({
+                            "codec": codec.name(),
+                            "bitrate_kbps": used.bitrate_kbps,
+                            "drawn_bitrate_kbps": drawn,
+                            "codec_rate_hz": used.codec_rate_hz,
+                        }),
+                    ))
+                }
                 CodecKind::Mulaw | CodecKind::Alaw => {
                     let law = if *codec == CodecKind::Mulaw {
                         Companding::MuLaw

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::augment::{rawboost, RawBoostAlgo, RawBoostParams};
+use crate::augment::{codecs, rawboost, RawBoostAlgo, RawBoostParams};
 
 fn speechlike(len: usize, sample_rate_hz: u32, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
@@ -300,6 +300,18 @@ fn validate_names_the_stage_and_field() {
             "[[stages]]\nkind = \"clip\"\nthreshold = [0, 0.5]\n",
             "stages[0] (clip).threshold: ",
         ),
+        (
+            "[[stages]]\nkind = \"codec\"\ncodec = \"mulaw\"\nbitrate_kbps = [8, 16]\n",
+            "stages[0] (codec).bitrate_kbps: is only read by codec = \"mp3\"",
+        ),
+        (
+            "[[stages]]\nkind = \"codec\"\ncodec = \"opus\"\nbitrate_kbps = [2, 16]\n",
+            if codecs::available() {
+                "stages[0] (codec).bitrate_kbps: [2, 16] leaves the accepted range [6, 256]"
+            } else {
+                "stages[0] (codec).codec: the opus codec needs the `codecs` feature"
+            },
+        ),
     ];
     for (text, want) in cases {
         let spec = ChainSpec::from_toml_str(text).unwrap();
@@ -407,5 +419,37 @@ fn chains_are_send_sync_and_round_trip_through_toml() {
         }
         .validate()
         .unwrap();
+    }
+}
+
+#[cfg(feature = "codecs")]
+#[test]
+fn lossy_codec_stages_draw_a_bit_rate_keep_the_length_and_report_what_they_used() {
+    let text = "[[stages]]\nkind = \"codec\"\ncodec = \"mp3\"\nbitrate_kbps = [20, 30]\n\
+                [[stages]]\nkind = \"codec\"\ncodec = \"vorbis\"\n\
+                [[stages]]\nkind = \"codec\"\ncodec = \"opus\"\nbitrate_kbps = [12, 12]\n";
+    let c = chain(text);
+    for rate in [16_000u32, 22_050] {
+        let x = speechlike(rate as usize, rate, 4);
+        let out = c.apply_stages(&x, rate, &mut Rng::new(8)).unwrap();
+        for (y, report) in &out {
+            assert_eq!(y.len(), x.len(), "{rate}: {}", report.summary());
+            assert!(y.iter().all(|v| v.is_finite()));
+        }
+        let reports: Vec<&serde_json::Value> = out.iter().map(|(_, r)| &r.params).collect();
+        // MP3 snaps the drawn 20–30 kbit/s to LAME's 24 (MPEG-2 rates at 16 and 22.05 kHz).
+        assert_eq!(reports[0]["codec"], json!("mp3"));
+        assert_eq!(reports[0]["bitrate_kbps"], json!(24.0));
+        let drawn = reports[0]["drawn_bitrate_kbps"].as_f64().unwrap();
+        assert!((20.0..=30.0).contains(&drawn), "{drawn}");
+        // Vorbis draws from its default range; Opus at exactly 12 kbit/s, at 16 or 24 kHz.
+        let vorbis = reports[1]["bitrate_kbps"].as_f64().unwrap();
+        assert!((16.0..=64.0).contains(&vorbis), "{vorbis}");
+        assert_eq!(reports[2]["bitrate_kbps"], json!(12.0));
+        let opus_rate = if rate == 16_000 { 16_000 } else { 24_000 };
+        assert_eq!(reports[2]["codec_rate_hz"], json!(opus_rate));
+        // The same seed gives the same samples and the same report.
+        let again = c.apply_stages(&x, rate, &mut Rng::new(8)).unwrap();
+        assert_eq!(again, out);
     }
 }

@@ -415,11 +415,13 @@ fn stage_fields_ui(ui: &mut egui::Ui, stage: &mut StageSpec) -> bool {
         }
         StageSpec::Codec {
             codec,
+            bitrate_kbps,
             cutoff_hz,
             mask_db,
             step_db,
             ..
         } => {
+            let before = *codec;
             egui::ComboBox::from_label("codec")
                 .selected_text(codec.name())
                 .show_ui(ui, |ui| {
@@ -427,10 +429,25 @@ fn stage_fields_ui(ui: &mut egui::Ui, stage: &mut StageSpec) -> bool {
                         changed |= ui.selectable_value(codec, c, c.name()).changed();
                     }
                 });
+            if *codec != before {
+                // Each codec has its own bit-rate range: start from the new one's default.
+                *bitrate_kbps = None;
+            }
             if *codec == CodecKind::LossySim {
                 changed |= range_ui(ui, "cutoff (Hz)", cutoff_hz, 50.0);
                 changed |= range_ui(ui, "mask (dB)", mask_db, 0.5);
                 changed |= range_ui(ui, "step (dB)", step_db, 0.1);
+            }
+            match codec.default_bitrate_kbps() {
+                Some(default) => {
+                    let mut range = bitrate_kbps.unwrap_or(default);
+                    if range_ui(ui, "bit rate (kbit/s)", &mut range, 1.0) {
+                        *bitrate_kbps = Some(range);
+                        changed = true;
+                    }
+                }
+                // G.711 and the stand-in read no bit rate; a stale one would fail validation.
+                None => changed |= bitrate_kbps.take().is_some(),
             }
         }
         StageSpec::Speed { factor, .. } => changed |= range_ui(ui, "factor", factor, 0.01),
