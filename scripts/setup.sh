@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # flac: the tests check the FLAC files we write with the reference decoder.
-packages=(pkg-config libasound2-dev gcc libgl1 libegl1 libxkbcommon-x11-0 flac)
+packages=(pkg-config libasound2-dev libopus-dev gcc libgl1 libegl1 libxkbcommon-x11-0 flac)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
