@@ -203,3 +203,61 @@ fn a_bad_grid_is_refused_naming_the_field() {
         "{stderr}"
     );
 }
+
+/// Real codecs as sweep conditions through the CLI: one row per codec and bit rate, named so, and
+/// the same EERs on a rerun (the codecs are deterministic).
+#[cfg(feature = "codecs")]
+#[test]
+fn real_codecs_sweep_at_each_bit_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let wild = export_tiny_corpus(dir.path());
+    let run = train_tiny(dir.path(), 3);
+    let grid = dir.path().join("codec grid.toml");
+    std::fs::write(
+        &grid,
+        "clean = false\n[codec]\nkinds = [\"ulaw\", \"mp3\", \"vorbis\", \"opus\"]\n\
+         bitrate_kbps = [16, 48]\n",
+    )
+    .unwrap();
+    let sweep = || {
+        let out = dpda()
+            .arg("sweep")
+            .arg("--checkpoint")
+            .arg(&run)
+            .arg("--key")
+            .arg(wild.join("key.csv"))
+            .arg("--grid")
+            .arg(&grid)
+            .arg("--json")
+            .arg(wild.join("flac"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&success_stdout(out)).unwrap();
+        v
+    };
+    let v = sweep();
+    let names: Vec<&str> = v["condition_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "codec-ulaw",
+            "codec-mp3-16kbps",
+            "codec-mp3-48kbps",
+            "codec-vorbis-16kbps",
+            "codec-vorbis-48kbps",
+            "codec-opus-16kbps",
+            "codec-opus-48kbps"
+        ]
+    );
+    let eer = v["eer"].as_array().unwrap();
+    assert_eq!(eer.len(), 7);
+    assert!(eer
+        .iter()
+        .all(|row| row[0].as_f64().is_some_and(|e| (0.0..=1.0).contains(&e))));
+    assert_eq!(sweep()["eer"], v["eer"]);
+}

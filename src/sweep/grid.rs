@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::SweepError;
+use crate::augment::codecs::{self, CodecError, LossyCodec};
 use crate::augment::conditions::{
     self, BabbleParams, ColouredNoiseParams, Companding, ConditionError, LossyCodecParams,
     NoiseColour, ResampleChainParams, ReverbParams, TelephoneParams,
@@ -53,6 +54,12 @@ pub enum CodecKind {
     Narrowband,
     /// The lossy-codec stand-in (4 kHz band limit, coarse spectral quantisation).
     Lossy,
+    /// MP3 through LAME at `[codec] bitrate_kbps` (the `codecs` feature).
+    Mp3,
+    /// Ogg Vorbis at `[codec] bitrate_kbps` (the `codecs` feature).
+    Vorbis,
+    /// Opus at `[codec] bitrate_kbps` (the `codecs` feature).
+    Opus,
 }
 
 impl CodecKind {
@@ -63,6 +70,19 @@ impl CodecKind {
             CodecKind::Alaw => "alaw",
             CodecKind::Narrowband => "narrowband",
             CodecKind::Lossy => "lossy",
+            CodecKind::Mp3 => "mp3",
+            CodecKind::Vorbis => "vorbis",
+            CodecKind::Opus => "opus",
+        }
+    }
+
+    /// The real lossy codec this is, if it is one (those take a bit rate).
+    pub fn lossy(self) -> Option<LossyCodec> {
+        match self {
+            CodecKind::Mp3 => Some(LossyCodec::Mp3),
+            CodecKind::Vorbis => Some(LossyCodec::Vorbis),
+            CodecKind::Opus => Some(LossyCodec::Opus),
+            CodecKind::Ulaw | CodecKind::Alaw | CodecKind::Narrowband | CodecKind::Lossy => None,
         }
     }
 }
@@ -77,8 +97,12 @@ pub enum SweepCondition {
     Noise { kind: NoiseKind, snr_db: f64 },
     /// A simulated room (direct-to-reverberant ratio 0 dB, 6 early reflections).
     Reverb { rt60_s: f64 },
-    /// A channel or codec.
-    Codec { kind: CodecKind },
+    /// A channel or codec; the real lossy codecs at a bit rate (kbit/s).
+    Codec {
+        kind: CodecKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bitrate_kbps: Option<f64>,
+    },
     /// The clip cut to its first `duration_s` seconds (shorter clips unchanged).
     Duration { duration_s: f64 },
     /// A gain, then the samples clamped to full scale (a high gain clips).
@@ -105,7 +129,14 @@ impl SweepCondition {
                 format!("noise-{}-{}db", kind.name(), fmt_num(*snr_db))
             }
             SweepCondition::Reverb { rt60_s } => format!("reverb-{}s", fmt_num(*rt60_s)),
-            SweepCondition::Codec { kind } => format!("codec-{}", kind.name()),
+            SweepCondition::Codec {
+                kind,
+                bitrate_kbps: None,
+            } => format!("codec-{}", kind.name()),
+            SweepCondition::Codec {
+                kind,
+                bitrate_kbps: Some(kbps),
+            } => format!("codec-{}-{}kbps", kind.name(), fmt_num(*kbps)),
             SweepCondition::Duration { duration_s } => {
                 format!("duration-{}s", fmt_num(*duration_s))
             }
@@ -170,7 +201,18 @@ impl SweepCondition {
                 };
                 conditions::reverb(x, &params, &mut rng)
             }
-            SweepCondition::Codec { kind } => match kind {
+            SweepCondition::Codec { kind, bitrate_kbps } => match kind {
+                CodecKind::Mp3 | CodecKind::Vorbis | CodecKind::Opus => {
+                    let (Some(lossy), Some(kbps)) = (kind.lossy(), bitrate_kbps) else {
+                        return Err(ConditionError::InvalidParam {
+                            field: "bitrate_kbps",
+                            message: format!("is needed by the {} codec", kind.name()),
+                        });
+                    };
+                    codecs::round_trip(x, conditions::SAMPLE_RATE_HZ, lossy, kbps)
+                        .map_err(|source| ConditionError::Codec { source })?
+                        .0
+                }
                 CodecKind::Ulaw => conditions::telephone(
                     x,
                     &TelephoneParams {
@@ -255,7 +297,13 @@ pub struct ReverbGrid {
 #[serde(deny_unknown_fields)]
 pub struct CodecGrid {
     pub kinds: Vec<CodecKind>,
+    /// The bit rates of `mp3`, `vorbis` and `opus` (default [`DEFAULT_CODEC_KBPS`]): one
+    /// condition per codec and rate.
+    pub bitrate_kbps: Option<Vec<f64>>,
 }
+
+/// The real codecs' bit rates when a grid names none, kbit/s: low and middle streaming rates.
+pub const DEFAULT_CODEC_KBPS: [f64; 2] = [16.0, 32.0];
 
 /// `[duration]`: one crop per length.
 #[derive(Clone, Debug, Deserialize)]
@@ -302,7 +350,10 @@ impl Default for SweepGrid {
                 CodecKind::Narrowband,
                 CodecKind::Lossy,
             ]
-            .map(|kind| SweepCondition::Codec { kind }),
+            .map(|kind| SweepCondition::Codec {
+                kind,
+                bitrate_kbps: None,
+            }),
         );
         conditions.push(SweepCondition::Duration { duration_s: 1.0 });
         conditions.extend([-20.0, 20.0].map(|gain_db| SweepCondition::Level { gain_db }));
@@ -355,12 +406,45 @@ impl SweepGrid {
         }
         if let Some(codec) = &file.codec {
             non_empty("codec.kinds", codec.kinds.len())?;
-            conditions.extend(
-                codec
-                    .kinds
-                    .iter()
-                    .map(|&kind| SweepCondition::Codec { kind }),
-            );
+            let any_lossy = codec.kinds.iter().any(|k| k.lossy().is_some());
+            let rates = match &codec.bitrate_kbps {
+                Some(rates) if any_lossy => rates.clone(),
+                Some(_) => {
+                    return Err((
+                        "codec.bitrate_kbps".to_string(),
+                        "is only read by the kinds \"mp3\", \"vorbis\" and \"opus\"".to_string(),
+                    ))
+                }
+                None => DEFAULT_CODEC_KBPS.to_vec(),
+            };
+            for (i, &kind) in codec.kinds.iter().enumerate() {
+                let Some(lossy) = kind.lossy() else {
+                    conditions.push(SweepCondition::Codec {
+                        kind,
+                        bitrate_kbps: None,
+                    });
+                    continue;
+                };
+                if !codecs::available() {
+                    return Err((
+                        format!("codec.kinds[{i}]"),
+                        CodecError::NotBuilt {
+                            codec: lossy.name(),
+                        }
+                        .to_string(),
+                    ));
+                }
+                let rates = checked(
+                    "codec.bitrate_kbps",
+                    &rates,
+                    lossy.bitrate_bounds_kbps(),
+                    &format!("kbit/s ({})", lossy.name()),
+                )?;
+                conditions.extend(rates.into_iter().map(|kbps| SweepCondition::Codec {
+                    kind,
+                    bitrate_kbps: Some(kbps),
+                }));
+            }
         }
         if let Some(duration) = &file.duration {
             let values = checked(
@@ -517,10 +601,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rt60"), "{e}");
-        let e = SweepGrid::from_toml("[codec]\nkinds = [\"mp3\"]\n", p)
+        let e = SweepGrid::from_toml("[codec]\nkinds = [\"aac\"]\n", p)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("mp3"), "{e}");
+        assert!(e.contains("aac"), "{e}");
+        let e = SweepGrid::from_toml("[codec]\nkinds = [\"ulaw\"]\nbitrate_kbps = [16]\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`codec.bitrate_kbps`") && e.contains("only read"),
+            "{e}"
+        );
+        let e = SweepGrid::from_toml("[codec]\nkinds = [\"opus\"]\nbitrate_kbps = [12, 900]\n", p)
+            .unwrap_err()
+            .to_string();
+        let want = if codecs::available() {
+            "`codec.bitrate_kbps[1]`"
+        } else {
+            "`codecs` feature"
+        };
+        assert!(e.contains(want), "{e}");
+    }
+
+    #[cfg(feature = "codecs")]
+    #[test]
+    fn real_codecs_give_one_condition_per_bit_rate_and_keep_the_length() {
+        let grid = SweepGrid::from_toml(
+            "clean = false\n[codec]\nkinds = [\"narrowband\", \"mp3\", \"opus\"]\n\
+             bitrate_kbps = [16, 32]\n",
+            Path::new("grid.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            grid.names(),
+            [
+                "codec-narrowband",
+                "codec-mp3-16kbps",
+                "codec-mp3-32kbps",
+                "codec-opus-16kbps",
+                "codec-opus-32kbps"
+            ]
+        );
+        let x = speechy(16_000);
+        let outputs: Vec<Vec<f32>> = grid
+            .conditions
+            .iter()
+            .map(|c| c.apply(&x, "spk/a", &[]).unwrap())
+            .collect();
+        for (c, y) in grid.conditions.iter().zip(&outputs) {
+            assert_eq!(y.len(), x.len(), "{}", c.name());
+            assert_ne!(y, &x, "{}", c.name());
+        }
+        // The two bit rates of a codec differ.
+        assert_ne!(outputs[1], outputs[2]);
+        assert_ne!(outputs[3], outputs[4]);
+        // Results written before bit rates existed still read.
+        let old: SweepCondition =
+            serde_json::from_str(r#"{"family":"codec","kind":"ulaw"}"#).unwrap();
+        assert_eq!(old.name(), "codec-ulaw");
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub enum ConditionError {
         field: &'static str,
         message: String,
     },
+    /// A real lossy codec's round trip failed.
+    #[error("condition `codec`: {source}")]
+    Codec {
+        #[source]
+        source: crate::augment::codecs::CodecError,
+    },
 }
 
 /// Mean power (mean square) of a signal; 0 for an empty one.
