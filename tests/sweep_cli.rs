@@ -37,6 +37,16 @@ fn train_tiny(dir: &Path, seed: u64) -> PathBuf {
     run_dir
 }
 
+/// The `condition_names` of a sweep's JSON.
+fn condition_names(v: &serde_json::Value) -> Vec<&str> {
+    v["condition_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect()
+}
+
 const GRID: &str = "clean = true\n[noise]\nkinds = [\"white\"]\nsnr_db = [0]\n\
                     [duration]\nduration_s = [0.5]\n[level]\ngain_db = [30]\n";
 
@@ -67,12 +77,7 @@ fn two_tiny_runs_are_swept_over_the_wild_split() {
     };
     let json = success_stdout(sweep(&["--json", "--out", out_csv.to_str().unwrap()]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let names: Vec<&str> = v["condition_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap())
-        .collect();
+    let names = condition_names(&v);
     assert_eq!(
         names,
         ["clean", "noise-white-0db", "duration-0.5s", "level+30db"]
@@ -236,12 +241,7 @@ fn real_codecs_sweep_at_each_bit_rate() {
         v
     };
     let v = sweep();
-    let names: Vec<&str> = v["condition_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap())
-        .collect();
+    let names = condition_names(&v);
     assert_eq!(
         names,
         [

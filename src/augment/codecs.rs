@@ -26,6 +26,14 @@ pub enum LossyCodec {
 }
 
 impl LossyCodec {
+    /// Every codec.
+    pub const ALL: [LossyCodec; 3] = [LossyCodec::Mp3, LossyCodec::Vorbis, LossyCodec::Opus];
+
+    /// The codec of a name as [`LossyCodec::name`] writes it (`mp3`, `vorbis`, `opus`).
+    pub fn from_name(name: &str) -> Option<LossyCodec> {
+        LossyCodec::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The name written in chain files and reports.
     pub fn name(self) -> &'static str {
         match self {

@@ -78,12 +78,7 @@ impl CodecKind {
 
     /// The real lossy codec this is, if it is one (those take a bit rate).
     pub fn lossy(self) -> Option<LossyCodec> {
-        match self {
-            CodecKind::Mp3 => Some(LossyCodec::Mp3),
-            CodecKind::Vorbis => Some(LossyCodec::Vorbis),
-            CodecKind::Opus => Some(LossyCodec::Opus),
-            CodecKind::Ulaw | CodecKind::Alaw | CodecKind::Narrowband | CodecKind::Lossy => None,
-        }
+        LossyCodec::from_name(self.name())
     }
 }
 

@@ -180,12 +180,7 @@ impl CodecKind {
 
     /// The real lossy codec this is, if it is one.
     pub fn lossy(self) -> Option<LossyCodec> {
-        match self {
-            CodecKind::Mp3 => Some(LossyCodec::Mp3),
-            CodecKind::Vorbis => Some(LossyCodec::Vorbis),
-            CodecKind::Opus => Some(LossyCodec::Opus),
-            CodecKind::Mulaw | CodecKind::Alaw | CodecKind::LossySim => None,
-        }
+        LossyCodec::from_name(self.name())
     }
 
     /// The bit rates drawn when a stage names none (kbit/s): the low-to-middle rates of
