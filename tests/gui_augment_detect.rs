@@ -443,3 +443,51 @@ fn augment_view_builds_a_chain_and_auditions_each_stage() {
     });
     assert_eq!(harness.state().view.chain_stage_reports()[0].kind, "noise");
 }
+
+/// Chain mode with a real codec: a codec stage switched to Opus in its combo shows the bit-rate
+/// range, runs Opus at a rate from the default range and keeps the clip's length.
+#[cfg(feature = "codecs")]
+#[test]
+fn augment_view_runs_an_opus_stage_at_a_drawn_bit_rate() {
+    let mut view = AugmentView::load(None);
+    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
+    let mut harness = augment_harness(view);
+    harness.step();
+    let path = asset("demo_bonafide.wav");
+    {
+        let s = harness.state_mut();
+        s.view.open_file(path.clone(), &mut s.shared);
+    }
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.augmented_samples().is_some()
+    });
+    harness.get_by_label("Chain").click();
+    harness.run_steps(2);
+    harness.get_by_label("kind to add").click();
+    harness.run_steps(2);
+    harness.get_by_label("codec").click();
+    harness.run_steps(2);
+    harness.get_by_label("Add stage").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view.chain_stage_outputs().len() == 1
+    });
+    // G.711 (the default) reads no bit rate; Opus does.
+    assert!(harness.query_by_label("bit rate (kbit/s)").is_none());
+    harness.get_by_label("codec").click();
+    harness.run_steps(2);
+    harness.get_by_label("opus").click();
+    step_until(&mut harness, Duration::from_secs(20), |s| {
+        s.view
+            .chain_stage_reports()
+            .first()
+            .is_some_and(|r| r.params["codec"] == "opus")
+    });
+    assert!(harness.query_by_label("bit rate (kbit/s)").is_some());
+    let report = &harness.state().view.chain_stage_reports()[0];
+    let kbps = report.params["bitrate_kbps"].as_f64().unwrap();
+    assert!((8.0..=32.0).contains(&kbps), "{kbps}");
+    let clip = dpda::audio::load_mono_16k(&path).unwrap();
+    let output = harness.state().view.chain_stage_outputs()[0].to_vec();
+    assert_eq!(output.len(), clip.samples.len());
+    assert_ne!(output, clip.samples);
+}
