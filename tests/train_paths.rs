@@ -292,3 +292,38 @@ fn the_k_path_studies_plan_every_run_and_cover_every_aligner() {
         );
     }
 }
+
+/// Real codecs as training paths: MP3 and Opus paths beside the clean one train, log every pair,
+/// and give the same metrics on a rerun with the same seed (the codecs are deterministic).
+#[cfg(feature = "codecs")]
+#[test]
+fn mp3_and_opus_paths_train_and_repeat_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "codecs.toml",
+        r#"
+[[train.paths]]
+name = "clean"
+[[train.paths]]
+name = "mp3"
+stages = [{ kind = "codec", codec = "mp3", bitrate_kbps = [16.0, 32.0] }]
+[[train.paths]]
+name = "opus"
+stages = [{ kind = "codec", codec = "opus" }]
+"#,
+    );
+    let runs: Vec<Vec<serde_json::Value>> = ["run a", "run b"]
+        .iter()
+        .map(|name| {
+            let run = dir.path().join(name);
+            success_stdout(train(&config, &run, &["--max-steps", "2"]));
+            metrics_without_time(&run)
+        })
+        .collect();
+    assert_eq!(runs[0].len(), 2);
+    for pair in ["clean|mp3", "clean|opus", "mp3|opus"] {
+        assert!(runs[0][1]["pair_cos"][pair].as_f64().is_some(), "{pair}");
+    }
+    assert_eq!(runs[0], runs[1]);
+}
