@@ -119,6 +119,16 @@ fn draw_eer<DB: DrawingBackend>(
     let panels = root.split_evenly((1, sets.len().max(1)));
     let names: Vec<String> = r.conditions.iter().map(|c| c.name.clone()).collect();
     let n = names.len();
+    // Side by side, more than a few names overlap under their points: then they stand upright,
+    // and the label area grows with the longest.
+    let longest = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let upright = n * longest > 60;
+    let (label_area_px, label_style) = if upright {
+        let style = ("sans-serif", 12).into_font().transform(FontTransform::Rotate90);
+        (12 + 6 * longest as u32, style)
+    } else {
+        (40, ("sans-serif", 12).into_font())
+    };
     for (panel, set) in panels.iter().zip(&sets) {
         // Upper end of the axis: the largest interval end or seed value, in %.
         let mut top: f64 = 1.0;
@@ -138,7 +148,7 @@ fn draw_eer<DB: DrawingBackend>(
                 ("sans-serif", 16),
             )
             .margin(10)
-            .x_label_area_size(40)
+            .x_label_area_size(label_area_px)
             .y_label_area_size(50)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top * 1.15)
             .map_err(|e| err(&e))?;
@@ -147,6 +157,7 @@ fn draw_eer<DB: DrawingBackend>(
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n.max(1) * 2 + 1)
+            .x_label_style(label_style.clone())
             .x_label_formatter(&move |x| {
                 let i = x.round();
                 if (x - i).abs() < 1e-6 && i >= 0.0 {
