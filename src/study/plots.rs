@@ -124,7 +124,9 @@ fn draw_eer<DB: DrawingBackend>(
     let longest = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
     let upright = n * longest > 60;
     let (label_area_px, label_style) = if upright {
-        let style = ("sans-serif", 12).into_font().transform(FontTransform::Rotate90);
+        let style = ("sans-serif", 12)
+            .into_font()
+            .transform(FontTransform::Rotate90);
         (12 + 6 * longest as u32, style)
     } else {
         (40, ("sans-serif", 12).into_font())
