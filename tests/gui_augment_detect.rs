@@ -352,15 +352,12 @@ fn detect_view_scores_with_released_weights_at_their_input_length() {
     }
 }
 
-/// Chain mode: a two-stage chain (gain, then pink noise) built with the view's buttons and
-/// combos, run on a clip; the output after each stage exists, the stages differ, the last one
-/// is the library's chain with the shown seed, and auditioning stage 0 shows its output.
-#[test]
-fn augment_view_builds_a_chain_and_auditions_each_stage() {
-    use dpda::augment::{ChainSpec, StageSpec};
+/// The Augment view on the demo clip (seed `seed`, no audio device), switched to Chain mode;
+/// returns the harness and the clip's path.
+fn chain_mode_on_demo_clip(seed: u64) -> (Harness<'static, AugmentState>, PathBuf) {
     let mut view = AugmentView::load(None);
     view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
-    view.settings.seed = 5;
+    view.settings.seed = seed;
     let mut harness = augment_harness(view);
     harness.step();
     let path = asset("demo_bonafide.wav");
@@ -371,21 +368,31 @@ fn augment_view_builds_a_chain_and_auditions_each_stage() {
     step_until(&mut harness, Duration::from_secs(20), |s| {
         s.view.augmented_samples().is_some()
     });
-
     harness.get_by_label("Chain").click();
     harness.run_steps(2);
-    // First stage: gain (chosen in the kind combo), second: noise (the combo's default).
+    (harness, path)
+}
+
+/// Pick `kind` in the "kind to add" combo and press "Add stage".
+fn add_stage(harness: &mut Harness<'static, AugmentState>, kind: &str) {
     harness.get_by_label("kind to add").click();
     harness.run_steps(2);
-    harness.get_by_label("gain").click();
+    harness.get_by_label(kind).click();
     harness.run_steps(2);
     harness.get_by_label("Add stage").click();
+}
+
+/// Chain mode: a two-stage chain (gain, then pink noise) built with the view's buttons and
+/// combos, run on a clip; the output after each stage exists, the stages differ, the last one
+/// is the library's chain with the shown seed, and auditioning stage 0 shows its output.
+#[test]
+fn augment_view_builds_a_chain_and_auditions_each_stage() {
+    use dpda::augment::{ChainSpec, StageSpec};
+    let (mut harness, path) = chain_mode_on_demo_clip(5);
+    // First stage: gain, second: noise, each chosen in the kind combo.
+    add_stage(&mut harness, "gain");
     harness.run_steps(2);
-    harness.get_by_label("kind to add").click();
-    harness.run_steps(2);
-    harness.get_by_label("noise").click();
-    harness.run_steps(2);
-    harness.get_by_label("Add stage").click();
+    add_stage(&mut harness, "noise");
     step_until(&mut harness, Duration::from_secs(20), |s| {
         s.view.chain_stage_outputs().len() == 2
     });
@@ -449,25 +456,8 @@ fn augment_view_builds_a_chain_and_auditions_each_stage() {
 #[cfg(feature = "codecs")]
 #[test]
 fn augment_view_runs_an_opus_stage_at_a_drawn_bit_rate() {
-    let mut view = AugmentView::load(None);
-    view.set_audio_backend(AudioBackend::Unavailable(NO_AUDIO.into()));
-    let mut harness = augment_harness(view);
-    harness.step();
-    let path = asset("demo_bonafide.wav");
-    {
-        let s = harness.state_mut();
-        s.view.open_file(path.clone(), &mut s.shared);
-    }
-    step_until(&mut harness, Duration::from_secs(20), |s| {
-        s.view.augmented_samples().is_some()
-    });
-    harness.get_by_label("Chain").click();
-    harness.run_steps(2);
-    harness.get_by_label("kind to add").click();
-    harness.run_steps(2);
-    harness.get_by_label("codec").click();
-    harness.run_steps(2);
-    harness.get_by_label("Add stage").click();
+    let (mut harness, path) = chain_mode_on_demo_clip(1);
+    add_stage(&mut harness, "codec");
     step_until(&mut harness, Duration::from_secs(20), |s| {
         s.view.chain_stage_outputs().len() == 1
     });
