@@ -54,7 +54,7 @@ pub(crate) fn decode_full(bytes: &[u8], path: &Path) -> Result<Decoded, AudioErr
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let is_wave = bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE";
         if is_wave {
-            match super::wav::decode_wav_full(Cursor::new(bytes), path) {
+            match super::wav::decode_wav_bytes(bytes, path) {
                 // hound reads only integer PCM and 32-bit float and calls other fmt chunks
                 // unsupported or ill-formed; symphonia also knows A-law, µ-law and 64-bit float.
                 // If it fails too, its error is the better message unless it is a generic

@@ -92,6 +92,42 @@ impl<'p> MonoMixer<'p> {
         Ok(())
     }
 
+    /// Add many samples of interleaved data; the same result as [`Self::push`] on each, with
+    /// mono data checked and measured in vectorised passes.
+    pub fn push_all(&mut self, values: impl Iterator<Item = f32>) -> Result<(), AudioError> {
+        if self.channels != 1 {
+            return values.into_iter().try_for_each(|x| self.push(x));
+        }
+        let start = self.mono.len();
+        self.mono.extend(values);
+        let new = &self.mono[start..];
+        let mut finite = true;
+        let mut lanes = [self.peak; 8];
+        let mut blocks = new.chunks_exact(8);
+        for block in &mut blocks {
+            for (lane, &x) in lanes.iter_mut().zip(block) {
+                finite &= x.is_finite();
+                *lane = lane.max(x.abs());
+            }
+        }
+        for &x in blocks.remainder() {
+            finite &= x.is_finite();
+            lanes[0] = lanes[0].max(x.abs());
+        }
+        if !finite {
+            if let Some(i) = new.iter().position(|x| !x.is_finite()) {
+                return Err(AudioError::NonFinite {
+                    path: self.path.to_path_buf(),
+                    frame: (start + i) as u64,
+                    channel: 0,
+                    value: new[i],
+                });
+            }
+        }
+        self.peak = lanes.into_iter().fold(self.peak, f32::max);
+        Ok(())
+    }
+
     /// The mono samples and the peak; an unfinished last frame is corruption, not data to drop.
     pub fn finish(self) -> Result<(Vec<f32>, f32), AudioError> {
         if !self.partial.is_empty() {
