@@ -8,8 +8,8 @@ use anyhow::Context;
 use super::{print_line, ClosedPipe};
 use crate::data::protocol::encode_trial_field;
 use crate::inference::{
-    check_samples, check_windows, collect_trials, CalibrationRequest, InputWarning, ModelRequest,
-    Scorer, Windows,
+    check_samples, check_windows, collect_trials, CalibrationRequest, ClipScores, InputWarning,
+    ModelRequest, Scorer, Windows,
 };
 use crate::metrics::scores::ScoreRow;
 
@@ -163,50 +163,71 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut num_failed = 0usize;
     let mut out = Printer { printing: true };
-    for trial in &trials {
-        let mut warnings = Vec::new();
-        let result = crate::audio::load_mono_16k(&trial.path)
-            .map_err(anyhow::Error::from)
-            .and_then(|clip| {
-                let (score, per, found) = score_checked(&scorer, &clip.samples, windows)?;
-                warnings = found;
-                Ok((score, per))
-            });
-        for w in &warnings {
-            eprintln!("warning: {}: {}", trial.path.display(), w.message);
+    // Files are decoded ahead on their own thread and scored a group at a time, the group's
+    // inputs sharing forward passes; lines still come out in input order.
+    let group = scorer.group_size(windows);
+    let mut ahead = scorer.prefetch(&trials, windows);
+    loop {
+        let decoded = ahead.take_group(group);
+        if decoded.is_empty() {
+            break;
         }
-        let field = encode_trial_field(&trial.name);
-        match result {
-            Ok((score, per_window)) if args.json => {
-                out.print(&json_line(
-                    &trial.name,
-                    score,
-                    &warnings,
-                    args.per_window,
-                    &per_window,
-                ))?;
-            }
-            Ok((score, per_window)) => {
-                if args.per_window {
-                    for (start, s) in per_window {
-                        out.print(&format!("{field}@{:.3} {s}", start as f64 / 16_000.0))?;
+        let clips: Vec<&[f32]> = decoded
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().map(|c| c.samples.as_slice()))
+            .collect();
+        let mut scored = scorer.score_many(&clips, windows).map(Vec::into_iter);
+        for (i, decoded) in &decoded {
+            let trial = &trials[*i];
+            let mut warnings = Vec::new();
+            let result = match (decoded, &mut scored) {
+                (Err(e), _) => Err(anyhow::anyhow!("{e}")),
+                (Ok(_), Err(e)) => Err(anyhow::anyhow!("{e}")),
+                (Ok(clip), Ok(scores)) => match scores.next() {
+                    Some(scores) => {
+                        let (score, per, found) = checked(&scorer, &clip.samples, scores);
+                        warnings = found;
+                        Ok((score, per))
                     }
+                    None => Err(anyhow::anyhow!("the model gave no score")),
+                },
+            };
+            for w in &warnings {
+                eprintln!("warning: {}: {}", trial.path.display(), w.message);
+            }
+            let field = encode_trial_field(&trial.name);
+            match result {
+                Ok((score, per_window)) if args.json => {
+                    out.print(&json_line(
+                        &trial.name,
+                        score,
+                        &warnings,
+                        args.per_window,
+                        &per_window,
+                    ))?;
                 }
-                out.print(&format!("{field} {score}"))?;
-                rows.push(ScoreRow {
-                    utt_id: trial.name.clone(),
-                    score,
-                    attack: None,
-                    label: None,
-                });
+                Ok((score, per_window)) => {
+                    if args.per_window {
+                        for (start, s) in per_window {
+                            out.print(&format!("{field}@{:.3} {s}", start as f64 / 16_000.0))?;
+                        }
+                    }
+                    out.print(&format!("{field} {score}"))?;
+                    rows.push(ScoreRow {
+                        utt_id: trial.name.clone(),
+                        score,
+                        attack: None,
+                        label: None,
+                    });
+                }
+                Err(e) => {
+                    num_failed += 1;
+                    eprintln!("error: {}: {e:#}", trial.path.display());
+                }
             }
-            Err(e) => {
-                num_failed += 1;
-                eprintln!("error: {}: {e:#}", trial.path.display());
+            if !out.printing && args.out.is_none() {
+                return Err(ClosedPipe.into());
             }
-        }
-        if !out.printing && args.out.is_none() {
-            return Err(ClosedPipe.into());
         }
     }
     if let Some(out) = &args.out {
@@ -225,40 +246,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// A clip score, its window scores as `(start sample, score)`, and its input warnings.
 type Checked = (f64, Vec<(usize, f64)>, Vec<InputWarning>);
 
-/// Score one clip and check it: the clip score (whole clip, or the mean of its windows), the
-/// window scores as `(start sample, score)`, and the input warnings. With windows the whole clip
-/// is scored as well, for the disagreement check against the model's stored threshold (0 when
-/// none is stored); without windows that check does not run.
-fn score_checked(
-    scorer: &Scorer,
-    samples: &[f32],
-    windows: Option<Windows>,
-) -> anyhow::Result<Checked> {
+/// A clip's output score (whole clip, or the mean of its windows), its window scores as
+/// `(start sample, output score)`, and its input warnings. With windows the whole-clip score is
+/// there as well, for the disagreement check against the model's stored threshold (0 when none
+/// is stored); without windows that check does not run.
+fn checked(scorer: &Scorer, samples: &[f32], scores: ClipScores) -> Checked {
     let info = scorer.info();
     let mut warnings = check_samples(samples, info.num_samples);
     // The checks compare raw logits with the stored threshold (a logit too); what is written is
     // the output score (the calibrated LLR when a calibration applies, an affine map, so the mean
     // of window LLRs is the LLR of the mean logit).
-    match windows {
-        None => Ok((
-            info.output_score(scorer.score(samples)?),
-            Vec::new(),
-            warnings,
-        )),
-        Some(w) => {
-            let per = scorer.score_windows(samples, w)?;
-            let scores: Vec<f64> = per.iter().map(|(_, s)| *s).collect();
-            let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
-            let whole = scorer.score(samples)?;
-            let threshold = info.threshold.as_ref().map_or(0.0, |t| t.value);
-            warnings.extend(check_windows(whole, &scores, threshold));
-            let per = per
-                .into_iter()
-                .map(|(start, s)| (start, info.output_score(s)))
-                .collect();
-            Ok((info.output_score(mean), per, warnings))
-        }
+    if scores.windows.is_empty() {
+        return (info.output_score(scores.whole), Vec::new(), warnings);
     }
+    let window_scores: Vec<f64> = scores.windows.iter().map(|(_, s)| *s).collect();
+    let mean = window_scores.iter().sum::<f64>() / window_scores.len() as f64;
+    let threshold = info.threshold.as_ref().map_or(0.0, |t| t.value);
+    warnings.extend(check_windows(scores.whole, &window_scores, threshold));
+    let per = scores
+        .windows
+        .into_iter()
+        .map(|(start, s)| (start, info.output_score(s)))
+        .collect();
+    (info.output_score(mean), per, warnings)
 }
 
 /// One `--json` line: `{"trial", "score", "warnings": [{code, message}], "windows"?}`.

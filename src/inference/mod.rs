@@ -12,6 +12,7 @@
 //!   resting on non-speech audio.
 //! - [`scorer`]: scores with no autograd graph (see [`crate::nn::no_grad`]), in batches whose
 //!   size is bounded by a sample budget, whole-clip or as windows that cover the whole clip.
+//! - [`prefetch`]: files decoded on their own thread ahead of the model.
 //! - [`trials`]: the trial names of scored files (paths relative to the scored root, without the
 //!   audio extension), with collisions refused.
 //! - [`testsets`]: the `[[test]]` sets of a run configuration, scored and evaluated.
@@ -24,6 +25,7 @@
 pub mod explain;
 pub mod layout;
 pub mod models;
+pub mod prefetch;
 pub mod scorer;
 pub mod source;
 pub mod testsets;
@@ -34,7 +36,7 @@ use std::path::PathBuf;
 
 pub use explain::{ExplainConfig, Explanation};
 pub use layout::RunLayout;
-pub use scorer::{window_starts, FolderScores, ScoreTrack, Scorer, Windows};
+pub use scorer::{window_starts, ClipScores, FolderScores, ScoreTrack, Scorer, Windows};
 pub use source::{
     AppliedCalibration, CalibrationRequest, ModelInfo, ModelRequest, StoredThreshold,
 };

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 
+use super::prefetch::{prefetch, Prefetch};
 use super::source::{ModelInfo, ModelRequest, MAX_NUM_SAMPLES};
 use super::trials::Trial;
 use super::{io_err, InferenceError};
@@ -117,6 +118,21 @@ pub struct FolderScores {
     /// Whether the caller stopped it before the end.
     pub cancelled: bool,
 }
+
+/// One clip's scores from [`Scorer::score_many`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipScores {
+    /// Whole-clip score (the first `num_samples` samples, repeated to length).
+    pub whole: f64,
+    /// `(start sample, score)` per window, in time order; empty without windows.
+    pub windows: Vec<(usize, f64)>,
+}
+
+/// Fewest files scored together: two inputs keep the two halves of a batch on two cores.
+const MIN_GROUP_FILES: usize = 2;
+
+/// Decoded files waiting ahead of the model, per file of a group.
+const LOOKAHEAD_GROUPS: usize = 2;
 
 /// Decision of a score against a threshold: bona fide at or above it.
 pub fn is_bonafide(score: f64, threshold: f64) -> bool {
@@ -221,6 +237,57 @@ impl Scorer {
         Ok(out)
     }
 
+    /// Files scored together in [`Self::score_many`]: as many whole-clip inputs as one forward
+    /// pass takes (at least two, so a batch keeps two cores busy), and with windows as many
+    /// files as that many windows would need at one window per file.
+    pub fn group_size(&self, windows: Option<Windows>) -> usize {
+        let len = match windows {
+            None => self.info.num_samples,
+            Some(w) => self.window_len(w),
+        };
+        Self::batch_len(len).max(MIN_GROUP_FILES)
+    }
+
+    /// Whole-clip scores of `clips` and, with `windows`, each clip's window scores as `(start
+    /// sample, score)`: the same numbers as [`Self::score`] and [`Self::score_windows`] clip by
+    /// clip, with inputs of several clips sharing forward passes (so the batch dimension the
+    /// kernels run in parallel over is filled even when each clip is one input).
+    pub fn score_many(
+        &self,
+        clips: &[&[f32]],
+        windows: Option<Windows>,
+    ) -> Result<Vec<ClipScores>, InferenceError> {
+        let whole = self.score_clips(clips)?;
+        let mut per_clip: Vec<Vec<(usize, f64)>> = vec![Vec::new(); clips.len()];
+        if let Some(w) = windows {
+            let len = self.window_len(w);
+            let jobs: Vec<(usize, usize)> = clips
+                .iter()
+                .enumerate()
+                .flat_map(|(c, x)| {
+                    window_starts(x.len(), len, w.hop_len)
+                        .into_iter()
+                        .map(move |s| (c, s))
+                })
+                .collect();
+            for chunk in jobs.chunks(Self::batch_len(len)) {
+                let mut flat = Vec::with_capacity(chunk.len() * len);
+                for &(c, s) in chunk {
+                    let x = clips[c];
+                    flat.extend(crate::audio::repeat_pad(&x[s.min(x.len())..], len));
+                }
+                for (&(c, s), score) in chunk.iter().zip(self.forward(flat, len)?) {
+                    per_clip[c].push((s, score));
+                }
+            }
+        }
+        Ok(whole
+            .into_iter()
+            .zip(per_clip)
+            .map(|(whole, windows)| ClipScores { whole, windows })
+            .collect())
+    }
+
     /// The window length actually scored: the requested one, widened to the shortest input the
     /// model accepts.
     pub fn window_len(&self, windows: Windows) -> usize {
@@ -245,9 +312,15 @@ impl Scorer {
         })
     }
 
+    /// The trials' files decoded ahead of scoring, in order, a few groups ahead.
+    pub fn prefetch(&self, trials: &[Trial], windows: Option<Windows>) -> Prefetch {
+        let paths = trials.iter().map(|t| t.path.clone()).collect();
+        prefetch(paths, LOOKAHEAD_GROUPS * self.group_size(windows))
+    }
+
     /// Score every trial (whole clip) and write `<name> <score>` lines to `out_path` (through a
     /// temporary file, so the score file is whole or absent). `progress(done, total)` is called
-    /// after each file; returning `false` stops early (what was scored is still written).
+    /// after each group of files scored together; returning `false` stops early (what was scored is still written).
     /// Unreadable files are listed, not fatal.
     pub fn score_files(
         &self,
@@ -258,17 +331,30 @@ impl Scorer {
         let mut rows = Vec::with_capacity(trials.len());
         let mut failures = Vec::new();
         let mut cancelled = false;
-        for (i, trial) in trials.iter().enumerate() {
-            match crate::audio::load_mono_16k(&trial.path) {
-                Ok(clip) => rows.push(ScoreRow {
-                    utt_id: trial.name.clone(),
-                    score: self.score(&clip.samples)?,
+        let group = self.group_size(None);
+        let mut ahead = self.prefetch(trials, None);
+        loop {
+            let decoded = ahead.take_group(group);
+            let Some(&(last, _)) = decoded.last() else {
+                break;
+            };
+            let mut clips = Vec::with_capacity(decoded.len());
+            for (i, result) in &decoded {
+                match result {
+                    Ok(clip) => clips.push((*i, clip.samples.as_slice())),
+                    Err(e) => failures.push((trials[*i].path.clone(), e.to_string())),
+                }
+            }
+            let inputs: Vec<&[f32]> = clips.iter().map(|(_, x)| *x).collect();
+            for ((i, _), scores) in clips.iter().zip(self.score_many(&inputs, None)?) {
+                rows.push(ScoreRow {
+                    utt_id: trials[*i].name.clone(),
+                    score: scores.whole,
                     attack: None,
                     label: None,
-                }),
-                Err(e) => failures.push((trial.path.clone(), e.to_string())),
+                });
             }
-            if !progress(i + 1, trials.len()) {
+            if !progress(last + 1, trials.len()) {
                 cancelled = true;
                 break;
             }

@@ -418,6 +418,22 @@ impl BatchNorm {
             }
             return Ok(out.y);
         }
+        if super::is_grad_disabled() && super::kernels::uses_fast_path(x) {
+            let to_f64 = |v: &Var| param(v).to_dtype(DType::F64)?.to_vec1::<f64>();
+            let mean = to_f64(&self.running_mean)?;
+            let invstd = to_f64(&self.running_var)?
+                .into_iter()
+                .map(|v| 1.0 / (v + self.eps).sqrt())
+                .collect();
+            return super::kernels::batch_norm_fixed_no_grad(
+                x,
+                self.weight.as_ref().map(param).as_ref(),
+                self.bias.as_ref().map(param).as_ref(),
+                mean,
+                invstd,
+                selu,
+            );
+        }
         let y = self.normalise_with_running_stats(x, &stat_shape)?;
         if selu {
             super::kernels::plain::selu(&y)
@@ -938,6 +954,82 @@ mod tests {
                     &vars,
                     &x,
                 );
+            }
+        }
+    }
+
+    /// Scoring's one-pass eval BatchNorm (+SELU) under no_grad gives the composed ops' values.
+    #[test]
+    fn fixed_statistics_pass_under_no_grad_matches_the_composition() {
+        for (shape, affine) in [(vec![2usize, 3, 4, 5], true), (vec![3, 2, 7], false)] {
+            let vm = VarMap::new();
+            let mut rng = Rng::new(31);
+            let mut pb = builder(&vm, &mut rng);
+            let bn = BatchNorm::new(&mut pb, "bn", shape[1], affine).unwrap();
+            let c = shape[1];
+            bn.running_mean
+                .set(random_var(&[c], DType::F64, 32).unwrap().as_tensor())
+                .unwrap();
+            bn.running_var
+                .set(
+                    &random_var(&[c], DType::F64, 33)
+                        .unwrap()
+                        .as_tensor()
+                        .abs()
+                        .unwrap()
+                        .affine(1.0, 0.3)
+                        .unwrap(),
+                )
+                .unwrap();
+            if let (Some(w), Some(b)) = (&bn.weight, &bn.bias) {
+                w.set(random_var(&[c], DType::F64, 34).unwrap().as_tensor())
+                    .unwrap();
+                b.set(random_var(&[c], DType::F64, 35).unwrap().as_tensor())
+                    .unwrap();
+            }
+            let x = random_var(&shape, DType::F64, 36).unwrap();
+            for selu in [false, true] {
+                let run = |bn: &BatchNorm| {
+                    if selu {
+                        bn.forward_selu(x.as_tensor(), Mode::Eval)
+                    } else {
+                        bn.forward(x.as_tensor(), Mode::Eval)
+                    }
+                };
+                let composed = run(&bn).unwrap();
+                let fused = crate::nn::no_grad(|| run(&bn)).unwrap();
+                let diff = (&composed - &fused)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap();
+                assert!(
+                    diff < 1e-12,
+                    "{shape:?} affine {affine} selu {selu}: {diff}"
+                );
+                // f32 input (scoring's case) takes the vectorised pass with a polynomial exp.
+                let x32 = x.as_tensor().to_dtype(DType::F32).unwrap();
+                let fused32 = crate::nn::no_grad(|| {
+                    if selu {
+                        bn.forward_selu(&x32, Mode::Eval)
+                    } else {
+                        bn.forward(&x32, Mode::Eval)
+                    }
+                })
+                .unwrap();
+                let want: Vec<f64> = composed.flatten_all().unwrap().to_vec1().unwrap();
+                let got: Vec<f32> = fused32.flatten_all().unwrap().to_vec1().unwrap();
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (f64::from(*g) - w).abs() < 1e-5 * w.abs().max(1.0),
+                        "{g} vs {w}"
+                    );
+                }
             }
         }
     }

@@ -169,6 +169,70 @@ pub fn mfm(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(pool::MfmOp)
 }
 
+/// BatchNorm with fixed statistics (the running ones, as in evaluation) and optionally SELU in
+/// one pass over `x [B, C, ...]`: `(x − mean)·invstd·weight + bias` with `mean` and `invstd`
+/// per channel. Inference only: the result records no backward (the op's own backward is the
+/// batch-statistics one), so callers use it inside [`crate::nn::no_grad`]. Scoring spends a
+/// large share of its time in these element-wise passes; the plain composition makes five.
+pub fn batch_norm_fixed_no_grad(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    mean: Vec<f64>,
+    invstd: Vec<f64>,
+    selu: bool,
+) -> Result<Tensor> {
+    let c = x.dim(1)?;
+    if x.dtype() == DType::F32 && x.device().is_cpu() {
+        let dims = x.dims().to_vec();
+        let s: usize = dims[2..].iter().product();
+        let values = |t: Option<&Tensor>, default: f32| -> Result<Vec<f64>> {
+            match t {
+                Some(t) => t.to_dtype(DType::F64)?.to_vec1::<f64>(),
+                None => Ok(vec![f64::from(default); c]),
+            }
+        };
+        let (w, b) = (values(weight, 1.0)?, values(bias, 0.0)?);
+        if w.len() != c || b.len() != c || mean.len() != c || invstd.len() != c {
+            candle_core::bail!("batch norm over {c} channels got {} weights", w.len());
+        }
+        // y = x·scale + shift per channel, the constants formed in f64.
+        let scale: Vec<f32> = (0..c).map(|i| (invstd[i] * w[i]) as f32).collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|i| (b[i] - mean[i] * invstd[i] * w[i]) as f32)
+            .collect();
+        let x = x.contiguous()?;
+        let (storage, layout) = x.storage_and_layout();
+        let y = match &*storage {
+            candle_core::Storage::Cpu(cpu) => {
+                let data = contiguous_slice::<f32>(cpu, layout)?;
+                norm::affine_channels_f32(data, (c, s), &scale, &shift, selu)
+            }
+            _ => candle_core::bail!("batch norm: expected CPU storage"),
+        };
+        drop(storage);
+        return Tensor::from_vec(y, dims, x.device());
+    }
+    let ones;
+    let zeros;
+    let weight = match weight {
+        Some(w) => w.contiguous()?,
+        None => {
+            ones = Tensor::ones(c, x.dtype(), x.device())?;
+            ones
+        }
+    };
+    let bias = match bias {
+        Some(b) => b.contiguous()?,
+        None => {
+            zeros = Tensor::zeros(c, x.dtype(), x.device())?;
+            zeros
+        }
+    };
+    let op = norm::BatchNormTrainOp { mean, invstd, selu };
+    x.contiguous()?.apply_op3_no_bwd(&weight, &bias, &op)
+}
+
 /// The output of BatchNorm with batch statistics and the statistics themselves.
 #[derive(Clone, Debug)]
 pub struct BatchNormOutput {
