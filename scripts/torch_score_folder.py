@@ -103,7 +103,9 @@ def main():
     if args.scores:
         with open(args.scores, "w") as f:
             for name in names:
-                f.write(f"{name} {float(np.mean(scores[name]))}\n")
+                # dpda's trial field: the path without its extension, % and spaces escaped.
+                field = os.path.splitext(name)[0].replace("%", "%25").replace(" ", "%20")
+                f.write(f"{field} {float(np.mean(scores[name]))}\n")
     loop_s = end_s - loop_start_s
     print(f"RESULT files={len(files)} windows={num_windows} loop_s={loop_s:.3f} "
           f"wall_s={end_s - START_S:.3f} clips_per_s={len(files) / loop_s:.3f}")

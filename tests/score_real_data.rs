@@ -426,9 +426,17 @@ fn no_model_records_a_graph_when_scoring() {
         );
         let free = dpda::nn::no_grad(|| model.forward(&x, Mode::Eval, &mut Rng::new(0)).unwrap());
         assert!(!free.track_op(), "{name} records a graph inside no_grad");
-        let a = tracked.to_vec2::<f32>().unwrap();
-        let b = free.to_vec2::<f32>().unwrap();
-        assert_eq!(a, b, "{name}: same logits with and without the graph");
+        // Under no_grad, evaluation BatchNorm+SELU runs as one pass with a polynomial exp
+        // (relative error about 1e-7), so the logits agree to float rounding, not bit for bit.
+        let a = tracked.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = free.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (p - q).abs() <= 1e-5 * (1.0 + p.abs()),
+                "{name}: logit {i} is {p} with the graph and {q} without"
+            );
+        }
     }
 }
 

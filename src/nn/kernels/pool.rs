@@ -75,9 +75,23 @@ fn pool_forward<T: WithDType>(
                     }
                 }
             } else {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        y_p[oy * ow + ox] = x_p[argmax_in_window(x_p, w, kernel, oy, ox)];
+                // Row by row over whole output rows (AASIST's (3, 3) and (1, 3) pools): the
+                // same running maximum in the same window order as [`argmax_in_window`], so
+                // the same value, without its per-output index arithmetic.
+                let (kh, kw) = kernel;
+                for (oy, out) in y_p.chunks_exact_mut(ow).enumerate() {
+                    let first = &x_p[oy * kh * w..];
+                    for (ox, o) in out.iter_mut().enumerate() {
+                        *o = first[ox * kw];
+                    }
+                    for dy in 0..kh {
+                        let start = (oy * kh + dy) * w;
+                        let row = &x_p[start..start + ow * kw];
+                        for (o, window) in out.iter_mut().zip(row.chunks_exact(kw)) {
+                            for &v in window {
+                                *o = max(*o, v);
+                            }
+                        }
                     }
                 }
             }
@@ -264,5 +278,45 @@ impl CustomOp2 for MfmGradOp {
                 });
             Ok((T::to_cpu_storage_owned(dx), l1.shape().clone()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row-wise forward gives exactly the value at the backward's winner index, with ties,
+    /// NaNs, and sizes the window does not divide.
+    #[test]
+    fn forward_value_is_the_winner_of_the_backward() {
+        for (h, w, kernel) in [
+            (7, 10, (3, 3)),
+            (5, 11, (1, 3)),
+            (9, 8, (3, 2)),
+            (4, 4, (2, 2)),
+        ] {
+            let x: Vec<f32> = (0..2 * h * w)
+                .map(|i| match i % 13 {
+                    0 => f32::NAN,
+                    5 | 6 => 2.0,
+                    k => ((i * 7919) % 17) as f32 - k as f32,
+                })
+                .collect();
+            let (oh, ow) = (h / kernel.0, w / kernel.1);
+            let y = pool_forward(&x, (2, h, w, oh, ow), kernel);
+            for p in 0..2 {
+                let plane = &x[p * h * w..(p + 1) * h * w];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let want = plane[argmax_in_window(plane, w, kernel, oy, ox)];
+                        let got = y[p * oh * ow + oy * ow + ox];
+                        assert!(
+                            got.to_bits() == want.to_bits(),
+                            "{kernel:?} plane {p} ({oy}, {ox}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
