@@ -1,6 +1,7 @@
 //! Frame time of the workbench (CPU: egui pass plus tessellation, no GPU) with the train view
 //! showing runs of one million iterations, fed through the same event path the live view uses,
-//! and while a real short training runs on the worker thread.
+//! while a real short training runs on the worker thread, and while a training and a sweep
+//! (scoring a corpus under many conditions) run at once on their workers.
 //!
 //! `cargo bench --bench gui_frame`; prints per-frame figures (goal: ≤ 16 ms).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
@@ -8,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dpda::gui::form::ExperimentForm;
+use dpda::gui::sweep::SweepCommand;
 use dpda::gui::Workbench;
 use dpda::train::{EpochMetrics, LayerCos, StepMetrics, TrainEvent};
 
@@ -172,5 +174,98 @@ fn main() {
         times,
     );
     drop(wb);
+
+    // A training and a sweep at once: both workers busy while the window draws.
+    let (sweep_fields, sweep_tmp) = sweep_inputs();
+    let ctx = egui::Context::default();
+    let mut wb = Workbench::new(None);
+    wb.shared.runs_dir = runs.clone();
+    wb.train.form = ExperimentForm::tiny_demo();
+    wb.train.autostart = true;
+    wb.sweep.checkpoint_a = sweep_fields[0].clone();
+    wb.sweep.folder = sweep_fields[1].clone();
+    wb.sweep.key = sweep_fields[2].clone();
+    wb.sweep.grid = sweep_fields[3].clone();
+    wb.sweep.apply(SweepCommand::Start, &ctx);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let (mut times, mut frames_with_sweep) = (Vec::new(), 0);
+    while Instant::now() < deadline {
+        frames_with_sweep += usize::from(wb.sweep.is_running());
+        times.push(frame(&ctx, &mut wb));
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    let steps = wb.train.live.loss_combined.len();
+    report(
+        &format!(
+            "while training ({steps} iterations arrived) and sweeping ({frames_with_sweep} frames \
+             with the sweep running)"
+        ),
+        times,
+    );
+    assert!(
+        frames_with_sweep > 0,
+        "the sweep never ran: {:?}",
+        wb.sweep.status
+    );
+    drop(wb);
+    drop(sweep_tmp);
     let _ = std::fs::remove_dir_all(&runs);
+}
+
+/// A sweep's four fields (checkpoint, clips, key, grid) over the tiny exported corpus, with a
+/// two-step run of the tiny model as the checkpoint and a grid of 13 conditions, made with the
+/// `dpda` binary; the folder holding them lives as long as the returned guard.
+fn sweep_inputs() -> ([String; 4], tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let dpda = || std::process::Command::new(env!("CARGO_BIN_EXE_dpda"));
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(dpda()
+        .args(["corpus", "export"])
+        .arg(dir.path().join("corpus"))
+        .args(["--size", "tiny", "--quiet"])
+        .output()
+        .unwrap());
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(
+        &config,
+        "[data]\ncorpus = \"demo\"\ndemo_size = \"tiny\"\nnum_samples = 1600\n[model]\n\
+         name = \"tiny\"\n[train]\nbatch_size = 4\nepochs = 1\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    ok(dpda()
+        .arg("train")
+        .arg(&config)
+        .args([
+            "--quiet",
+            "--max-steps",
+            "2",
+            "--set",
+            "device.kind=cpu",
+            "--run-dir",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap());
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(
+        &grid,
+        "[level]\ngain_db = [-20, -10, -5, 5]\n[noise]\nkinds = [\"white\", \"babble\"]\n\
+         snr_db = [0, 10, 20]\n[codec]\nkinds = [\"ulaw\", \"alaw\"]\n",
+    )
+    .unwrap();
+    let wild = dir.path().join("corpus/wild");
+    let fields = [
+        run.display().to_string(),
+        wild.join("flac").display().to_string(),
+        wild.join("key.csv").display().to_string(),
+        grid.display().to_string(),
+    ];
+    (fields, dir)
 }

@@ -59,19 +59,6 @@ fn num(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Peak resident set size of this process in MiB (`VmHWM`), 0 where unavailable.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let name = arg(&args, "--model", "lcnn");
@@ -143,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads = rayon::current_num_threads();
     println!(
         "RESULT model={name} threads={threads} s_per_iter={s_per_iter:.4} peak_rss_mib={:.1} input={shape:?}",
-        peak_rss_mib()
+        dpda::nn::kernels::peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())
 }

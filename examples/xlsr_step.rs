@@ -9,6 +9,9 @@
 //! ```
 //! `model` defaults to `xlsr-aasist`, `device` to `cuda` (`cpu` also works), `steps` to 5.
 //! The random input stands in for audio: the cost of a step does not depend on the samples.
+//! `--forward` times the evaluation forward pass of the same 10 clips instead (no graph), as
+//! scoring runs it. On the CPU the last line also gives the peak resident memory;
+//! `scripts/xlsr_cpu_bench.sh` runs it there next to the PyTorch reference.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Instant;
@@ -26,9 +29,11 @@ const NUM_SAMPLES: usize = 66_800;
 const CLIPS_PER_PATH: usize = 5;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let model_name = args.first().map_or("xlsr-aasist", String::as_str);
-    let device_kind = args.get(1).map_or("cuda", String::as_str);
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let forward_only = all.iter().any(|a| a == "--forward");
+    let args: Vec<&String> = all.iter().filter(|a| !a.starts_with("--")).collect();
+    let model_name = args.first().map_or("xlsr-aasist", |a| a.as_str());
+    let device_kind = args.get(1).map_or("cuda", |a| a.as_str());
     let steps: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
     let text = format!(
         "[data]\nnum_samples = {NUM_SAMPLES}\n[model]\nname = \"{model_name}\"\n\
@@ -37,6 +42,10 @@ fn main() -> anyhow::Result<()> {
     );
     let plan = plan_from_str(&text, "xlsr_step", &[]).context("bench config")?;
     let (device, notice) = device_for(plan.device).context("device")?;
+    if device.is_cpu() {
+        // As the binary does.
+        dpda::nn::kernels::retain_freed_memory();
+    }
     if let Some(notice) = notice {
         eprintln!("note: {notice}");
     }
@@ -73,7 +82,27 @@ fn main() -> anyhow::Result<()> {
         rng: &mut dropout_rng,
     };
     let mut times_s = Vec::with_capacity(steps);
-    for step in 0..steps {
+    if forward_only {
+        let mut both = batch.orig.clone().unwrap_or_default();
+        both.extend(batch.aug.iter().flatten());
+        let x = candle_core::Tensor::from_vec(both, (2 * CLIPS_PER_PATH, NUM_SAMPLES), &device)?;
+        for step in 0..steps {
+            let t = Instant::now();
+            let logits = dpda::nn::no_grad(|| {
+                model
+                    .forward(&x, dpda::nn::Mode::Eval, &mut Rng::new(0))?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec2::<f32>()
+            })?;
+            device.synchronize().context("synchronize")?;
+            times_s.push(t.elapsed().as_secs_f64());
+            println!(
+                "forward {step}: {:.3} s, first logits {:?}",
+                times_s[step], logits[0]
+            );
+        }
+    }
+    for step in (0..steps).filter(|_| !forward_only) {
         let t = Instant::now();
         let outcome = train_step(
             model.as_ref(),
@@ -101,7 +130,11 @@ fn main() -> anyhow::Result<()> {
     let steady: Vec<f64> = times_s.iter().skip(1).copied().collect();
     if !steady.is_empty() {
         let mean = steady.iter().sum::<f64>() / steady.len() as f64;
-        println!("RESULT rust {model_name} {device_kind} mean_step_s {mean:.4}");
+        let what = if forward_only { "forward" } else { "step" };
+        let rss = dpda::nn::kernels::peak_rss_mib()
+            .filter(|_| device.is_cpu())
+            .map_or(String::new(), |mib| format!(" peak_rss_mib {mib:.0}"));
+        println!("RESULT rust {model_name} {device_kind} {what} mean_step_s {mean:.4}{rss}");
     }
     Ok(())
 }

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""PyTorch side of `scripts/gpu_xlsr_bench.sh`: the dual-path iteration of XLSR-AASIST or
-XLSR-Conformer-TCM as dpda_ga runs it (5 + 5 clips of 66,800 samples concatenated into one
-forward, two class-weighted cross-entropy losses, two backward passes, PCGrad, one Adam step),
-with time per step and peak GPU memory.
+"""PyTorch side of `scripts/gpu_xlsr_bench.sh` and `scripts/xlsr_cpu_bench.sh`: the dual-path
+iteration of XLSR-AASIST or XLSR-Conformer-TCM as dpda_ga runs it (5 + 5 clips of 66,800 samples
+concatenated into one forward, two class-weighted cross-entropy losses, two backward passes,
+PCGrad, one Adam step), with time per step and peak memory (GPU: allocated; CPU: resident).
 
-The models are the ones of `scripts/xlsr_reference.py` at full size (XLS-R 300M layout, random
-weights: the cost of a step does not depend on the weights).
+The models are the ones of `scripts/xlsr_reference.py` (Hugging Face's Wav2Vec2Model front end),
+at full size (XLS-R 300M layout) or, with --model xlsr-tiny-aasist, in the tiny configuration
+of dpda's `xlsr-tiny-aasist`; random weights: the cost of a step does not depend on them.
+--forward times the evaluation forward of the same 10 clips under torch.no_grad instead.
 
-    python3 scripts/gpu_xlsr_reference_bench.py [--model xlsr-aasist|xlsr-tcm] [--steps 5]
+    python3 scripts/gpu_xlsr_reference_bench.py [--model xlsr-aasist|xlsr-tcm|xlsr-tiny-aasist]
+        [--device cuda|cpu] [--threads N] [--forward] [--steps 5]
 """
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -42,13 +46,23 @@ def pcgrad_mean(g1, g2):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="xlsr-aasist")
+    ap.add_argument("--model", default="xlsr-aasist",
+                    choices=["xlsr-aasist", "xlsr-tcm", "xlsr-tiny-aasist"])
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads)")
+    ap.add_argument("--forward", action="store_true", help="time the eval forward only")
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args()
-    ref.W2V.update(XLSR_300M)
-    dev = torch.device("cuda")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.model != "xlsr-tiny-aasist":
+        ref.W2V.update(XLSR_300M)
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.manual_seed(0)
     model = (ref.SslAasist(AASIST_FULL) if args.model == "xlsr-aasist"
+             else ref.SslAasist(ref.AASIST) if args.model == "xlsr-tiny-aasist"
              else ref.ConformerTcm(TCM_FULL)).to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"model {args.model}: {sum(p.numel() for p in params)} trainable parameters")
@@ -57,8 +71,18 @@ def main():
     x = torch.randn(10, 66_800, device=dev) * 0.1
     y = torch.tensor([0, 1, 0, 1, 0], device=dev)
     times = []
-    for step in range(args.steps):
-        torch.cuda.synchronize()
+    if args.forward:
+        model.eval()
+        for step in range(args.steps):
+            sync()
+            t = time.perf_counter()
+            with torch.no_grad():
+                out = model(x)
+            sync()
+            times.append(time.perf_counter() - t)
+            print(f"forward {step}: {times[-1]:.3f} s, first logits {out[0].tolist()}")
+    for step in range(0 if args.forward else args.steps):
+        sync()
         t = time.perf_counter()
         out = model(x)
         lo = F.cross_entropy(out[:5], y, weight=weight)
@@ -73,13 +97,17 @@ def main():
             p.grad = g[offset:offset + p.numel()].view_as(p)
             offset += p.numel()
         opt.step()
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - t)
         print(f"step {step}: {times[-1]:.3f} s, loss {lo.item():.4f}/{la.item():.4f}")
-    peak = torch.cuda.max_memory_allocated() / 2**30
     steady = times[1:] or times
-    print(f"RESULT torch {args.model} cuda mean_step_s {sum(steady) / len(steady):.4f} "
-          f"peak_alloc_gib {peak:.2f}")
+    what = "forward" if args.forward else "step"
+    if cuda:
+        peak = f"peak_alloc_gib {torch.cuda.max_memory_allocated() / 2**30:.2f}"
+    else:  # ru_maxrss is in KiB on Linux
+        peak = f"peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+    print(f"RESULT torch {args.model} {args.device} {what} "
+          f"mean_step_s {sum(steady) / len(steady):.4f} {peak}")
 
 
 if __name__ == "__main__":

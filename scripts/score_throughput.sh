@@ -2,7 +2,8 @@
 # Folder scoring throughput, side by side: `dpda score` on a folder of clips against the authors'
 # PyTorch evaluation pipeline doing the same (scripts/torch_score_folder.py), for the released
 # AASIST and AASIST-L weights, whole-clip and windowed (4 s windows every 2 s), with one thread and
-# with every core. Clips per second; the ratio is dpda's over PyTorch's. dpda is timed as a whole
+# with every core. Clips per second; the ratio is dpda's over PyTorch's. Windowed, both sides also
+# score each clip whole (dpda for its whole-against-windows check). dpda is timed as a whole
 # process (start-up, model load and writing included); PyTorch's loop alone (its interpreter
 # start, imports and model load left out), so the ratio is the strict one.
 #
@@ -49,11 +50,14 @@ for model in "${models[@]}"; do
   esac
   for mode in whole windowed; do
     window=()
-    [[ "$mode" == windowed ]] && window=(--window-s 4 --hop-s 2)
+    torch_extra=()
+    # Windowed dpda also scores each clip whole (its whole-against-windows check); the twin is
+    # asked to do the same work.
+    [[ "$mode" == windowed ]] && window=(--window-s 4 --hop-s 2) && torch_extra=(--with-whole)
     for threads in 1 "$cores"; do
       theirs=$(OMP_NUM_THREADS=$threads "$python" scripts/torch_score_folder.py \
         --reference-dir "$AASIST_REFERENCE_DIR" --weights "$weights" --config "$config" \
-        --threads "$threads" --scores "$work/torch.txt" "${window[@]}" "$work/in" | grep RESULT)
+        --threads "$threads" --scores "$work/torch.txt" "${window[@]}" "${torch_extra[@]}" "$work/in" | grep RESULT)
       torch_rate=$(sed -n 's/.*clips_per_s=\([^ ]*\).*/\1/p' <<<"$theirs")
       start=$(date +%s.%N)
       RAYON_NUM_THREADS=$threads "$dpda" score --checkpoint "$weights" "${window[@]}" \

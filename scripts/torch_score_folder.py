@@ -6,7 +6,9 @@ The authors' evaluation pipeline (clovaai/aasist, imported from the checkout nam
 eval mode under `torch.no_grad()` -> bona fide logit `[:, 1]`, with clips batched as `main.py`'s
 evaluation loader batches them (--batch, the configuration's 24 by default). With --window-s the
 clip is cut into windows of that length every --hop-s seconds, the last flush with the clip's end
-(as `dpda score --window-s` places them), and every window is scored.
+(as `dpda score --window-s` places them), and every window is scored; --with-whole also scores
+each clip whole, as `dpda score --window-s` does for its whole-against-windows check, so both
+sides do the same work.
 
 Prints `RESULT files=N windows=W loop_s=S wall_s=T clips_per_s=R` (loop_s: reading, padding and
 scoring; wall_s: also the interpreter start, imports and model load) and, with --scores, writes
@@ -45,6 +47,8 @@ def main():
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--window-s", type=float)
     parser.add_argument("--hop-s", type=float)
+    parser.add_argument("--with-whole", action="store_true",
+                        help="with --window-s, also score each clip whole (batched apart)")
     parser.add_argument("--scores", help="write <name> <score> lines here")
     parser.add_argument("inputs", help="folder of audio files")
     args = parser.parse_args()
@@ -68,10 +72,12 @@ def main():
         if name.lower().endswith((".wav", ".flac"))
     )
     loop_start_s = time.perf_counter()
-    names, inputs, owners = [], [], []
-    scores = {}
+    names = []
+    # Window inputs and whole-clip inputs differ in length, so each kind is batched apart.
+    inputs, owners, scores = [], [], {}
+    whole_inputs, whole_owners, whole_scores = [], [], {}
 
-    def flush():
+    def flush(inputs, owners, scores):
         if not inputs:
             return
         with torch.no_grad():
@@ -92,13 +98,19 @@ def main():
             window = round(args.window_s * RATE_HZ)
             hop = round((args.hop_s or args.window_s) * RATE_HZ)
             pieces = [pad(x[s:], window) for s in window_starts(len(x), window, hop)]
+            if args.with_whole:
+                whole_inputs.append(pad(x, num_samples).astype(np.float32))
+                whole_owners.append(name)
+                if len(whole_inputs) == args.batch:
+                    flush(whole_inputs, whole_owners, whole_scores)
         num_windows += len(pieces)
         for piece in pieces:
             inputs.append(piece.astype(np.float32))
             owners.append(name)
             if len(inputs) == args.batch:
-                flush()
-    flush()
+                flush(inputs, owners, scores)
+    flush(inputs, owners, scores)
+    flush(whole_inputs, whole_owners, whole_scores)
     end_s = time.perf_counter()
     if args.scores:
         with open(args.scores, "w") as f:

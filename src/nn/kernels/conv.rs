@@ -454,12 +454,12 @@ impl CustomOp3 for Conv2dOp {
         let dy = grad_res.contiguous()?;
         // Input data (features, waveforms) is not a variable: its gradient is never computed.
         let dx = if x.track_op() {
-            Some(dy.apply_op2(w, Conv2dInputGradOp { geom: g })?)
+            Some(dy.apply_op2_no_bwd(w, &Conv2dInputGradOp { geom: g })?)
         } else {
             None
         };
         let (dw, db) = if w.track_op() || bias.track_op() {
-            let flat = x.apply_op2(&dy, Conv2dParamGradOp { geom: g })?;
+            let flat = x.apply_op2_no_bwd(&dy, &Conv2dParamGradOp { geom: g })?;
             param_grads(&flat, 0, w, bias)?
         } else {
             (None, None)

@@ -345,10 +345,10 @@ impl CustomOp3 for ConvMfmOp {
             candle_core::bail!("conv2d + max-feature-map backward without a forward on the CPU");
         };
         let geom = BlockGeom::new(x.dims(), w.dims(), self.padding, self.stride, self.pool)?;
-        let flat = x.apply_op3(
+        let flat = x.apply_op3_no_bwd(
             &grad_res.contiguous()?,
             w,
-            ConvMfmGradOp {
+            &ConvMfmGradOp {
                 geom,
                 winners,
                 need_dx,

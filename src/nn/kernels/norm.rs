@@ -177,10 +177,10 @@ impl CustomOp3 for BatchNormTrainOp {
         } else {
             dy
         };
-        let flat = x.apply_op3(
+        let flat = x.apply_op3_no_bwd(
             w,
             &dy,
-            BatchNormGradOp {
+            &BatchNormGradOp {
                 mean: self.mean.clone(),
                 invstd: self.invstd.clone(),
             },

@@ -149,9 +149,9 @@ impl CustomOp1 for MaxPool2dOp {
             return Ok(None);
         }
         let dy = grad_res.contiguous()?;
-        Ok(Some(arg.apply_op2(
+        Ok(Some(arg.apply_op2_no_bwd(
             &dy,
-            MaxPool2dGradOp {
+            &MaxPool2dGradOp {
                 kernel: self.kernel,
             },
         )?))
@@ -230,7 +230,7 @@ impl CustomOp1 for MfmOp {
             return Ok(None);
         }
         let dy = grad_res.contiguous()?;
-        Ok(Some(arg.apply_op2(&dy, MfmGradOp)?))
+        Ok(Some(arg.apply_op2_no_bwd(&dy, &MfmGradOp)?))
     }
 }
 
