@@ -21,19 +21,7 @@ dpda="$(cargo metadata --format-version 1 --no-deps | "$python" -c 'import json,
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$python" - "$work/in" "$num_clips" <<'EOF'
-import os, sys
-import numpy as np, soundfile as sf
-folder, count = sys.argv[1], int(sys.argv[2])
-os.makedirs(folder)
-rng = np.random.default_rng(0)
-for i in range(count):
-    n = 61_000 + int(rng.integers(0, 8_000))
-    t = np.arange(n) / 16_000
-    x = 0.3 * np.sin(2 * np.pi * (150 + 10 * (i % 7)) * t) * (1 + np.sin(2 * np.pi * 3 * t))
-    x += 0.05 * rng.standard_normal(n)
-    sf.write(os.path.join(folder, f"clip {i:04d}.wav"), x.astype(np.float32), 16_000, subtype="FLOAT")
-EOF
+"$python" scripts/bench_clips.py "$work/in" "$num_clips"
 
 # Median wall time in seconds of a command run `repeats` times, each into a fresh output folder.
 median_wall() {

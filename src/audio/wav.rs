@@ -254,13 +254,23 @@ pub(crate) fn decode_wav_bytes(bytes: &[u8], path: &Path) -> Result<Decoded, Aud
             decoded_frames: mixer.num_frames(),
         });
     }
+    finish_decoded(mixer, path, codec.to_string(), spec)
+}
+
+/// The mixed-down clip with the WAV file's facts.
+fn finish_decoded(
+    mixer: MonoMixer,
+    path: &Path,
+    codec: String,
+    spec: hound::WavSpec,
+) -> Result<Decoded, AudioError> {
     let num_frames = mixer.num_frames();
     let (mono, peak) = mixer.finish()?;
     Ok(Decoded {
         info: AudioInfo {
             path: path.to_path_buf(),
             container: "wav".to_string(),
-            codec: codec.to_string(),
+            codec,
             channels: spec.channels,
             sample_rate_hz: spec.sample_rate,
             bits_per_sample: Some(u32::from(spec.bits_per_sample)),
@@ -328,22 +338,7 @@ pub(crate) fn decode_wav_full<R: Read>(reader: R, path: &Path) -> Result<Decoded
             })
         }
     };
-    let num_frames = mixer.num_frames();
-    let (mono, peak) = mixer.finish()?;
-    Ok(Decoded {
-        info: AudioInfo {
-            path: path.to_path_buf(),
-            container: "wav".to_string(),
-            codec,
-            channels: spec.channels,
-            sample_rate_hz: spec.sample_rate,
-            bits_per_sample: Some(u32::from(spec.bits_per_sample)),
-            num_frames,
-            duration_s: num_frames as f64 / f64::from(spec.sample_rate),
-            peak,
-        },
-        mono,
-    })
+    finish_decoded(mixer, path, codec, spec)
 }
 
 #[cfg(test)]
